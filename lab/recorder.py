@@ -1,0 +1,290 @@
+"""Recorder: per-layer and per-parameter statistics every k steps, at almost no cost.
+
+Forward hooks sit on each tap of the model (the module whose output is a hidden
+layer's post-activation). On a recording step they reduce the output to a few
+floats and a fixed-bin histogram under `torch.no_grad()` and attach a tensor hook
+that reduces the gradient arriving at that output to its std. Parameter gradients
+are read from `p.grad` after backward; the update/weight ratio compares the
+weights before and after the optimizer step. Nothing keeps a tensor beyond the step.
+
+History stays bounded: train metrics are averaged into buckets whose width doubles
+when there are too many, and snapshots are thinned (every other one dropped, the
+cadence doubled) when they exceed `max_snapshots`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from lab import registry
+from lab.callbacks import Callback
+
+if TYPE_CHECKING:  # pragma: no cover
+    from lab.trainer import Trainer
+
+SAT_TANH = 0.97  # |tanh| above this: the unit's local gradient is below 1 - 0.97^2 = 0.06
+SAT_SIGMOID = 0.03  # sigmoid below 0.03 or above 0.97: local gradient below 0.03
+
+
+@dataclass
+class History:
+    """Everything recorded for one run, as plain JSON-ready Python values."""
+
+    train: list[dict] = field(default_factory=list)  # bucketed rows: step, train_loss, train_acc, lr, images_per_s
+    val: list[dict] = field(default_factory=list)  # one row per evaluation: step, val_loss, val_acc, train_loss, train_acc
+    snapshots: list[dict] = field(default_factory=list)  # per-layer/per-parameter stats at recorded steps
+    meta: dict = field(default_factory=dict)  # layer names, kinds, histogram edges
+    dropped: list[int] = field(default_factory=list)  # snapshot steps thinned away (the store deletes them too)
+
+
+def _edges(lo: float, hi: float) -> tuple[float, float]:
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return -1.0, 1.0
+    if hi - lo < 1e-6:
+        mid = (lo + hi) / 2
+        return mid - 1e-3, mid + 1e-3
+    return lo, hi
+
+
+def _hist(t: torch.Tensor, lo: float, hi: float, bins: int) -> torch.Tensor:
+    # histc ignores values outside [lo, hi]; clamping puts them in the end bins so counts add up.
+    return torch.histc(t.float().clamp(lo, hi), bins=bins, min=lo, max=hi)
+
+
+def act_range(kind: str, a: torch.Tensor) -> tuple[float, float]:
+    """Fixed histogram range for a layer: the activation's own range when bounded, else twice the first spread."""
+    if kind == "sigmoid":
+        return 0.0, 1.0
+    if kind == "tanh":
+        return -1.0, 1.0
+    lo, hi = float(a.min()), float(a.max())
+    span = max(hi - lo, 1e-3)
+    return _edges(lo - 0.5 * span if lo < 0 else lo, hi + span)
+
+
+def symmetric_range(t: torch.Tensor, widen: float) -> tuple[float, float]:
+    """A range centred on zero, `widen` times the largest magnitude seen (room to grow)."""
+    m = float(t.abs().max()) if t.numel() else 0.0
+    m = m * widen if math.isfinite(m) and m > 0 else 1e-3
+    return -m, m
+
+
+class Recorder(Callback):
+    """Captures layer and parameter statistics every `every` steps (0 = adaptive, within an overhead budget)."""
+
+    def __init__(self, every: int = 0, bins: int = 40, max_snapshots: int = 300, max_points: int = 1000,
+                 budget: float = 0.03):
+        self.fixed_every = every
+        self.every = every or 1
+        self.bins = bins
+        self.max_snapshots = max_snapshots
+        self.max_points = max_points
+        self.budget = budget  # adaptive mode: recording may cost this share of training time
+        self.history = History()
+        self._handles: list = []
+        self._active = False
+        self._layer: dict[str, dict] = {}
+        self._acc_bucket: list[tuple[float, float, int]] = []
+        self._stride = 1
+        self._prev: dict[str, torch.Tensor] = {}
+        self._grad: dict[str, list[float]] = {}
+        self._next_record = 0
+        self._record_cost = 0.0
+        self._step_cost = 0.0
+        self._t0 = 0.0
+
+    # ---- lifecycle -------------------------------------------------------------
+
+    def on_fit_start(self, trainer: "Trainer") -> None:
+        """Register one forward hook per tap; describe layers and parameters in meta."""
+        model = trainer.model
+        taps = getattr(model, "taps", {})
+        kinds = getattr(model, "tap_kinds", {})
+        readable = model.param_groups_readable() if hasattr(model, "param_groups_readable") else {}
+        self._names = {n: readable.get(n, n) for n, p in model.named_parameters() if p.requires_grad}
+        self._params = {n: p for n, p in model.named_parameters() if p.requires_grad}
+        meta = self.history.meta
+        meta.update(layers=list(taps), kinds=dict(kinds), params=list(self._names.values()), bins=self.bins,
+                    act_edges={}, w_edges={}, g_edges={})
+        for name, module in taps.items():
+            self._handles.append(module.register_forward_hook(self._make_hook(name, kinds.get(name, ""))))
+
+    def on_fit_end(self, trainer: "Trainer") -> None:
+        """Remove every hook and drop references to the model's tensors."""
+        self.remove_hooks()
+        self._flush_bucket(trainer, force=True)
+        self._prev.clear()
+        self._params = {}
+
+    def remove_hooks(self) -> None:
+        """Detach all hooks (idempotent)."""
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+
+    # ---- hooks -------------------------------------------------------------------
+
+    def _make_hook(self, name: str, kind: str):
+        def hook(module, inputs, out):
+            if not self._active or not torch.is_tensor(out):
+                return
+            with torch.no_grad():
+                a = out.detach()
+                edges = self.history.meta["act_edges"]
+                if name not in edges:
+                    edges[name] = list(act_range(kind, a))
+                lo, hi = edges[name]
+                # Reduce everything to one small tensor so there is a single device->host copy.
+                parts = [a.mean(), a.std() if a.numel() > 1 else a.new_zeros(())]
+                if kind in registry.RELU_FAMILY:
+                    # A unit is dead on this batch when it never fires for any example (or position).
+                    units = a.transpose(0, 1).reshape(a.shape[1], -1)
+                    parts.append((units.max(dim=1).values <= 0).float().mean())
+                elif kind == "tanh":
+                    parts.append((a.abs() > SAT_TANH).float().mean())
+                elif kind == "sigmoid":
+                    parts.append(((a < SAT_SIGMOID) | (a > 1 - SAT_SIGMOID)).float().mean())
+                else:
+                    parts.append(a.new_zeros(()))
+                vals = torch.stack(parts).tolist()
+                hist = _hist(a, lo, hi, self.bins).tolist()
+            row = {"mean": vals[0], "std": vals[1], "hist": hist, "grad_std": None}
+            if kind in registry.RELU_FAMILY:
+                row["dead"] = vals[2]
+            elif kind in registry.SATURATING:
+                row["sat"] = vals[2]
+            self._layer[name] = row
+            if out.requires_grad:
+                out.register_hook(lambda g, name=name: self._on_out_grad(name, g))
+
+        return hook
+
+    def _on_out_grad(self, name: str, g: torch.Tensor) -> None:
+        row = self._layer.get(name)
+        if row is not None:
+            row["grad_std"] = float(g.detach().float().std()) if g.numel() > 1 else 0.0
+
+    # ---- events ------------------------------------------------------------------
+
+    def on_batch_start(self, trainer: "Trainer") -> None:
+        """Switch the hooks on for recording steps only."""
+        self._active = trainer.model.training and trainer.step >= self._next_record
+        self._layer = {}
+        self._t0 = time.perf_counter()
+
+    def on_after_backward(self, trainer: "Trainer") -> None:
+        """Read gradients from p.grad and keep the pre-step weights for the update ratio."""
+        if not self._active:
+            return
+        meta = self.history.meta
+        with torch.no_grad():
+            for n, p in self._params.items():
+                key = self._names[n]
+                self._prev[n] = p.detach().clone()
+                g = p.grad
+                if g is None:
+                    self._grad[key] = [0.0, 0.0, [0.0] * self.bins]
+                    continue
+                if key not in meta["g_edges"]:
+                    meta["g_edges"][key] = list(symmetric_range(g, 3.0))
+                lo, hi = meta["g_edges"][key]
+                norm_std = torch.stack([g.norm(), g.std() if g.numel() > 1 else g.new_zeros(())]).tolist()
+                self._grad[key] = [norm_std[0], norm_std[1], _hist(g, lo, hi, self.bins).tolist()]
+
+    def on_batch_end(self, trainer: "Trainer") -> None:
+        """Bucket the train metrics; on recording steps, finish and store the snapshot."""
+        self._bucket(trainer)
+        step_time = time.perf_counter() - self._t0
+        if not self._active:
+            self._step_cost = step_time if self._step_cost == 0 else 0.9 * self._step_cost + 0.1 * step_time
+            return
+        t_rec = time.perf_counter()
+        meta = self.history.meta
+        params = {}
+        with torch.no_grad():
+            for n, p in self._params.items():
+                key = self._names[n]
+                w = p.detach()
+                if key not in meta["w_edges"]:
+                    meta["w_edges"][key] = list(symmetric_range(w, 2.0))
+                lo, hi = meta["w_edges"][key]
+                prev = self._prev.pop(n, None)
+                stats = torch.stack([w.mean(), w.std() if w.numel() > 1 else w.new_zeros(()), w.norm(),
+                                     (w - prev).norm() if prev is not None else w.new_zeros(())]).tolist()
+                g_norm, g_std, g_hist = self._grad.get(key, [0.0, 0.0, [0.0] * self.bins])
+                params[key] = {"w_mean": stats[0], "w_std": stats[1], "w_hist": _hist(w, lo, hi, self.bins).tolist(),
+                               "g_norm": g_norm, "g_std": g_std, "g_hist": g_hist,
+                               "ratio": stats[3] / stats[2] if stats[2] > 0 else None}
+        self._grad.clear()
+        snap = {"step": trainer.step, "epoch": trainer.epoch_float, "layers": self._layer, "params": params}
+        self._layer = {}
+        self._active = False
+        self.history.snapshots.append(snap)
+        self._thin_snapshots()
+        self._record_cost = (time.perf_counter() - t_rec) + max(0.0, step_time - self._step_cost)
+        self._schedule_next(trainer.step)
+
+    def _schedule_next(self, step: int) -> None:
+        if self.fixed_every:
+            self._next_record = step + self.every
+            return
+        # Adaptive: record again once the steps in between have paid for this record within the budget.
+        base = self._step_cost or 1e-3
+        gap = math.ceil(self._record_cost / (self.budget * base)) if self._record_cost > 0 else 1
+        self.every = max(self.every, 1)
+        self._next_record = step + max(gap, self.every)
+
+    def _thin_snapshots(self) -> None:
+        snaps = self.history.snapshots
+        if len(snaps) <= self.max_snapshots:
+            return
+        keep = snaps[::2]
+        if keep[-1] is not snaps[-1]:
+            keep.append(snaps[-1])
+        kept_steps = {s["step"] for s in keep}
+        self.history.dropped.extend(s["step"] for s in snaps if s["step"] not in kept_steps)
+        self.history.snapshots = keep
+        self.every *= 2  # future snapshots at the thinned density
+
+    def _bucket(self, trainer: "Trainer") -> None:
+        self._acc_bucket.append((trainer.loss, trainer.batch_acc, trainer.batch_size_seen))
+        if len(self._acc_bucket) >= self._stride:
+            self._flush_bucket(trainer)
+
+    def _flush_bucket(self, trainer: "Trainer", force: bool = False) -> None:
+        if not self._acc_bucket:
+            return
+        n = sum(b[2] for b in self._acc_bucket)
+        loss = sum(b[0] * b[2] for b in self._acc_bucket) / max(n, 1)
+        acc = sum(b[1] * b[2] for b in self._acc_bucket) / max(n, 1)
+        self._acc_bucket.clear()
+        rows = self.history.train
+        rows.append({"step": trainer.step, "epoch": trainer.epoch_float, "train_loss": loss, "train_acc": acc,
+                     "lr": trainer.lr, "images_per_s": trainer.images_per_s})
+        if len(rows) > self.max_points and not force:
+            # Merge neighbours: the curve keeps its shape, memory stays bounded.
+            merged = []
+            for a, b in zip(rows[0::2], rows[1::2]):
+                merged.append({**b, "train_loss": (a["train_loss"] + b["train_loss"]) / 2,
+                               "train_acc": (a["train_acc"] + b["train_acc"]) / 2})
+            if len(rows) % 2:
+                merged.append(rows[-1])
+            self.history.train = merged
+            self._stride *= 2
+
+    def on_eval_end(self, trainer: "Trainer") -> None:
+        """Append the evaluation row."""
+        self.history.val.append(dict(trainer.last_eval))
+
+
+def snapshot_at(history: History, step: int) -> dict[str, Any] | None:
+    """The recorded snapshot closest to `step` (for the timeline slider)."""
+    snaps = history.snapshots
+    if not snaps:
+        return None
+    return min(snaps, key=lambda s: abs(s["step"] - step))

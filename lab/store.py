@@ -1,0 +1,228 @@
+"""RunStore: runs, their metrics and their layer snapshots in SQLite (standard library, WAL mode).
+
+One file holds everything, so finished runs survive restarts and any process (a
+job worker writing, the web server reading, the CLI) can open it at once. Each
+write is one short transaction; a crash mid-write leaves the previous state.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import secrets
+import sqlite3
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL DEFAULT '',
+    label TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    config TEXT NOT NULL,
+    summary TEXT NOT NULL DEFAULT '{}',
+    meta TEXT NOT NULL DEFAULT '{}',
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS metrics (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,          -- 'train' (bucketed steps) or 'val' (evaluations)
+    step INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (run_id, kind, step)
+);
+CREATE TABLE IF NOT EXISTS snapshots (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    step INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (run_id, step)
+);
+CREATE INDEX IF NOT EXISTS runs_owner ON runs(owner, created);
+"""
+
+ACTIVE = ("queued", "running", "paused")
+
+
+def default_store_path() -> Path:
+    """TRAINING_LAB_STORE if set, else ~/.local/share/training_lab/runs.db."""
+    env = os.environ.get("TRAINING_LAB_STORE")
+    if env:
+        return Path(env)
+    return Path.home() / ".local" / "share" / "training_lab" / "runs.db"
+
+
+def new_run_id() -> str:
+    """An unguessable run id (96 random bits, URL-safe)."""
+    return secrets.token_urlsafe(12)
+
+
+class RunStore:
+    """SQLite-backed store of runs; cheap to open, safe to use from several processes."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path else default_store_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across app crashes, fast
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    # ---- runs --------------------------------------------------------------------
+
+    def create_run(self, config: dict, owner: str = "", label: str = "", status: str = "queued",
+                   run_id: str | None = None) -> str:
+        """Insert a new run and return its id."""
+        run_id = run_id or new_run_id()
+        now = time.time()
+        with self._tx() as c:
+            c.execute("INSERT INTO runs (id, owner, label, status, config, created, updated) VALUES (?,?,?,?,?,?,?)",
+                      (run_id, owner, label, status, json.dumps(config, sort_keys=True), now, now))
+        return run_id
+
+    def set_status(self, run_id: str, status: str, reason: str = "", summary: dict | None = None) -> None:
+        """Update a run's status (and reason/summary when given)."""
+        with self._tx() as c:
+            if summary is None:
+                c.execute("UPDATE runs SET status=?, reason=?, updated=? WHERE id=?", (status, reason, time.time(), run_id))
+            else:
+                c.execute("UPDATE runs SET status=?, reason=?, summary=?, updated=? WHERE id=?",
+                          (status, reason, json.dumps(summary), time.time(), run_id))
+
+    def get_run(self, run_id: str) -> dict | None:
+        """One run's row (config, summary and meta parsed), or None."""
+        row = self._conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+        return self._row(row) if row else None
+
+    def list_runs(self, owner: str | None = None, limit: int = 1000) -> list[dict]:
+        """Runs, newest first (optionally only one owner's)."""
+        if owner is None:
+            rows = self._conn.execute("SELECT * FROM runs ORDER BY created DESC LIMIT ?", (limit,)).fetchall()
+        else:
+            rows = self._conn.execute("SELECT * FROM runs WHERE owner=? ORDER BY created DESC LIMIT ?",
+                                      (owner, limit)).fetchall()
+        return [self._row(r) for r in rows]
+
+    def delete_run(self, run_id: str) -> bool:
+        """Delete a run and everything recorded for it; True if it existed."""
+        with self._tx() as c:
+            c.execute("DELETE FROM metrics WHERE run_id=?", (run_id,))
+            c.execute("DELETE FROM snapshots WHERE run_id=?", (run_id,))
+            cur = c.execute("DELETE FROM runs WHERE id=?", (run_id,))
+        return cur.rowcount > 0
+
+    def mark_unfinished(self, status: str = "interrupted", reason: str = "the server stopped while this run was active",
+                        run_ids: Iterable[str] | None = None) -> int:
+        """Mark queued/running/paused runs (all, or the given ones) as ended; returns how many."""
+        with self._tx() as c:
+            q = f"UPDATE runs SET status=?, reason=?, updated=? WHERE status IN ({','.join('?' * len(ACTIVE))})"
+            args: list[Any] = [status, reason, time.time(), *ACTIVE]
+            if run_ids is not None:
+                ids = list(run_ids)
+                if not ids:
+                    return 0
+                q += f" AND id IN ({','.join('?' * len(ids))})"
+                args += ids
+            return c.execute(q, args).rowcount
+
+    @staticmethod
+    def _row(row: tuple) -> dict:
+        keys = ("id", "owner", "label", "status", "reason", "config", "summary", "meta", "created", "updated")
+        d = dict(zip(keys, row))
+        for k in ("config", "summary", "meta"):
+            d[k] = json.loads(d[k])
+        return d
+
+    # ---- recorded data -------------------------------------------------------------
+
+    def append(self, run_id: str, train: list[dict] = (), val: list[dict] = (), snapshots: list[dict] = (),
+               dropped: list[int] = (), meta: dict | None = None, status: str | None = None) -> None:
+        """Write new rows (and optionally meta/status) for a run in one transaction."""
+        with self._tx() as c:
+            c.executemany("INSERT OR REPLACE INTO metrics VALUES (?,?,?,?)",
+                          [(run_id, "train", r["step"], json.dumps(r)) for r in train]
+                          + [(run_id, "val", r["step"], json.dumps(r)) for r in val])
+            c.executemany("INSERT OR REPLACE INTO snapshots VALUES (?,?,?)",
+                          [(run_id, s["step"], json.dumps(s)) for s in snapshots])
+            if dropped:
+                c.executemany("DELETE FROM snapshots WHERE run_id=? AND step=?", [(run_id, s) for s in dropped])
+            sets, args = ["updated=?"], [time.time()]
+            if meta is not None:
+                sets.append("meta=?")
+                args.append(json.dumps(meta))
+            if status is not None:
+                sets.append("status=?")
+                args.append(status)
+            c.execute(f"UPDATE runs SET {', '.join(sets)} WHERE id=?", (*args, run_id))
+
+    def metrics(self, run_id: str, kind: str = "train", after_step: int = -1) -> list[dict]:
+        """Metric rows of one kind, in step order, optionally only those after a step."""
+        rows = self._conn.execute("SELECT data FROM metrics WHERE run_id=? AND kind=? AND step>? ORDER BY step",
+                                  (run_id, kind, after_step)).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def snapshot_steps(self, run_id: str) -> list[int]:
+        """The steps at which snapshots were recorded."""
+        return [r[0] for r in self._conn.execute("SELECT step FROM snapshots WHERE run_id=? ORDER BY step", (run_id,))]
+
+    def snapshots(self, run_id: str, after_step: int = -1) -> list[dict]:
+        """Snapshots in step order, optionally only those after a step."""
+        rows = self._conn.execute("SELECT data FROM snapshots WHERE run_id=? AND step>? ORDER BY step",
+                                  (run_id, after_step)).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def snapshot(self, run_id: str, step: int) -> dict | None:
+        """The snapshot recorded closest to `step`."""
+        row = self._conn.execute("SELECT data FROM snapshots WHERE run_id=? ORDER BY ABS(step-?) LIMIT 1",
+                                 (run_id, step)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    # ---- export --------------------------------------------------------------------
+
+    def export_json(self, run_id: str) -> dict:
+        """The whole run as one JSON-ready dict (config, status, summary, metrics, snapshots)."""
+        run = self.get_run(run_id)
+        if run is None:
+            raise KeyError(run_id)
+        return {**run, "train": self.metrics(run_id, "train"), "val": self.metrics(run_id, "val"),
+                "snapshots": self.snapshots(run_id)}
+
+    def export_csv(self, run_id: str) -> str:
+        """Train and validation metrics merged by step as CSV text."""
+        by_step: dict[int, dict] = {}
+        for kind in ("train", "val"):
+            for r in self.metrics(run_id, kind):
+                row = by_step.setdefault(r["step"], {"step": r["step"]})
+                for k, v in r.items():
+                    if kind == "val" and k in ("train_loss", "train_acc"):
+                        k = f"eval_{k}"  # eval-mode train metrics, distinct from the running batch average
+                    row[k] = v
+        cols = ["step", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "eval_train_loss",
+                "eval_train_acc", "lr", "images_per_s"]
+        out = io.StringIO()
+        w = csv.DictWriter(out, fieldnames=cols, extrasaction="ignore")
+        w.writeheader()
+        for step in sorted(by_step):
+            w.writerow(by_step[step])
+        return out.getvalue()

@@ -1,0 +1,321 @@
+"""Trainer: THE training loop. It advances a given number of steps or runs to the end.
+
+Everything else is a callback (see `lab.callbacks.EVENTS`). The loop keeps its
+position between calls, so a job worker can interleave several runs a slice at a
+time, and a page can step one batch or one epoch. A diverging run ends with status
+`diverged` and a reason, never an exception.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import replace
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from lab.augment import make_augment
+from lab.callbacks import Callback, DivergenceGuard, EarlyStopping, check_event
+from lab.config import Limits, RunConfig
+from lab.data import DataBundle, load_data
+from lab.diagnosis import diagnose, hints_as_dicts
+from lab.init import init_weights
+from lab.models import build_model
+from lab.optim import LRSchedule, make_optimizer
+from lab.recorder import Recorder
+
+FINAL = ("completed", "stopped", "diverged", "failed", "interrupted")
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """`cuda` when asked for or available (auto), else `cpu`."""
+    if name == "cuda" or (name == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def overfit_config(cfg: RunConfig) -> RunConfig:
+    """The same config with every regularizer off (used with overfit_batches)."""
+    return replace(cfg, dropout=0.0, dropconnect=0.0, stochastic_depth=0.0, l1=0.0, l2=0.0, weight_decay=0.0,
+                   label_smoothing=0.0, aug_crop=0, aug_flip=False, aug_rotate=0.0, aug_translate=0.0, aug_scale=0.0,
+                   aug_shear=0.0, aug_jitter=0.0, aug_noise=0.0, cutout=0.0, mixup=0.0, cutmix=0.0, early_stopping=0)
+
+
+def auto_eval_every(steps_per_epoch: int, total_steps: int) -> int:
+    """About 20 evaluations per run, and at least one per epoch."""
+    return max(1, min(steps_per_epoch, math.ceil(total_steps / 20)))
+
+
+class Trainer:
+    """Builds data, model, optimizer and schedule from a config and trains them with callbacks."""
+
+    def __init__(self, cfg: RunConfig, callbacks: Sequence[Callback] = (), data: DataBundle | None = None,
+                 limits: Limits | None = None, record: bool = True, device: str | None = None):
+        limits = limits or Limits()
+        cfg.validate(limits)
+        self.requested_cfg = cfg
+        self.cfg = overfit_config(cfg) if cfg.overfit_batches else cfg
+        cfg = self.cfg
+        self.device = pick_device(device or cfg.device)
+        torch.manual_seed(cfg.seed)
+        self.data = data or load_data(cfg, limits=limits)
+        d = self.data
+        self.x_train, self.y_train = d.x_train.to(self.device), d.y_train.to(self.device)
+        if cfg.overfit_batches:
+            n = min(len(self.x_train), cfg.overfit_batches * cfg.batch_size)
+            self.x_train, self.y_train = self.x_train[:n], self.y_train[:n]
+        self.x_val, self.y_val = d.x_val.to(self.device), d.y_val.to(self.device)
+        self.n_train = len(self.x_train)
+        self.batch_size = min(cfg.batch_size, self.n_train)
+        # drop_last: every step sees a full batch, so batch-norm statistics and step sizes stay comparable.
+        self.steps_per_epoch = max(1, self.n_train // self.batch_size)
+        total = cfg.epochs * self.steps_per_epoch
+        self.total_steps = min(total, cfg.max_steps) if cfg.max_steps else total
+        limits.check_steps(self.total_steps)
+
+        torch.manual_seed(cfg.seed)
+        self.model = build_model(cfg, d.input_shape, d.n_classes)
+        init_weights(self.model, cfg.init, cfg.activation, constant=cfg.init_constant)
+        if hasattr(self.model, "apply_zero_init_residual") and cfg.zero_init_residual:
+            self.model.apply_zero_init_residual()
+        limits.check_params(sum(p.numel() for p in self.model.parameters()))
+        self.model.to(self.device)
+        self.opt = make_optimizer(self.model.parameters(), cfg)
+        self.sched = LRSchedule(self.opt, cfg, self.total_steps)
+        self.augment = make_augment(cfg, d.input_shape, d.n_classes)
+        self.eval_every = cfg.eval_every or auto_eval_every(self.steps_per_epoch, self.total_steps)
+        self.gen = torch.Generator().manual_seed(cfg.seed)  # shuffling, independent of model RNG use
+
+        self.recorder = Recorder(every=cfg.record_every) if record else None
+        base: list[Callback] = [DivergenceGuard()]
+        if cfg.early_stopping:
+            base.append(EarlyStopping(cfg.early_stopping, cfg.restore_best))
+        if self.recorder:
+            base.append(self.recorder)
+        self.callbacks: list[Callback] = base + list(callbacks)
+
+        self.step = 0  # optimizer steps done
+        self.epoch = 0  # completed epochs
+        self.batch_in_epoch = 0
+        self.loss = math.nan
+        self.batch_acc = 0.0
+        self.batch_size_seen = 0
+        self.initial_loss: float | None = None
+        self.last_eval: dict = {}
+        self.best_val_acc = 0.0
+        self.images_per_s = 0.0
+        self.status = "ready"
+        self.reason = ""
+        self.notes: list[str] = []
+        self._perm: torch.Tensor | None = None
+        self._stop: tuple[str, str] | None = None
+        self._started = False
+        self._ips_t = time.perf_counter()
+        self._ips_n = 0
+
+    # ---- public API ----------------------------------------------------------------
+
+    @property
+    def lr(self) -> float:
+        """The current learning rate."""
+        return self.sched.lr
+
+    @property
+    def epoch_float(self) -> float:
+        """Progress in epochs, fractional."""
+        return self.step / self.steps_per_epoch
+
+    @property
+    def done(self) -> bool:
+        """True once the run has ended for any reason."""
+        return self.status in FINAL
+
+    @property
+    def history(self):
+        """The recorder's history (None when recording is off)."""
+        return self.recorder.history if self.recorder else None
+
+    def request_stop(self, status: str = "stopped", reason: str = "stopped on request") -> None:
+        """Ask the loop to end after the current step (thread-safe enough: one assignment)."""
+        if self._stop is None or status == "diverged":
+            self._stop = (status, reason)
+
+    def stop_now(self, status: str = "stopped", reason: str = "stopped on request") -> None:
+        """End the run immediately, even between advance() calls (e.g. while paused)."""
+        if self.done:
+            return
+        self.request_stop(status, reason)
+        if self._started:
+            self._finish()
+        else:
+            self.status, self.reason = self._stop
+
+    def fit(self) -> "Trainer":
+        """Train until the end, a stop request, early stopping or divergence."""
+        while not self.done:
+            self.advance(self.total_steps)
+        return self
+
+    def advance(self, n: int = 1, max_seconds: float | None = None) -> int:
+        """Run up to `n` optimizer steps (or until `max_seconds` pass); returns the steps done."""
+        if self.done:
+            return 0
+        if not self._started:
+            self._started = True
+            self.status = "running"
+            self._emit("on_fit_start")
+        t_end = time.perf_counter() + max_seconds if max_seconds else None
+        done = 0
+        while done < n and not self.done:
+            self._one_step()
+            done += 1
+            if self._stop is None and self.step >= self.total_steps:
+                self._stop = ("completed", f"finished {self.total_steps} steps")
+            if self._stop is not None:
+                self._finish()
+            elif t_end is not None and time.perf_counter() >= t_end:
+                break
+        return done
+
+    def advance_epoch(self) -> int:
+        """Run until the end of the current epoch."""
+        return self.advance(self.steps_per_epoch - self.batch_in_epoch)
+
+    def evaluate(self) -> dict:
+        """Validation loss and accuracy (and train metrics on the same-size slice) right now."""
+        self._emit("on_eval_start")
+        val_loss, val_acc = self._eval_on(self.x_val, self.y_val)
+        # Train metrics measured the same way (eval mode, no augmentation) make the gap honest.
+        k = min(len(self.x_train), max(len(self.x_val), 256))
+        tr_loss, tr_acc = self._eval_on(self.x_train[:k], self.y_train[:k])
+        self.best_val_acc = max(self.best_val_acc, val_acc)
+        self.last_eval = {"step": self.step, "epoch": self.epoch_float, "val_loss": val_loss, "val_acc": val_acc,
+                          "train_loss": tr_loss, "train_acc": tr_acc}
+        self.sched.on_eval(val_loss)
+        self._emit("on_eval_end")
+        return self.last_eval
+
+    def summary(self) -> dict:
+        """The final figures of the run (what the CLI prints with --json)."""
+        ev = self.last_eval or {}
+        out = {"status": self.status, "reason": self.reason, "steps": self.step, "total_steps": self.total_steps,
+                "initial_loss": self.initial_loss, "train_loss": ev.get("train_loss"), "val_loss": ev.get("val_loss"),
+                "train_acc": ev.get("train_acc"), "val_acc": ev.get("val_acc"), "best_val_acc": self.best_val_acc,
+                "n_classes": self.data.n_classes, "device": str(self.device), "notes": list(self.notes)}
+        h = self.history
+        if h is not None:
+            hints = diagnose(h.train, h.val, h.snapshots, dict(h.meta, n_classes=self.data.n_classes),
+                             self.cfg.to_dict(), out)
+            out["hints"] = hints_as_dicts(hints)
+        return out
+
+    # ---- the loop ----------------------------------------------------------------
+
+    def _emit(self, event: str) -> None:
+        check_event(event)
+        for cb in self.callbacks:
+            getattr(cb, event)(self)
+
+    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.batch_in_epoch == 0:
+            self._perm = torch.randperm(self.n_train, generator=self.gen).to(self.device)
+            self._emit("on_epoch_start")
+        i = self.batch_in_epoch * self.batch_size
+        idx = self._perm[i:i + self.batch_size]
+        return self.x_train[idx], self.y_train[idx]
+
+    def _loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        n_classes = logits.shape[1]
+        if self.cfg.loss == "mse":
+            probs_target = target if target.dtype.is_floating_point else F.one_hot(target, n_classes).float()
+            if self.cfg.label_smoothing:
+                probs_target = probs_target * (1 - self.cfg.label_smoothing) + self.cfg.label_smoothing / n_classes
+            return F.mse_loss(logits, probs_target)
+        return F.cross_entropy(logits, target, label_smoothing=self.cfg.label_smoothing)
+
+    def _penalty(self) -> torch.Tensor | float:
+        cfg = self.cfg
+        if not (cfg.l1 or cfg.l2):
+            return 0.0
+        # Penalize weights only (not biases or norm scales), the usual convention.
+        weights = [p for n, p in self.model.named_parameters() if p.dim() > 1]
+        pen = 0.0
+        if cfg.l1:
+            pen = pen + cfg.l1 * sum(w.abs().sum() for w in weights)
+        if cfg.l2:
+            pen = pen + cfg.l2 * sum((w * w).sum() for w in weights)
+        return pen
+
+    def _one_step(self) -> None:
+        self.model.train()
+        xb, yb = self._next_batch()
+        target = yb
+        if self.augment is not None:
+            xb, target = self.augment(xb, yb)
+        self._emit("on_batch_start")
+        logits = self.model(xb)
+        data_loss = self._loss(logits, target)
+        loss = data_loss + self._penalty()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self._emit("on_after_backward")
+        if self.cfg.clip_value:
+            torch.nn.utils.clip_grad_value_(self.model.parameters(), self.cfg.clip_value)
+        if self.cfg.clip_norm:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm)
+        self.opt.step()
+        self.sched.step()
+        with torch.no_grad():
+            hard = target.argmax(1) if target.dtype.is_floating_point else target
+            acc_t = (logits.argmax(1) == hard).float().mean()
+        self.loss = float(data_loss)
+        self.batch_acc = float(acc_t)
+        self.batch_size_seen = len(xb)
+        if self.initial_loss is None:
+            self.initial_loss = self.loss
+        self.step += 1
+        self._ips_n += len(xb)
+        now = time.perf_counter()
+        if now - self._ips_t >= 0.5:
+            self.images_per_s = self._ips_n / (now - self._ips_t)
+            self._ips_t, self._ips_n = now, 0
+        elif self.images_per_s == 0.0 and now > self._ips_t:
+            self.images_per_s = self._ips_n / (now - self._ips_t)
+        self.batch_in_epoch += 1
+        self._emit("on_batch_end")
+        end_of_epoch = self.batch_in_epoch >= self.steps_per_epoch
+        if end_of_epoch:
+            self.batch_in_epoch = 0
+            self.epoch += 1
+        if self._stop is None and (self.step % self.eval_every == 0 or self.step >= self.total_steps):
+            self.evaluate()
+        if end_of_epoch:
+            self._emit("on_epoch_end")
+
+    @torch.no_grad()
+    def _eval_on(self, x: torch.Tensor, y: torch.Tensor, chunk: int = 1024) -> tuple[float, float]:
+        self.model.eval()
+        loss_sum, correct = 0.0, 0
+        for i in range(0, len(x), chunk):
+            logits = self.model(x[i:i + chunk])
+            yb = y[i:i + chunk]
+            if self.cfg.loss == "mse":
+                loss_sum += float(F.mse_loss(logits, F.one_hot(yb, logits.shape[1]).float(), reduction="sum")) / logits.shape[1]
+            else:
+                loss_sum += float(F.cross_entropy(logits, yb, reduction="sum"))
+            correct += int((logits.argmax(1) == yb).sum())
+        self.model.train()
+        n = max(len(x), 1)
+        return loss_sum / n, correct / n
+
+    def _finish(self) -> None:
+        status, reason = self._stop or ("completed", "")
+        if status != "diverged" and not self.last_eval.get("step") == self.step:
+            try:
+                self.evaluate()
+            except RuntimeError as e:  # e.g. NaN weights producing errors in exotic layers
+                self.notes.append(f"final evaluation failed: {e}")
+        self.status, self.reason = status, reason
+        self._emit("on_fit_end")

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Run the whole test suite (unit + real-browser e2e) after setting up this checkout if needed.
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh tests/e2e -x` or `bash scripts/test.sh -m "not e2e"`.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+bash scripts/setup.sh
+
+exec "${VENV:-$root/.venv}/bin/python" -m pytest -q "$@"
