@@ -33,7 +33,11 @@ SHAPES_COUNT = 2000  # generated images (train + val)
 SHAPES_SIZE = 16  # pixels per side
 
 # dataset key -> (torchvision class name, embedded stand-in suggested when it cannot be loaded)
-TORCHVISION_SETS = {"mnist": ("MNIST", "digits"), "fashion_mnist": ("FashionMNIST", "digits"), "cifar10": ("CIFAR10", "shapes")}
+TORCHVISION_SETS = {
+    "mnist": ("MNIST", "digits"),
+    "fashion_mnist": ("FashionMNIST", "digits"),
+    "cifar10": ("CIFAR10", "shapes"),
+}
 
 # Separate random streams per purpose, so e.g. changing the split code never changes the generated data.
 _SPLIT_STREAM, _SHAPES_STREAM, _TOY_STREAM = 0, 1, 2
@@ -295,9 +299,10 @@ def torchvision_raw(name: str, root: str) -> RawData:
         targets = np.asarray(ds.targets, dtype=np.int64)
         classes = tuple(str(c) for c in ds.classes)
     except Exception as e:  # network, disk, format: the caller only needs to know it is not usable
-        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        reason = " ".join(str(e).split()) or type(e).__name__  # one line: torchvision's messages span several
+        reason = reason if len(reason) <= 200 else reason[:197] + "..."
         raise DatasetUnavailable(
-            f"{name} is not available: it is not in {root} and could not be downloaded ({reason}); "
+            f"{name} is not available: no usable copy in {root} and the download failed ({reason}); "
             f"use the embedded '{alternative}' dataset instead, which works offline"
         ) from e
     x = data[:, None] if data.ndim == 3 else data.transpose(0, 3, 1, 2)  # MNIST (N, H, W); CIFAR (N, H, W, C)

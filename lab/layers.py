@@ -181,3 +181,6 @@ class FractionalPool(nn.FractionalMaxPool2d):
             return super().forward(x)
         samples = torch.full((x.shape[0], x.shape[1], 2), 0.5, dtype=x.dtype, device=x.device)
         return F.fractional_max_pool2d(x, self.kernel_size, output_ratio=self.output_ratio, _random_samples=samples)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, output_ratio={self.output_ratio[0]:.3f}"

@@ -67,13 +67,6 @@ def act_range(kind: str, a: torch.Tensor) -> tuple[float, float]:
     return _edges(lo - 0.5 * span if lo < 0 else lo, hi + span)
 
 
-def symmetric_range(t: torch.Tensor, widen: float) -> tuple[float, float]:
-    """A range centred on zero, `widen` times the largest magnitude seen (room to grow)."""
-    m = float(t.abs().max()) if t.numel() else 0.0
-    m = m * widen if math.isfinite(m) and m > 0 else 1e-3
-    return -m, m
-
-
 class Recorder(Callback):
     """Captures layer and parameter statistics every `every` steps (0 = adaptive, within an overhead budget)."""
 
@@ -85,14 +78,17 @@ class Recorder(Callback):
         self.max_snapshots = max_snapshots
         self.max_points = max_points
         self.budget = budget  # adaptive mode: recording may cost this share of training time
+        self.probe_gap = 10  # adaptive mode: steps between the first records, before costs are known
+        self._total_steps = 0
         self.history = History()
         self._handles: list = []
         self._active = False
         self._layer: dict[str, dict] = {}
         self._acc_bucket: list[tuple[float, float, int]] = []
         self._stride = 1
-        self._prev: dict[str, torch.Tensor] = {}
-        self._grad: dict[str, list[float]] = {}
+        self._prev_flat: torch.Tensor | None = None
+        self._gstats: dict | None = None
+        self._seg: torch.Tensor | None = None
         self._next_record = 0
         self._record_cost = 0.0
         self._step_cost = 0.0
@@ -103,6 +99,7 @@ class Recorder(Callback):
     def on_fit_start(self, trainer: "Trainer") -> None:
         """Register one forward hook per tap; describe layers and parameters in meta."""
         model = trainer.model
+        self._total_steps = trainer.total_steps
         taps = getattr(model, "taps", {})
         kinds = getattr(model, "tap_kinds", {})
         readable = model.param_groups_readable() if hasattr(model, "param_groups_readable") else {}
@@ -118,7 +115,7 @@ class Recorder(Callback):
         """Remove every hook and drop references to the model's tensors."""
         self.remove_hooks()
         self._flush_bucket(trainer, force=True)
-        self._prev.clear()
+        self._prev_flat = None
         self._params = {}
 
     def remove_hooks(self) -> None:
@@ -151,8 +148,8 @@ class Recorder(Callback):
                     parts.append(((a < SAT_SIGMOID) | (a > 1 - SAT_SIGMOID)).float().mean())
                 else:
                     parts.append(a.new_zeros(()))
-                vals = torch.stack(parts).tolist()
-                hist = _hist(a, lo, hi, self.bins).tolist()
+                vals = torch.cat([torch.stack(parts), _hist(a, lo, hi, self.bins)]).tolist()
+                hist = vals[3:]
             row = {"mean": vals[0], "std": vals[1], "hist": hist, "grad_std": None}
             if kind in registry.RELU_FAMILY:
                 row["dead"] = vals[2]
@@ -181,20 +178,45 @@ class Recorder(Callback):
         """Read gradients from p.grad and keep the pre-step weights for the update ratio."""
         if not self._active:
             return
-        meta = self.history.meta
         with torch.no_grad():
-            for n, p in self._params.items():
-                key = self._names[n]
-                self._prev[n] = p.detach().clone()
-                g = p.grad
-                if g is None:
-                    self._grad[key] = [0.0, 0.0, [0.0] * self.bins]
-                    continue
-                if key not in meta["g_edges"]:
-                    meta["g_edges"][key] = list(symmetric_range(g, 3.0))
-                lo, hi = meta["g_edges"][key]
-                norm_std = torch.stack([g.norm(), g.std() if g.numel() > 1 else g.new_zeros(())]).tolist()
-                self._grad[key] = [norm_std[0], norm_std[1], _hist(g, lo, hi, self.bins).tolist()]
+            params = list(self._params.values())
+            grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+            self._gstats = self._segment_stats(torch.cat([g.reshape(-1) for g in grads]), "g_edges", 3.0)
+            self._prev_flat = torch.cat([p.detach().reshape(-1) for p in params])
+
+    def _segments(self, device: torch.device) -> torch.Tensor:
+        """Parameter index of every element of the flattened parameter vector (cached)."""
+        if getattr(self, "_seg", None) is None or self._seg.device != device:
+            sizes = torch.tensor([p.numel() for p in self._params.values()], device=device)
+            self._seg = torch.repeat_interleave(torch.arange(len(sizes), device=device), sizes)
+            self._sizes = sizes.to(torch.float32)
+        return self._seg
+
+    def _segment_stats(self, flat: torch.Tensor, edges_key: str, widen: float) -> dict[str, torch.Tensor]:
+        """Per-parameter mean, std, norm and fixed-bin histogram of a flattened vector, in a handful of ops.
+
+        One `index_add_` per moment and one `bincount` for all histograms keeps the cost
+        independent of how many parameter tensors the model has.
+        """
+        seg = self._segments(flat.device)
+        n_par, bins = len(self._sizes), self.bins
+        flat = flat.float()
+        sums = torch.zeros(n_par, device=flat.device).index_add_(0, seg, flat)
+        sq = torch.zeros(n_par, device=flat.device).index_add_(0, seg, flat * flat)
+        n = self._sizes
+        mean = sums / n
+        var = ((sq - sums * mean) / (n - 1).clamp(min=1)).clamp(min=0)
+        meta = self.history.meta[edges_key]
+        if not meta:
+            amax = torch.zeros(n_par, device=flat.device).scatter_reduce_(0, seg, flat.abs(), reduce="amax")
+            m = torch.where(torch.isfinite(amax) & (amax > 0), amax * widen, torch.full_like(amax, 1e-3))
+            for key, v in zip(self._names.values(), m.tolist()):
+                meta[key] = [-v, v]
+        lo = torch.tensor([meta[k][0] for k in self._names.values()], device=flat.device)
+        hi = torch.tensor([meta[k][1] for k in self._names.values()], device=flat.device)
+        pos = ((flat - lo[seg]) / (hi - lo)[seg] * bins).nan_to_num(0.0).clamp(0, bins - 1).long()
+        hist = torch.bincount(pos + seg * bins, minlength=n_par * bins).reshape(n_par, bins)
+        return {"mean": mean, "std": var.sqrt(), "norm": sq.sqrt(), "hist": hist}
 
     def on_batch_end(self, trainer: "Trainer") -> None:
         """Bucket the train metrics; on recording steps, finish and store the snapshot."""
@@ -204,23 +226,26 @@ class Recorder(Callback):
             self._step_cost = step_time if self._step_cost == 0 else 0.9 * self._step_cost + 0.1 * step_time
             return
         t_rec = time.perf_counter()
-        meta = self.history.meta
         params = {}
-        with torch.no_grad():
-            for n, p in self._params.items():
-                key = self._names[n]
-                w = p.detach()
-                if key not in meta["w_edges"]:
-                    meta["w_edges"][key] = list(symmetric_range(w, 2.0))
-                lo, hi = meta["w_edges"][key]
-                prev = self._prev.pop(n, None)
-                stats = torch.stack([w.mean(), w.std() if w.numel() > 1 else w.new_zeros(()), w.norm(),
-                                     (w - prev).norm() if prev is not None else w.new_zeros(())]).tolist()
-                g_norm, g_std, g_hist = self._grad.get(key, [0.0, 0.0, [0.0] * self.bins])
-                params[key] = {"w_mean": stats[0], "w_std": stats[1], "w_hist": _hist(w, lo, hi, self.bins).tolist(),
-                               "g_norm": g_norm, "g_std": g_std, "g_hist": g_hist,
-                               "ratio": stats[3] / stats[2] if stats[2] > 0 else None}
-        self._grad.clear()
+        if self._params and getattr(self, "_prev_flat", None) is not None:
+            with torch.no_grad():
+                flat = torch.cat([p.detach().reshape(-1) for p in self._params.values()])
+                w = self._segment_stats(flat, "w_edges", 2.0)
+                seg = self._segments(flat.device)
+                diff = flat.float() - self._prev_flat.float()
+                dnorm = torch.zeros(len(self._sizes), device=flat.device).index_add_(0, seg, diff * diff).sqrt()
+                pnorm = torch.zeros(len(self._sizes), device=flat.device).index_add_(0, seg, self._prev_flat.float() ** 2).sqrt()
+                g = self._gstats
+                # One device->host transfer for every figure of every parameter.
+                table = torch.stack([w["mean"], w["std"], g["norm"], g["std"], dnorm, pnorm]).T.tolist()
+                w_hist, g_hist = w["hist"].tolist(), g["hist"].tolist()
+            for i, key in enumerate(self._names.values()):
+                w_mean, w_std, g_norm, g_std, d, pn = table[i]
+                # Ratio relative to the weights the update was applied to: ||W_after - W_before|| / ||W_before||.
+                params[key] = {"w_mean": w_mean, "w_std": w_std, "w_hist": w_hist[i], "g_norm": g_norm,
+                               "g_std": g_std, "g_hist": g_hist[i], "ratio": d / pn if pn > 0 else None}
+            self._prev_flat = None
+            self._gstats = None
         snap = {"step": trainer.step, "epoch": trainer.epoch_float, "layers": self._layer, "params": params}
         self._layer = {}
         self._active = False
@@ -231,13 +256,18 @@ class Recorder(Callback):
 
     def _schedule_next(self, step: int) -> None:
         if self.fixed_every:
-            self._next_record = step + self.every
+            self._next_record = step - 1 + self.every  # steps 1, 1+k, 1+2k, ... (step counts from 1)
             return
-        # Adaptive: record again once the steps in between have paid for this record within the budget.
-        base = self._step_cost or 1e-3
-        gap = math.ceil(self._record_cost / (self.budget * base)) if self._record_cost > 0 else 1
-        self.every = max(self.every, 1)
-        self._next_record = step + max(gap, self.every)
+        # Adaptive: the steps between two records must pay for one record within the budget.
+        # The first record carries one-time costs (edges, lazy init), so it only sets a probe gap.
+        self._n_records = getattr(self, "_n_records", 0) + 1
+        if self._n_records == 1 or self._step_cost <= 0:
+            gap = self.probe_gap
+        else:
+            gap = math.ceil(self._record_cost / (self.budget * self._step_cost))
+        # ...but never so sparse that a run shows fewer than about 100 snapshots.
+        gap = min(gap, max(self.probe_gap, self._total_steps // 100))
+        self._next_record = step - 1 + max(gap, self.every)
 
     def _thin_snapshots(self) -> None:
         snaps = self.history.snapshots

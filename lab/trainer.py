@@ -52,7 +52,7 @@ class Trainer:
     """Builds data, model, optimizer and schedule from a config and trains them with callbacks."""
 
     def __init__(self, cfg: RunConfig, callbacks: Sequence[Callback] = (), data: DataBundle | None = None,
-                 limits: Limits | None = None, record: bool = True, device: str | None = None):
+                 limits: Limits | None = None, record: bool | Recorder = True, device: str | None = None):
         limits = limits or Limits()
         cfg.validate(limits)
         self.requested_cfg = cfg
@@ -88,7 +88,10 @@ class Trainer:
         self.eval_every = cfg.eval_every or auto_eval_every(self.steps_per_epoch, self.total_steps)
         self.gen = torch.Generator().manual_seed(cfg.seed)  # shuffling, independent of model RNG use
 
-        self.recorder = Recorder(every=cfg.record_every) if record else None
+        if isinstance(record, Recorder):
+            self.recorder: Recorder | None = record
+        else:
+            self.recorder = Recorder(every=cfg.record_every) if record else None
         base: list[Callback] = [DivergenceGuard()]
         if cfg.early_stopping:
             base.append(EarlyStopping(cfg.early_stopping, cfg.restore_best))
@@ -270,7 +273,7 @@ class Trainer:
         with torch.no_grad():
             hard = target.argmax(1) if target.dtype.is_floating_point else target
             acc_t = (logits.argmax(1) == hard).float().mean()
-        self.loss = float(data_loss)
+        self.loss = float(data_loss.detach())
         self.batch_acc = float(acc_t)
         self.batch_size_seen = len(xb)
         if self.initial_loss is None:

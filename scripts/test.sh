@@ -8,4 +8,10 @@ cd "$root"
 
 bash scripts/setup.sh
 
-exec "${VENV:-$root/.venv}/bin/python" -m pytest -q "$@"
+# -q by default, unless the caller chose a verbosity: a second -q would hide pytest's "N passed" line.
+verbosity=(-q)
+for arg in "$@"; do
+    case "$arg" in -q | -qq | --quiet | -v | -vv | --verbose) verbosity=() ;; esac
+done
+
+exec "${VENV:-$root/.venv}/bin/python" -m pytest "${verbosity[@]}" "$@"

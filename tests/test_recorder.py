@@ -1,0 +1,136 @@
+"""Recorder: statistics equal the same figures computed directly; hooks and memory stay bounded."""
+
+import math
+
+import pytest
+import torch
+
+from lab.callbacks import Callback
+from lab.config import RunConfig
+from lab.recorder import Recorder
+from lab.trainer import Trainer
+
+TINY = dict(dataset="digits", subset=256, depth=2, width=32, batch_size=32, eval_every=1000)
+
+
+class Spy(Callback):
+    """Computes the same statistics independently with its own hooks and copies."""
+
+    def __init__(self):
+        self.outputs = {}
+        self.out_grads = {}
+        self.before = {}
+        self.ratios = {}
+        self.handles = []
+
+    def on_fit_start(self, trainer):
+        for name, mod in trainer.model.taps.items():
+            def hook(m, i, out, name=name):
+                if not out.requires_grad:
+                    return  # evaluation pass
+                self.outputs[(name, trainer.step + 1)] = out.detach().clone()
+                if out.requires_grad:
+                    out.register_hook(lambda g: self.out_grads.__setitem__((name, trainer.step + 1), g.clone()))
+            self.handles.append(mod.register_forward_hook(hook))
+
+    def on_after_backward(self, trainer):
+        self.before = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
+
+    def on_batch_end(self, trainer):
+        for n, p in trainer.model.named_parameters():
+            self.ratios[(n, trainer.step)] = float((p.detach() - self.before[n]).norm() / self.before[n].norm())
+
+    def on_fit_end(self, trainer):
+        for h in self.handles:
+            h.remove()
+
+
+def _run(cfg, **kw):
+    spy = Spy()
+    tr = Trainer(cfg, callbacks=[spy], **kw)
+    tr.fit()
+    return tr, spy
+
+
+def test_layer_statistics_match_direct_computation():
+    tr, spy = _run(RunConfig(**TINY, max_steps=12, record_every=4))
+    snaps = tr.history.snapshots
+    assert [s["step"] for s in snaps] == [1, 5, 9]
+    readable = tr.model.param_groups_readable()
+    for snap in snaps:
+        for name, row in snap["layers"].items():
+            a = spy.outputs[(name, snap["step"])]
+            assert row["mean"] == pytest.approx(float(a.mean()), rel=1e-5, abs=1e-7)
+            assert row["std"] == pytest.approx(float(a.std()), rel=1e-5)
+            assert sum(row["hist"]) == a.numel()  # out-of-range values land in the end bins
+            assert row["dead"] == pytest.approx(float((a.max(0).values <= 0).float().mean()))
+            assert row["grad_std"] == pytest.approx(float(spy.out_grads[(name, snap["step"])].std()), rel=1e-5)
+        for full, short in readable.items():
+            assert snap["params"][short]["ratio"] == pytest.approx(spy.ratios[(full, snap["step"])], rel=1e-4)
+
+
+def test_activation_std_matches_a_plain_forward_pass():
+    cfg = RunConfig(**TINY, max_steps=1, record_every=1, activation="tanh", init="xavier_normal")
+    init_state = {}
+
+    class Keep(Callback):
+        def on_fit_start(self, trainer):
+            init_state.update({k: v.clone() for k, v in trainer.model.state_dict().items()})
+
+    tr = Trainer(cfg, callbacks=[Keep()])
+    tr.fit()
+    perm = torch.randperm(tr.n_train, generator=torch.Generator().manual_seed(cfg.seed))
+    x = tr.x_train[perm[: tr.batch_size]].flatten(1)
+    layers = [k[: -len(".weight")] for k in init_state if k.endswith(".weight") and not k.startswith("out")]
+    snap = tr.history.snapshots[0]
+    h = x
+    for name, prefix in zip(tr.model.taps, layers):
+        h = torch.tanh(h @ init_state[prefix + ".weight"].T + init_state[prefix + ".bias"])
+        assert snap["layers"][name]["std"] == pytest.approx(float(h.std()), rel=1e-5)
+        assert snap["layers"][name]["sat"] == pytest.approx(float((h.abs() > 0.97).float().mean()))
+
+
+def test_hooks_are_removed_after_the_run():
+    tr, _ = _run(RunConfig(**TINY, max_steps=3))
+    for mod in tr.model.modules():
+        assert not mod._forward_hooks
+
+
+def test_recording_cadence_and_count():
+    tr, _ = _run(RunConfig(**TINY, max_steps=50, record_every=5))
+    assert len(tr.history.snapshots) == math.ceil(50 / 5)
+
+
+def test_history_is_bounded():
+    rec = Recorder(every=1, max_snapshots=8, max_points=16)
+    tr = Trainer(RunConfig(**TINY, epochs=100, max_steps=200), record=rec)
+    tr.fit()
+    h = tr.history
+    assert len(h.snapshots) <= 8 and len(h.train) <= 17
+    assert h.snapshots[0]["step"] == 1 and h.snapshots[-1]["step"] > 200 - 2 * rec.every
+    assert len(h.dropped) + len(h.snapshots) > 8
+    # the bucketed loss keeps the mean of the steps it covers: compare the overall mean two ways
+    assert h.train[-1]["step"] == 200
+
+
+def test_dead_units_detected():
+    class Kill(Callback):
+        def on_fit_start(self, trainer):
+            with torch.no_grad():
+                trainer.model.fc1.lin.bias.fill_(-1e3)
+
+    tr = Trainer(RunConfig(**TINY, max_steps=2, record_every=1), callbacks=[Kill()])
+    tr.fit()
+    assert tr.history.snapshots[-1]["layers"]["fc1"]["dead"] == 1.0
+
+
+def test_saturation_with_large_init():
+    tr, _ = _run(RunConfig(**{**TINY, "width": 256}, max_steps=1, record_every=1, activation="tanh", init="large_normal"))
+    assert tr.history.snapshots[0]["layers"]["fc2"]["sat"] > 0.5
+
+
+def test_adaptive_cadence_records_regularly():
+    tr, _ = _run(RunConfig(**TINY, max_steps=150))
+    steps = [s["step"] for s in tr.history.snapshots]
+    assert steps[0] == 1 and steps[1] == 11  # the probe gap before costs are known
+    assert len(steps) >= 3 and steps == sorted(steps)
