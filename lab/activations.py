@@ -8,7 +8,7 @@ it as a curve stack k linear pieces on the last dim, e.g. Maxout(2)(torch.stack(
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn

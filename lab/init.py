@@ -13,7 +13,7 @@ Which gain goes where (a decision, kept in one place):
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn

@@ -8,7 +8,7 @@ consecutive layers whose last one adds the block's input before its activation.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F

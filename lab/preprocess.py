@@ -89,8 +89,6 @@ def fit_preprocessor(kind: str, x_train: torch.Tensor, *, eps: float = 1e-5) -> 
         raise ConfigError("preprocess", kind, f"choose one of: {', '.join(registry.PREPROCESS)}")
     if x_train.ndim not in (2, 4):
         raise ValueError(f"preprocessing needs (N, D) or (N, C, H, W) data, got shape {tuple(x_train.shape)}")
-    if len(x_train) < 2 and kind != "none":
-        raise ValueError(f"{kind} needs at least 2 training examples to estimate statistics")
     x = x_train.float()
     shape = tuple(x.shape[1:])
     if kind == "none":

@@ -9,6 +9,7 @@ how much a layer's std varies between seeds, measured over seeds 0-4 with this c
 """
 
 import math
+from itertools import pairwise
 
 import pytest
 import torch
@@ -58,7 +59,7 @@ def test_tanh_small_normal_collapses_by_a_constant_factor(runs) -> None:
     stds = _stds(runs["tanh", "small_normal"])
     ratio = math.sqrt(WIDTH) * 0.01
     assert stds[0] == pytest.approx(REFERENCE["tanh", "small_normal"][0], rel=0.02)
-    for a, b in zip(stds, stds[1:]):
+    for a, b in pairwise(stds):
         assert b / a == pytest.approx(ratio, rel=0.02)
     assert stds[-1] < 1e-5
     # The backward pass shrinks by the same factor per layer: the input gradient is ~0.2236^10 of upstream.
@@ -68,7 +69,7 @@ def test_tanh_small_normal_collapses_by_a_constant_factor(runs) -> None:
 def test_tanh_large_normal_saturates(runs) -> None:
     """Weights N(0, 1): pre-activations have std ~22, tanh sits at +-1, every layer's std ~0.98."""
     s = runs["tanh", "large_normal"]
-    for got, want in zip(_stds(s), REFERENCE["tanh", "large_normal"]):
+    for got, want in zip(_stds(s), REFERENCE["tanh", "large_normal"], strict=True):
         assert got == pytest.approx(want, abs=0.01)
     # Saturation is visible in the histogram: the end bins ([-1, -0.96) and [0.96, 1]) hold most values.
     hist = s.layers[DEPTH].hist
@@ -77,7 +78,7 @@ def test_tanh_large_normal_saturates(runs) -> None:
 
 def test_tanh_xavier_decays_slowly_like_the_lecture(runs) -> None:
     """Xavier under tanh: 0.63 at layer 1 down to ~0.23 at layer 10, each layer within 3% of the table."""
-    for got, want in zip(_stds(runs["tanh", "xavier_normal"]), REFERENCE["tanh", "xavier_normal"]):
+    for got, want in zip(_stds(runs["tanh", "xavier_normal"]), REFERENCE["tanh", "xavier_normal"], strict=True):
         assert got == pytest.approx(want, rel=0.03)
 
 
@@ -85,7 +86,7 @@ def test_relu_xavier_halves_the_variance_per_layer(runs) -> None:
     """Xavier under ReLU: ReLU keeps half the second moment, so the std falls by 1/sqrt(2) per layer
     on average (layer 10: ~0.02-0.03). Layers within 20% of the table (the seed-to-seed spread)."""
     stds = _stds(runs["relu", "xavier_normal"])
-    for got, want in zip(stds, REFERENCE["relu", "xavier_normal"]):
+    for got, want in zip(stds, REFERENCE["relu", "xavier_normal"], strict=True):
         assert got == pytest.approx(want, rel=0.2)
     assert 0.02 < stds[-1] < 0.03
     mean_ratio = (stds[-1] / stds[0]) ** (1 / (DEPTH - 1))
@@ -98,7 +99,7 @@ def test_relu_kaiming_holds_the_signal(runs) -> None:
     stds = _stds(runs["relu", "kaiming_normal"])
     theory = math.sqrt(1 - 1 / math.pi)
     assert stds[0] == pytest.approx(theory, rel=0.01)
-    for got, want in zip(stds, REFERENCE["relu", "kaiming_normal"]):
+    for got, want in zip(stds, REFERENCE["relu", "kaiming_normal"], strict=True):
         assert got == pytest.approx(theory, rel=0.2) and got == pytest.approx(want, rel=0.2)
     # Gradients flow back unchanged in scale too (within 20%).
     assert runs["relu", "kaiming_normal"].layers[0].grad_std == pytest.approx(1.0, rel=0.2)

@@ -33,7 +33,8 @@ def _capture(model: Net) -> dict[str, torch.Tensor]:
 
 ARCH = dict(mlp=dict(depth=4, width=16), cnn=dict(cnn_stages=2, convs_per_stage=3, base_channels=4, fc_layers=2,
                                                     fc_width=16))
-COMBOS = [c for c in itertools.product(["mlp", "cnn"], [False, True], [False, True], ["relu", "tanh", "maxout", "prelu"])
+ACTS = ["relu", "tanh", "maxout", "prelu"]
+COMBOS = [c for c in itertools.product(["mlp", "cnn"], [False, True], [False, True], ACTS)
           if not (c[0] == "cnn" and c[2] and c[3] == "maxout")]  # the config forbids maxout in residual CNNs
 
 
@@ -82,7 +83,7 @@ def test_tap_outputs_are_post_activation_and_feed_the_next_layer(kw) -> None:
         assert a.shape[1] == (layer.op.out_channels if name.startswith("conv") else layer.op.out_features)
     if not kw.get("residual"):
         children = [n for n, _ in net.named_children()]
-        pairs = [(a, b) for a, b in zip(children, children[1:]) if a in seen and b in seen]  # nothing in between
+        pairs = [(a, b) for a, b in itertools.pairwise(children) if a in seen and b in seen]  # nothing in between
         assert pairs
         for prev, nxt in pairs:
             assert torch.equal(seen[prev], inputs[nxt])
@@ -221,8 +222,8 @@ def test_zero_init_residual_makes_blocks_identity(model: str, bn: bool, init: st
         ins, outs = {}, {}
         for names in blocks:
             first, last = getattr(net, names[0]), getattr(net, names[-1])
-            first.register_forward_pre_hook(lambda m, a, k=names: ins.__setitem__(k, a[0].detach()))
-            last.register_forward_hook(lambda m, a, o, k=names: outs.__setitem__(k, o.detach()))
+            first.register_forward_pre_hook(lambda m, a, k=names, d=ins: d.__setitem__(k, a[0].detach()))
+            last.register_forward_hook(lambda m, a, o, k=names, d=outs: d.__setitem__(k, o.detach()))
         net(torch.randn(8, *DIGITS))
         same = [torch.allclose(outs[k], ins[k]) for k in blocks]
         assert all(same) if zero else not any(same)
@@ -243,7 +244,7 @@ def test_build_applies_init_and_is_seeded() -> None:
     net = _model(init="zeros")
     assert all(torch.count_nonzero(p) == 0 for n, p in net.named_parameters() if ".lin." in n)
     a, b, c = _model(seed=3), _model(seed=3), _model(seed=4)
-    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
     assert not torch.equal(a.fc1.lin.weight, c.fc1.lin.weight)
 
 

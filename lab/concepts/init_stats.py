@@ -91,7 +91,7 @@ def init_stats(depth: int, width: int, activation: str, init: str, batch: int = 
     model.to(device)
     x = x.to(device).requires_grad_(True)
     outs = [x]
-    for lin, act in zip(lins, acts):
+    for lin, act in zip(lins, acts, strict=True):
         outs.append(act(lin(outs[-1])))
         outs[-1].retain_grad()
     outs[-1].backward(upstream.to(device))
