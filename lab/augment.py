@@ -159,7 +159,11 @@ class Augment:
             "crop": crop > 0, "flip": flip, "affine": max(rotate, translate, scale, shear) > 0,
             "jitter": jitter > 0, "cutout": cutout > 0, "mixup": mixup > 0, "cutmix": cutmix > 0,
         }
-        usable = {k: on and (image and (k != "jitter" or self.input_shape[0] in (1, 3))) for k, on in wanted.items()}
+        usable = dict.fromkeys(wanted, False)
+        if image:
+            usable.update(wanted)
+            usable["jitter"] = wanted["jitter"] and self.input_shape[0] in (1, 3)  # grey or RGB pixels only
+            usable["cutmix"] = wanted["cutmix"] and not wanted["mixup"]  # the config allows one; mixup wins
         self.ignored = tuple(k for k, on in wanted.items() if on and not usable[k])
         self.active = tuple(k for k, on in usable.items() if on) + (("noise",) if noise > 0 else ())
         self.crop, self.rotate, self.translate, self.scale, self.shear = crop, rotate, translate, scale, shear
@@ -191,8 +195,8 @@ class Augment:
             t = torch.stack([_uniform(n, -self.translate * w, self.translate * w),
                              _uniform(n, -self.translate * h, self.translate * h)], 1)
             shear = torch.stack([_uniform(n, -self.shear, self.shear), torch.zeros(n)], 1)  # x-shear, like v2
-            x = affine_batch(x, _uniform(n, -self.rotate, self.rotate), t, _uniform(n, 1 - self.scale, 1 + self.scale),
-                             shear)
+            angle = _uniform(n, -self.rotate, self.rotate)
+            x = affine_batch(x, angle, t, _uniform(n, 1 - self.scale, 1 + self.scale), shear)
         if "jitter" in on:
             x = self._jitter(x)
         if "cutout" in on:

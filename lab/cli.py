@@ -170,14 +170,11 @@ def cmd_init_stats(args) -> int:
     from lab.concepts.init_stats import init_stats
 
     stats = init_stats(args.depth, args.width, args.activation, args.init, batch=args.batch, seed=args.seed)
-    rows = [{"layer": i + 1, "mean": m, "std": s} for i, (m, s) in enumerate(zip(stats.means, stats.stds))]
     if args.json:
         print(json.dumps({"depth": args.depth, "width": args.width, "activation": args.activation, "init": args.init,
-                          "input": {"mean": stats.input_mean, "std": stats.input_std}, "layers": rows}))
+                          "input": stats.rows()[0], "layers": stats.rows()[1:]}))
     else:
-        print(f"input layer: mean {stats.input_mean:+.6f}  std {stats.input_std:.6f}")
-        for r in rows:
-            print(f"layer {r['layer']:>3}:   mean {r['mean']:+.6f}  std {r['std']:.6f}")
+        print(stats.format())
     return 0
 
 

@@ -122,6 +122,13 @@ class RunConfig:
     record_every: int = _f(0, "Run", "Record layer statistics every this many steps (0 = automatic).", 0, 1_000_000)
     device: str = _f("auto", "Run", "Where to train.")
 
+    def __post_init__(self) -> None:
+        # Python callers write lr=1 or aug_rotate=15; store such ints as the float the field declares.
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if type(f.default) is float and type(value) is int:
+                object.__setattr__(self, f.name, float(value))
+
     # ---- conversions -------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:

@@ -262,6 +262,7 @@ def _gaussians(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray
     return centres[y] + rng.normal(0, 0.25, (n, 2)), y, tuple(f"blob {i + 1}" for i in range(k))
 
 
+# toy key -> generator(rng, n) -> (clean points, labels, class names); noise is added by toy_raw
 TOYS: dict[str, Callable[[np.random.Generator, int], tuple[np.ndarray, np.ndarray, tuple[str, ...]]]] = {
     "spiral": _spiral,
     "circles": _circles,

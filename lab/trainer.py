@@ -84,7 +84,7 @@ class Trainer:
         self.model.to(self.device)
         self.opt = make_optimizer(self.model.parameters(), cfg)
         self.sched = LRSchedule(self.opt, cfg, self.total_steps)
-        self.augment = make_augment(cfg, d.input_shape, d.n_classes)
+        self.augment = make_augment(cfg, d.input_shape, d.n_classes, preprocessor=d.preprocessor)
         self.eval_every = cfg.eval_every or auto_eval_every(self.steps_per_epoch, self.total_steps)
         self.gen = torch.Generator().manual_seed(cfg.seed)  # shuffling, independent of model RNG use
 

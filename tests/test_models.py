@@ -1,5 +1,6 @@
 """Models: shapes for every architecture switch, taps, DropConnect, residual zero-init, parameter counts."""
 
+import copy
 import itertools
 
 import pytest
@@ -209,12 +210,15 @@ def test_dropconnect_in_models_hidden_layers_only(model: str) -> None:
     torch.testing.assert_close(net(x), plain(x))
 
 
-@pytest.mark.parametrize("model, bn, init", [("mlp", True, "kaiming_normal"), ("mlp", False, "default"),
-                                             ("cnn", True, "xavier_uniform"), ("cnn", False, "default")])
-def test_zero_init_residual_makes_blocks_identity(model: str, bn: bool, init: str) -> None:
-    """With zero_init_residual every block's output equals its input at init (ReLU: act(x) = x for x >= 0);
-    without it, it does not."""
-    kw = dict(model=model, batch_norm=bn, init=init, residual=True, depth=5, convs_per_stage=4)
+@pytest.mark.parametrize("model, bn, init, act", [
+    ("mlp", True, "kaiming_normal", "relu"), ("mlp", False, "default", "relu"),
+    ("cnn", True, "xavier_uniform", "relu"), ("cnn", False, "default", "relu"),
+    ("mlp", True, "default", "maxout"), ("mlp", False, "kaiming_uniform", "maxout"),
+])
+def test_zero_init_residual_makes_blocks_identity(model: str, bn: bool, init: str, act: str) -> None:
+    """With zero_init_residual every block's output equals its input at init (ReLU: act(x) = x for x >= 0;
+    maxout: the skip reaches all k pieces, so max(x, .., x) = x); without it, it does not."""
+    kw = dict(model=model, batch_norm=bn, init=init, residual=True, depth=5, convs_per_stage=4, activation=act)
     for zero in (True, False):
         net = _model(zero_init_residual=zero, **kw)
         blocks = net.residual_blocks()
@@ -252,6 +256,14 @@ def test_cnn_needs_images() -> None:
     """A CNN on 2D points is refused with a ConfigError naming the model field."""
     with pytest.raises(ConfigError, match="model"):
         _model(model="cnn", shape=(2,), n_classes=3)
+
+
+def test_deepcopy_keeps_taps_on_the_copy() -> None:
+    """Copies (best-weights snapshots, ensembles) tap their own modules, not the original's."""
+    net = _model(residual=True, depth=3)
+    twin = copy.deepcopy(net)
+    assert all(twin.taps[n] is getattr(twin, n).act for n in twin.taps)
+    assert not any(twin.taps[n] is net.taps[n] for n in net.taps)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
