@@ -21,9 +21,9 @@ from lab.callbacks import Callback, DivergenceGuard, EarlyStopping, check_event
 from lab.config import Limits, RunConfig
 from lab.data import DataBundle, load_data
 from lab.diagnosis import diagnose, hints_as_dicts
-from lab.init import init_weights
 from lab.models import build_model
 from lab.optim import LRSchedule, make_optimizer
+from lab.probes import ModelProbe
 from lab.recorder import Recorder
 
 FINAL = ("completed", "stopped", "diverged", "failed", "interrupted")
@@ -76,10 +76,7 @@ class Trainer:
         limits.check_steps(self.total_steps)
 
         torch.manual_seed(cfg.seed)
-        self.model = build_model(cfg, d.input_shape, d.n_classes)
-        init_weights(self.model, cfg.init, cfg.activation, constant=cfg.init_constant)
-        if hasattr(self.model, "apply_zero_init_residual") and cfg.zero_init_residual:
-            self.model.apply_zero_init_residual()
+        self.model = build_model(cfg, d.input_shape, d.n_classes)  # initialized (cfg.init) by build_model
         limits.check_params(sum(p.numel() for p in self.model.parameters()))
         self.model.to(self.device)
         self.opt = make_optimizer(self.model.parameters(), cfg)
@@ -96,7 +93,7 @@ class Trainer:
         if cfg.early_stopping:
             base.append(EarlyStopping(cfg.early_stopping, cfg.restore_best))
         if self.recorder:
-            base.append(self.recorder)
+            base += [self.recorder, ModelProbe()]  # the probe decorates the snapshot the recorder just made
         self.callbacks: list[Callback] = base + list(callbacks)
 
         self.step = 0  # optimizer steps done
