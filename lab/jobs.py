@@ -96,7 +96,7 @@ def worker_main(wid: int, commands: mp.Queue, events: mp.Queue, store_path: str,
                     tr = entry["trainer"]
                     if op == "pause":
                         entry["paused"] = True
-                        store.set_status(run_id, "paused")
+                        entry["writer"].flush(tr, status="paused")  # the page sees exactly where it stopped
                     elif op == "resume":
                         entry["paused"] = False
                         store.set_status(run_id, "running")

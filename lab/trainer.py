@@ -147,10 +147,10 @@ class Trainer:
         if self.done:
             return
         self.request_stop(status, reason)
-        if self._started:
-            self._finish()
-        else:
-            self.status, self.reason = self._stop
+        if not self._started:  # open and close the fit so every callback sees a complete lifecycle
+            self._started = True
+            self._emit("on_fit_start")
+        self._finish()
 
     def fit(self) -> "Trainer":
         """Train until the end, a stop request, early stopping or divergence."""

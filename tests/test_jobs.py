@@ -1,0 +1,140 @@
+"""JobManager with real worker processes and a real SQLite store."""
+
+import os
+import signal
+import time
+
+import pytest
+
+from lab.config import RunConfig
+from lab.jobs import CapacityError, JobManager
+from lab.settings import Settings
+from lab.store import RunStore
+
+LONG = RunConfig(epochs=2000, max_steps=100_000)
+
+
+def _until(cond, timeout=60.0):
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture(scope="module")
+def jm(tmp_path_factory):
+    path = tmp_path_factory.mktemp("jobs") / "runs.db"
+    manager = JobManager(Settings(store=str(path), workers=2, max_runs_per_session=2, max_active_runs=3))
+    assert manager.wait_ready(180)
+    yield manager
+    manager.shutdown()
+
+
+def _step(jm, rid):
+    return jm.store.get_run(rid)["meta"].get("step", 0)
+
+
+def test_run_completes_and_is_stored(jm):
+    rid = jm.submit(RunConfig(epochs=2, seed=5), owner="t1")
+    run = jm.wait(rid, 120)
+    assert run["status"] == "completed" and run["summary"]["steps"] == 2 * (1437 // 64)
+    assert jm.store.metrics(rid) and jm.store.metrics(rid, "val") and jm.store.snapshots(rid)
+    assert not jm.is_active(rid)
+
+
+def test_pause_step_resume_stop(jm):
+    rid = jm.submit(LONG, owner="t2", paused=True)
+    assert _until(lambda: jm.store.get_run(rid)["status"] == "paused")
+    jm.step(rid, 3)
+    assert _until(lambda: _step(jm, rid) == 3)
+    jm.step(rid, "epoch")
+    assert _until(lambda: _step(jm, rid) == 1437 // 64)
+    jm.resume(rid)
+    assert _until(lambda: _step(jm, rid) > 100)
+    jm.pause(rid)
+    assert _until(lambda: jm.store.get_run(rid)["status"] == "paused")
+    time.sleep(0.3)
+    held = _step(jm, rid)
+    time.sleep(0.5)
+    assert _step(jm, rid) == held
+    jm.stop(rid)
+    run = jm.wait(rid, 30)
+    assert run["status"] == "stopped" and run["summary"]["steps"] == held
+
+
+def test_bad_run_fails_with_reason_and_worker_survives(jm):
+    rid = jm.submit(RunConfig(dataset="cifar10"), owner="t3")
+    run = jm.wait(rid, 60)
+    assert run["status"] == "failed" and "cifar10" in run["reason"] and "shapes" in run["reason"]
+    ok = jm.submit(RunConfig(epochs=1), owner="t3")
+    assert jm.wait(ok, 60)["status"] == "completed"
+
+
+def test_diverging_run_is_stored_as_diverged(jm):
+    rid = jm.submit(RunConfig(optimizer="sgd", lr=10.0, init="large_normal", depth=3), owner="t4")
+    run = jm.wait(rid, 60)
+    assert run["status"] == "diverged" and "loss" in run["reason"]
+
+
+def test_session_cap(jm):
+    a = jm.submit(LONG, owner="t5")
+    b = jm.submit(LONG, owner="t5")
+    with pytest.raises(CapacityError, match="limit is 2"):
+        jm.submit(LONG, owner="t5")
+    for rid in (a, b):
+        jm.stop(rid)
+        assert jm.wait(rid, 30)["status"] == "stopped"
+
+
+def test_global_cap_queues_with_position(jm):
+    ids = [jm.submit(LONG, owner=f"q{i}") for i in range(4)]
+    assert jm.queue_position(ids[3]) == 1 and jm.store.get_run(ids[3])["status"] == "queued"
+    jm.stop(ids[0])
+    assert _until(lambda: jm.queue_position(ids[3]) == 0)
+    assert _until(lambda: jm.store.get_run(ids[3])["status"] == "running")
+    for rid in ids[1:]:
+        jm.stop(rid)
+        jm.wait(rid, 30)
+
+
+def test_runs_share_a_worker_fairly(jm):
+    ids = [jm.submit(LONG, owner=f"f{i}") for i in range(3)]  # 3 runs on 2 workers: two share one
+    time.sleep(4)
+    steps = [_step(jm, r) for r in ids]
+    assert min(steps) > 0.2 * max(steps), steps  # every run progresses, none waits for another to finish
+    for rid in ids:
+        jm.stop(rid)
+        jm.wait(rid, 30)
+
+
+def test_killed_worker_marks_run_failed_and_others_carry_on(jm):
+    a = jm.submit(LONG, owner="k1")
+    b = jm.submit(LONG, owner="k2")
+    assert _until(lambda: _step(jm, a) > 0 and _step(jm, b) > 0)
+    victim = jm._workers[jm._where[a]].proc.pid
+    os.kill(victim, signal.SIGKILL)
+    run = jm.wait(a, 30)
+    assert run["status"] == "failed" and "died" in run["reason"] and str(victim) in run["reason"]
+    if jm.is_active(b):  # b was on the other worker: still training
+        before = _step(jm, b)
+        assert _until(lambda: _step(jm, b) > before)
+        jm.stop(b)
+        jm.wait(b, 30)
+    assert _until(lambda: jm.ready(), 120) and victim not in jm.worker_pids()
+    c = jm.submit(RunConfig(epochs=1), owner="k3")
+    assert jm.wait(c, 60)["status"] == "completed"
+
+
+def test_restart_marks_cut_off_runs_interrupted(tmp_path):
+    path = tmp_path / "r.db"
+    store = RunStore(path)
+    done = store.create_run({}, status="completed")
+    cut = store.create_run({}, status="running")
+    jm2 = JobManager(Settings(store=str(path), workers=1))
+    try:
+        assert store.get_run(cut)["status"] == "interrupted"
+        assert store.get_run(done)["status"] == "completed"
+    finally:
+        jm2.shutdown()
