@@ -137,11 +137,12 @@ class Recorder(Callback):
                     edges[name] = list(act_range(kind, a))
                 lo, hi = edges[name]
                 # Reduce everything to one small tensor so there is a single device->host copy.
-                parts = [a.mean(), a.std() if a.numel() > 1 else a.new_zeros(())]
+                std, mean = torch.std_mean(a) if a.numel() > 1 else (a.new_zeros(()), a.mean())
+                parts = [mean, std]
                 if kind in registry.RELU_FAMILY:
-                    # A unit is dead on this batch when it never fires for any example (or position).
-                    units = a.transpose(0, 1).reshape(a.shape[1], -1)
-                    parts.append((units.max(dim=1).values <= 0).float().mean())
+                    # A unit (feature or channel) is dead on this batch when it never fires anywhere.
+                    other = [d for d in range(a.dim()) if d != 1]
+                    parts.append((a.amax(dim=other) <= 0).float().mean())
                 elif kind == "tanh":
                     parts.append((a.abs() > SAT_TANH).float().mean())
                 elif kind == "sigmoid":

@@ -1,0 +1,229 @@
+"""Figures of the live Train page, built from the run store's JSON-ready history.
+
+Curves (loss, accuracy, learning rate) take `RunSeries` so an A/B comparison is the
+same call with two runs. Snapshot charts (update ratios, dead/saturated units, layer
+statistics) take the recorder's snapshots and meta. Histograms over time live in
+`live_hist`, model probes (filters, decision boundary) in `live_probe`; both are
+re-exported here so a page needs one import. Every builder returns a `go.Figure`,
+an empty-state figure (see `style.is_empty`) when there is nothing to draw yet.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import plotly.graph_objects as go
+
+from lab import registry
+from lab.charts.live_hist import histogram_at, histogram_grid, histogram_heatmap, weight_histograms
+from lab.charts.live_probe import boundary_figure, filters_figure
+from lab.charts.style import (
+    NEUTRAL,
+    colour_names,
+    downsample,
+    empty_figure,
+    layer_color,
+    param_color,
+    presenter_layout,
+    rgba,
+    run_color,
+    sigs,
+    style_figure,
+)
+
+__all__ = [
+    "RunSeries", "loss_figure", "accuracy_figure", "lr_figure", "update_ratio_figure", "dead_saturated_figure",
+    "layer_stats_figure", "histogram_heatmap", "histogram_grid", "histogram_at", "weight_histograms",
+    "filters_figure", "boundary_figure", "presenter_layout", "weight_params",
+]
+
+HEALTHY_RATIO = 1e-3  # Karpathy's rule of thumb: each step changes a weight matrix by about a thousandth
+HEALTHY_BAND = (1e-4, 1e-2)  # an order of magnitude either way is still fine
+WAITING_STEPS = "Waiting for the first training steps"
+WAITING_SNAPSHOT = "Waiting for the first recorded snapshot"
+
+
+@dataclass(frozen=True)
+class RunSeries:
+    """One run's curves for the loss, accuracy and learning-rate charts: a legend label, train rows, val rows."""
+
+    label: str  # legend prefix, e.g. "A" or a run name; "" for a single run
+    train: list = field(default_factory=list)  # recorder train rows: step, train_loss, train_acc, lr, ...
+    val: list = field(default_factory=list)  # recorder val rows: step, val_loss, val_acc, ...
+
+
+def _name(label: str, what: str) -> str:
+    return f"{label} · {what}" if label else what
+
+
+def _series(rows: Sequence[dict], key: str) -> tuple[list, list]:
+    """Steps and values of `key` over rows that have it, downsampled and rounded for JSON."""
+    pairs = [(r["step"], r.get(key)) for r in rows if "step" in r and key in r]
+    xs, ys = downsample([p[0] for p in pairs], [p[1] for p in pairs])
+    return xs, sigs(ys)
+
+
+def _metric_figure(runs: Sequence[RunSeries], key: str, title: str, y_title: str, height: int | None,
+                   uirevision: str) -> go.Figure:
+    """Train (solid) and val (dashed, markers) curves of `key`, one colour per run."""
+    fig = go.Figure()
+    for i, run in enumerate(runs):
+        color = run_color(i)
+        group = f"run{i}"
+        x, y = _series(run.train, f"train_{key}")
+        if x:
+            # Bucketed running averages: many points, so a plain line without markers.
+            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=_name(run.label, "train"), legendgroup=group,
+                                     line={"color": color, "width": 1.5}))
+        x, y = _series(run.val, f"val_{key}")
+        if x:
+            # Few evaluation points: markers show where the model was actually measured.
+            fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=_name(run.label, "val"), legendgroup=group,
+                                     line={"color": color, "width": 2, "dash": "dash"}, marker={"size": 5}))
+    if not fig.data:
+        return empty_figure(title, WAITING_STEPS, height, uirevision)
+    return style_figure(fig, title, "step", y_title, height, uirevision, hovermode="x")
+
+
+def loss_figure(runs: Sequence[RunSeries], log_y: bool = False, loss_name: str = "cross-entropy",
+                height: int | None = None) -> go.Figure:
+    """Training and validation loss against step for one or more runs (A/B overlay)."""
+    fig = _metric_figure(runs, "loss", "Loss", f"loss ({loss_name})", height, "loss")
+    if log_y and fig.data:
+        fig.update_yaxes(type="log", title_text=f"loss ({loss_name}, log scale)")
+    return fig
+
+
+def accuracy_figure(runs: Sequence[RunSeries], n_classes: int | None = None, height: int | None = None) -> go.Figure:
+    """Training and validation accuracy against step for one or more runs, with the chance level when known."""
+    fig = _metric_figure(runs, "acc", "Accuracy", "accuracy (% correct)", height, "accuracy")
+    if fig.data:
+        fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+        if n_classes and n_classes > 1:
+            # Guessing scores 1/n: a curve stuck here has learned nothing.
+            fig.add_hline(y=1 / n_classes, line={"color": NEUTRAL, "dash": "dot", "width": 1},
+                          annotation_text=f"chance (1/{n_classes})", annotation_position="bottom right",
+                          annotation_font_color=NEUTRAL)
+    return fig
+
+
+def lr_figure(runs: Sequence[RunSeries], height: int | None = None) -> go.Figure:
+    """Learning rate against step (log scale), one line per run."""
+    fig = go.Figure()
+    for i, run in enumerate(runs):
+        x, y = _series(run.train, "lr")
+        if x:
+            # Schedules change the rate at steps: a staircase shows that honestly.
+            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", line_shape="hv", name=_name(run.label, "learning rate"),
+                                     line={"color": run_color(i), "width": 2}))
+    if not fig.data:
+        return empty_figure("Learning rate", WAITING_STEPS, height, "lr")
+    style_figure(fig, "Learning rate", "step", "learning rate (log scale)", height, "lr", hovermode="x")
+    return fig.update_yaxes(type="log")
+
+
+# ---- snapshot charts -----------------------------------------------------------------
+
+
+def weight_params(meta: dict) -> list[str]:
+    """The weight matrices among the recorded parameters (biases are left out), or all of them if none match."""
+    params = list(meta.get("params", []))
+    weights = [p for p in params if p.endswith("weight")]
+    return weights or params
+
+
+def _snap_series(snapshots: Sequence[dict], get) -> tuple[list, list]:
+    xs = [s["step"] for s in snapshots]
+    ys = [get(s) for s in snapshots]
+    xs, ys = downsample(xs, ys)
+    return xs, sigs(ys)
+
+
+def _ratio(param: str):
+    return lambda s: (s.get("params", {}).get(param) or {}).get("ratio")
+
+
+def update_ratio_figure(snapshots: Sequence[dict], meta: dict, compare: Sequence[dict] | None = None,
+                        labels: tuple[str, str] = ("A", "B"), height: int | None = None) -> go.Figure:
+    """Update/weight ratio of every weight parameter over steps (log y), with the healthy ~1e-3 guide.
+
+    `compare`: a second run's snapshots (same architecture), drawn dotted; `labels` name the two runs.
+    """
+    title = "Update / weight ratio"
+    runs = [(snapshots, "solid", labels[0] if compare is not None else "")]
+    if compare is not None:
+        runs.append((compare, "dot", labels[1]))
+    fig = go.Figure()
+    for snaps, dash, label in runs:
+        for p in weight_params(meta):
+            x, y = _snap_series(snaps, _ratio(p))
+            if any(v is not None for v in y):
+                fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=_name(label, p), legendgroup=p,
+                                         line={"color": param_color(p, meta), "width": 2, "dash": dash}))
+    if not fig.data:
+        return empty_figure(title, WAITING_SNAPSHOT, height, "ratio")
+    style_figure(fig, title, "step", "‖ΔW‖ / ‖W‖ per step (log scale)", height, "ratio")
+    fig.update_yaxes(type="log", exponentformat="power")
+    # Shapes use data values on a log axis and count towards autorange, so the band is always in view.
+    fig.add_hrect(y0=HEALTHY_BAND[0], y1=HEALTHY_BAND[1], fillcolor=rgba("#009E73", 0.08), line_width=0,
+                  layer="below")
+    fig.add_hline(y=HEALTHY_RATIO, line={"color": NEUTRAL, "dash": "dash", "width": 1.5})
+    # Annotations, unlike shapes, take log10 of the value on a log axis.
+    fig.add_annotation(text="healthy ~1e-3", x=1, xref="paper", xanchor="right", y=math.log10(HEALTHY_RATIO),
+                       yref="y", yanchor="bottom", showarrow=False, font={"color": NEUTRAL})
+    return fig
+
+
+def _watch(layer: str, meta: dict, snapshots: Sequence[dict]) -> str | None:
+    """'dead' or 'sat' when this layer has that statistic (by its activation, or by what was recorded)."""
+    kind = meta.get("kinds", {}).get(layer, "")
+    if kind in registry.RELU_FAMILY:
+        return "dead"
+    if kind in registry.SATURATING:
+        return "sat"
+    rec = next((s["layers"][layer] for s in snapshots if layer in s.get("layers", {})), {})
+    return "dead" if "dead" in rec else "sat" if "sat" in rec else None
+
+
+def dead_saturated_figure(snapshots: Sequence[dict], meta: dict, height: int | None = None) -> go.Figure:
+    """Share of dead (ReLU family) or saturated (tanh, sigmoid) units per layer over steps."""
+    title = "Dead and saturated units"
+    watched = [(layer, w) for layer in meta.get("layers", []) if (w := _watch(layer, meta, snapshots))]
+    if not watched:
+        return empty_figure(title, "No ReLU/tanh/sigmoid layers to watch", height, "dead")
+    if not snapshots:
+        return empty_figure(title, WAITING_SNAPSHOT, height, "dead")
+    names, kinds = colour_names(meta), meta.get("kinds", {})
+    fig = go.Figure()
+    for layer, w in watched:
+        x, y = _snap_series(snapshots, lambda s, layer=layer, w=w: (s.get("layers", {}).get(layer) or {}).get(w))
+        what = "dead" if w == "dead" else "saturated"
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=f"{layer} {what} ({kinds.get(layer, '?')})",
+                                 line={"color": layer_color(layer, names), "width": 2},
+                                 hovertemplate="%{y:.1%}"))
+    style_figure(fig, title, "step", "fraction of units (channels for conv)", height, "dead", hovermode="x")
+    # A fixed 0..100% axis: 45% dead should look like nearly half, not like a full-height line.
+    return fig.update_yaxes(tickformat=".0%", range=[0, 1])
+
+
+def layer_stats_figure(snapshots: Sequence[dict], meta: dict, height: int | None = None) -> go.Figure:
+    """Activation std and gradient std per layer at the latest snapshot, grouped bars on a log axis."""
+    title = "Signal through depth"
+    snap = snapshots[-1] if snapshots else None
+    layers = [layer for layer in meta.get("layers", []) if snap and layer in snap.get("layers", {})]
+    if not layers:
+        return empty_figure(title, WAITING_SNAPSHOT, height, "layer_stats")
+    names = colour_names(meta)
+    colors = [layer_color(layer, names) for layer in layers]
+    recs = [snap["layers"][layer] for layer in layers]
+    fig = go.Figure([
+        go.Bar(x=layers, y=sigs([r.get("std") for r in recs]), name="activation std", marker={"color": colors}),
+        # Same layer colours, hatched: the pair reads as one layer, the pattern as the quantity.
+        go.Bar(x=layers, y=sigs([r.get("grad_std") for r in recs]), name="gradient std",
+               marker={"color": colors, "pattern": {"shape": "/", "fillmode": "overlay", "fgcolor": "white"}}),
+    ])
+    style_figure(fig, f"{title} (step {snap['step']})", "layer (input → output)", "standard deviation (log scale)",
+                 height, "layer_stats")
+    return fig.update_layout(barmode="group").update_yaxes(type="log", exponentformat="power")

@@ -1,0 +1,238 @@
+"""Shared look of every chart: palette, layout, empty states, downsampling, presenter mode.
+
+Concept and workflow charts reuse these helpers so that a layer, a class or a run has
+the same colour on every page. Colours are explicit on traces only; backgrounds and
+grid lines are left to the active template, so Streamlit's light and dark themes both
+work. Presenter mode is one post-processing function, `presenter_layout(fig)`, rather
+than a `font_scale` argument on every builder: builders stay simple and a page can
+switch a finished (even memoized) figure to projector size.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+
+# Okabe & Ito's colour-blind-safe palette, black left out because it vanishes on a dark
+# theme, and ordered so the first colours (most charts use only two or three) are the
+# most distinct; yellow comes last because thin yellow lines are hard to see on white.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#E69F00", "#56B4E9", "#CC79A7", "#F0E442")
+NEUTRAL = "#7F7F7F"  # reference lines and names no palette slot belongs to
+HEATMAP_SCALE = "Viridis"  # perceptually uniform and readable with colour-vision deficiency
+
+DEFAULT_HEIGHT = 320  # px: two charts side by side on a laptop still show their detail
+BASE_FONT = 13  # px; presenter_layout scales every font from here
+TITLE_FONT = 15
+MARGIN = {"l": 60, "r": 16, "t": 44, "b": 48}  # compact: the title on top, tick labels and axis titles
+MAX_POINTS = 500  # per trace, from DESIGN.md: more points cost JSON without showing more
+SIG_DIGITS = 4  # significant digits kept in figure JSON: far below what a chart can show
+
+
+# ---- colours ---------------------------------------------------------------------
+
+
+def layer_color(name: str, names: Sequence[str]) -> str:
+    """The colour of `name` by its position in `names` (cycling the palette); grey if it is not listed."""
+    try:
+        return PALETTE[list(names).index(name) % len(PALETTE)]
+    except ValueError:
+        return NEUTRAL
+
+
+def run_color(i: int) -> str:
+    """The colour of the i-th run in a comparison (run A, run B, ...)."""
+    return PALETTE[i % len(PALETTE)]
+
+
+def class_color(k: int) -> str:
+    """The colour of class k (decision boundaries, scatter points)."""
+    return PALETTE[k % len(PALETTE)]
+
+
+def rgba(color: str, alpha: float) -> str:
+    """A '#RRGGBB' colour as an 'rgba(r,g,b,a)' string."""
+    h = color.lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha:g})"
+
+
+def param_layer(param: str) -> str:
+    """The layer a readable parameter name belongs to: 'fc1.weight' -> 'fc1'."""
+    return param.rsplit(".", 1)[0]
+
+
+def colour_names(meta: dict) -> list[str]:
+    """Layer names in depth order, then any other parameter owners (the output layer): the order colours follow."""
+    names = list(meta.get("layers", []))
+    for p in meta.get("params", []):
+        owner = param_layer(p)
+        if owner not in names:
+            names.append(owner)
+    return names
+
+
+def param_color(param: str, meta: dict) -> str:
+    """A parameter's colour: the colour of the layer that owns it, so weights and activations match."""
+    return layer_color(param_layer(param), colour_names(meta))
+
+
+# ---- numbers -----------------------------------------------------------------------
+
+
+def finite(v: Any) -> float | None:
+    """`v` as a float, or None when missing, NaN or infinite (Plotly draws None as a gap)."""
+    if v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def sig(v: Any, digits: int = SIG_DIGITS) -> float | None:
+    """`v` rounded to `digits` significant digits (None stays None): keeps figure JSON small."""
+    f = finite(v)
+    return None if f is None else float(f"{f:.{digits}g}")
+
+
+def sigs(values: Sequence[Any], digits: int = SIG_DIGITS) -> list[float | None]:
+    """`sig` over a sequence."""
+    return [sig(v, digits) for v in values]
+
+
+def even_indices(length: int, n: int) -> list[int]:
+    """At most n indices into a sequence of `length`, evenly spaced, always including the first and last."""
+    if length <= n:
+        return list(range(length))
+    if n <= 1:
+        return [length - 1] if n == 1 else []
+    return sorted({round(i * (length - 1) / (n - 1)) for i in range(n)})
+
+
+def downsample(xs: Sequence[Any], ys: Sequence[Any], n: int = MAX_POINTS) -> tuple[list, list]:
+    """At most n (x, y) pairs taken from the input: first, last, and each bucket's min and max.
+
+    Min/max buckets (rather than every k-th point) keep spikes visible, and a loss spike
+    is exactly what a student should see. Missing or non-finite y values never win a
+    bucket; a bucket with nothing finite keeps its first point, so gaps stay gaps.
+    """
+    m = len(xs)
+    if len(ys) != m:
+        raise ValueError(f"xs and ys differ in length: {m} != {len(ys)}")
+    if m <= n:
+        return list(xs), list(ys)
+    if n < 4:
+        keep = even_indices(m, n)
+        return [xs[i] for i in keep], [ys[i] for i in keep]
+    buckets = (n - 2) // 2
+    inner = m - 2
+    keep = [0]
+    for b in range(buckets):
+        lo = 1 + b * inner // buckets
+        hi = 1 + (b + 1) * inner // buckets
+        vals = [(finite(ys[i]), i) for i in range(lo, hi)]
+        vals = [(v, i) for v, i in vals if v is not None]
+        if not vals:
+            keep.append(lo)
+            continue
+        i_min, i_max = min(vals)[1], max(vals)[1]
+        keep.extend(sorted({i_min, i_max}))
+    keep.append(m - 1)
+    return [xs[i] for i in keep], [ys[i] for i in keep]
+
+
+# ---- layout ------------------------------------------------------------------------
+
+
+def legend_below(height: float, margin: dict, font_size: float) -> float:
+    """The legend's y (paper units) that puts it just under the x-axis title, whatever the figure's height.
+
+    Plotly places legends in plot-area fractions, but tick labels and the axis title take a
+    fixed number of pixels (about 3.7 font sizes), so the offset is converted here.
+    """
+    plot_h = max(height - margin.get("t", 0) - margin.get("b", 0), 60)
+    return round(-3.7 * font_size / plot_h, 3)
+
+
+def style_figure(fig: go.Figure, title: str, x_title: str | None = None, y_title: str | None = None,
+                 height: int | None = None, uirevision: str = "chart", hovermode: str | bool = "closest"
+                 ) -> go.Figure:
+    """Apply the shared title, fonts, margins, legend and uirevision to `fig` (in place) and return it."""
+    height = height or DEFAULT_HEIGHT
+    entries = sum(1 for t in fig.data if t.showlegend is not False and t.type in ("scatter", "bar"))
+    fig.update_layout(
+        title={"text": title, "x": 0, "xref": "paper", "xanchor": "left", "font": {"size": TITLE_FONT}},
+        font={"size": BASE_FONT},
+        height=height,
+        margin=MARGIN,
+        uirevision=uirevision,
+        hovermode=hovermode,
+        # One entry says nothing the title does not. Several go in a horizontal row under the x-axis
+        # title: it never covers data or the title, reads left to right on a projector, and Plotly grows
+        # the bottom margin when the row wraps (a top legend would collide with the title instead).
+        showlegend=entries > 1,
+        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": legend_below(height, MARGIN, BASE_FONT),
+                "yanchor": "top"},
+    )
+    if x_title is not None:
+        fig.update_xaxes(title_text=x_title)
+    if y_title is not None:
+        fig.update_yaxes(title_text=y_title)
+    return fig
+
+
+def empty_figure(title: str, message: str, height: int | None = None, uirevision: str = "chart") -> go.Figure:
+    """A titled figure with no data and one centred message (the empty state of any chart)."""
+    fig = go.Figure()
+    style_figure(fig, title, height=height, uirevision=uirevision)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                       font={"size": BASE_FONT + 1, "color": NEUTRAL})
+    # Marks the empty state for callers and tests without parsing annotation text.
+    fig.update_layout(meta={"empty": True})
+    return fig
+
+
+def is_empty(fig: go.Figure) -> bool:
+    """True for figures made by `empty_figure`."""
+    meta = fig.layout.meta
+    return isinstance(meta, dict) and bool(meta.get("empty"))
+
+
+def _scale_fonts(node: Any, scale: float) -> None:
+    """Multiply every font size found under `node` (nested dicts and lists) by `scale`."""
+    if isinstance(node, dict):
+        for key, val in node.items():
+            if key.endswith("font") and isinstance(val, dict) and isinstance(val.get("size"), int | float):
+                val["size"] = round(val["size"] * scale, 1)
+            _scale_fonts(val, scale)
+    elif isinstance(node, list):
+        for item in node:
+            _scale_fonts(item, scale)
+
+
+def presenter_layout(fig: go.Figure, scale: float = 1.5) -> go.Figure:
+    """A copy of `fig` for a projector: every font `scale` times larger, thicker lines, more margin and height."""
+    spec = copy.deepcopy(fig.to_plotly_json())
+    layout, data = spec.get("layout", {}), spec.get("data", [])
+    layout.setdefault("font", {}).setdefault("size", BASE_FONT)
+    _scale_fonts(layout, scale)
+    _scale_fonts(data, scale)  # colorbar and text fonts live on traces
+    for trace in data:
+        line = trace.get("line")
+        if isinstance(line, dict):
+            line["width"] = round(line.get("width", 2) * min(scale, 1.5), 1)
+    margin = layout.get("margin", {})
+    layout["margin"] = {k: round(v * scale) for k, v in margin.items() if isinstance(v, int | float)}
+    if layout.get("height"):
+        layout["height"] = round(layout["height"] * min(scale, 1.5))
+    legend = layout.get("legend", {})
+    if legend.get("y", 1) < 0 and layout.get("height"):
+        legend["y"] = legend_below(layout["height"], layout["margin"], layout["font"]["size"])
+    return go.Figure(data=data, layout=layout)

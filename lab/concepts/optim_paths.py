@@ -1,0 +1,162 @@
+"""Optimizers on 2D loss surfaces: the engine's own torch.optim optimizers moving a 2-parameter tensor.
+
+`trajectory` builds the optimizer with `lab.optim.make_optimizer` from a RunConfig, exactly as the trainer
+does, and records where the two parameters go. Surfaces are plain torch functions of (x, y), so autograd
+supplies the gradients and the same function draws the contour plot.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from lab.config import RunConfig
+from lab.optim import make_optimizer
+
+Fn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _ravine(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    # Curvature 0.1 along x and 10 along y: a condition number of 100.
+    return 0.05 * x**2 + 5.0 * y**2
+
+
+def _rosenbrock(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return (1.0 - x) ** 2 + 100.0 * (y - x**2) ** 2
+
+
+def _saddle(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    # A saddle at the origin (up along x, down along y); the quartic term adds two minima at y = +-1.
+    return 0.5 * x**2 - 0.5 * y**2 + 0.25 * y**4
+
+
+WELLS = ((1.5, 1.0, 2.0, 1.0), (-1.5, 0.0, 0.7, 0.6), (1.0, -2.5, 0.8, 0.5))  # (cx, cy, depth, width)
+
+
+def _wells(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    # A bowl around the deep dip plus two shallow dips: one global minimum and two local ones. The shallow dip
+    # at (-1.5, 0) sits on the way down from the start, so plain SGD stops there while momentum rolls through.
+    out = 0.1 * ((x - 1.5) ** 2 + y**2)
+    for cx, cy, depth, width in WELLS:
+        out = out - depth * torch.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * width**2))
+    return out
+
+
+@dataclass(frozen=True)
+class Surface:
+    """A 2D loss surface with its plotting window, start point and suggested learning rates."""
+
+    key: str
+    label: str
+    help: str
+    fn: Fn
+    x_range: tuple[float, float]
+    y_range: tuple[float, float]
+    start: tuple[float, float]
+    min_guess: tuple[float, float]  # near the global minimum; `minimum` polishes it
+    # Per optimizer, a rate that moves visibly within ~150 steps without blowing up (found by a sweep over
+    # 1e-4..1). Adaptive optimizers take steps of about lr whatever the gradient, SGD steps of lr x gradient,
+    # so one shared rate would either freeze one family or blow up the other.
+    lrs: tuple[tuple[str, float], ...]
+
+    def value(self, p: torch.Tensor) -> torch.Tensor:
+        """f at a point p = (x, y)."""
+        return self.fn(p[..., 0], p[..., 1])
+
+    def suggested_lr(self, optimizer: str) -> float:
+        """The starting learning rate the page offers for an optimizer on this surface."""
+        table = dict(self.lrs)
+        return table.get(optimizer, table["adam"] if optimizer == "adamw" else table["sgd"])
+
+
+SURFACES: dict[str, Surface] = {s.key: s for s in (
+    Surface("ravine", "Ill-conditioned ravine", "A long narrow valley: steep across, almost flat along.",
+            _ravine, (-10.0, 10.0), (-3.0, 3.0), (-9.0, 2.0), (0.0, 0.0),
+            (("sgd", 0.18), ("momentum", 0.03), ("nesterov", 0.03), ("adagrad", 1.0), ("rmsprop", 0.1),
+             ("adam", 0.3))),
+    Surface("rosenbrock", "Rosenbrock", "A curved banana-shaped valley; the minimum at (1, 1) is easy to find "
+            "and slow to reach.", _rosenbrock, (-2.0, 2.0), (-1.0, 3.0), (-1.5, 2.0), (1.0, 1.0),
+            (("sgd", 1e-3), ("momentum", 1e-3), ("nesterov", 1e-3), ("adagrad", 0.5), ("rmsprop", 0.01),
+             ("adam", 0.2))),
+    Surface("saddle", "Saddle", "Flat at the origin but not a minimum: the way down is along y.",
+            _saddle, (-3.0, 3.0), (-2.0, 2.0), (-2.5, 1e-3), (0.0, 1.0),
+            (("sgd", 0.05), ("momentum", 0.05), ("nesterov", 0.05), ("adagrad", 0.3), ("rmsprop", 0.05),
+             ("adam", 0.05))),
+    Surface("wells", "Several minima", "Three dips of different depths; where you end up depends on the path.",
+            _wells, (-4.0, 4.0), (-4.0, 4.0), (-3.5, -0.3), (1.5, 1.0),
+            (("sgd", 0.1), ("momentum", 0.02), ("nesterov", 0.05), ("adagrad", 0.5), ("rmsprop", 0.05),
+             ("adam", 0.1))),
+)}
+
+
+@functools.lru_cache(maxsize=None)
+def minimum(key: str) -> tuple[tuple[float, float], float]:
+    """Location and value of a surface's global minimum, polished by Newton steps from its guess."""
+    s = SURFACES[key]
+    p = torch.tensor(s.min_guess, dtype=torch.float64)
+    for _ in range(50):
+        g = torch.func.grad(s.value)(p)
+        h = torch.func.hessian(s.value)(p)
+        p = p - torch.linalg.solve(h, g)
+    return (float(p[0]), float(p[1])), float(s.value(p))
+
+
+def grid(key: str, n: int = 120) -> tuple[list[float], list[float], list[list[float]]]:
+    """(xs, ys, z) with z[i][j] = f(xs[j], ys[i]) over the surface's window, for a contour plot."""
+    s = SURFACES[key]
+    xs = torch.linspace(*s.x_range, n, dtype=torch.float64)
+    ys = torch.linspace(*s.y_range, n, dtype=torch.float64)
+    z = s.fn(xs[None, :], ys[:, None])
+    return xs.tolist(), ys.tolist(), z.tolist()
+
+
+@dataclass(frozen=True)
+class Path:
+    """Where an optimizer took the two parameters: points and the loss at each (step 0 is the start)."""
+
+    optimizer: str
+    xy: list[tuple[float, float]]
+    loss: list[float]
+    diverged: bool  # stopped early because the loss or the point left any sensible range
+
+
+BLOWUP = 1e6  # |x| or |y| beyond this, or a non-finite loss, ends the path as diverged
+
+
+def optimizer_config(optimizer: str, lr: float, **knobs) -> RunConfig:
+    """A validated RunConfig holding an optimizer and its knobs (momentum, beta1, beta2, rms_alpha, eps, ...)."""
+    return RunConfig.from_dict({"optimizer": optimizer, "lr": lr, **knobs})
+
+
+def trajectory(key: str, cfg: RunConfig, steps: int, start: tuple[float, float] | None = None) -> Path:
+    """Run `steps` optimizer steps of cfg's optimizer (built by make_optimizer) on surface `key`.
+
+    float64 keeps round-off out of the picture; the update rule is torch.optim's either way.
+    """
+    s = SURFACES[key]
+    p = torch.tensor(start or s.start, dtype=torch.float64, requires_grad=True)
+    opt = make_optimizer([p], cfg)
+    xy = [tuple(p.detach().tolist())]
+    losses = []
+    diverged = False
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = s.value(p)
+        losses.append(float(loss.detach()))
+        loss.backward()
+        opt.step()
+        x, y = p.detach().tolist()
+        if not (math.isfinite(x) and math.isfinite(y)) or max(abs(x), abs(y)) > BLOWUP:
+            diverged = True
+            break
+        xy.append((x, y))
+    if not diverged:
+        with torch.no_grad():
+            losses.append(float(s.value(p)))
+    if not all(math.isfinite(v) for v in losses):
+        diverged = True
+    return Path(cfg.optimizer, xy, losses[: len(xy)], diverged)

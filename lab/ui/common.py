@@ -1,0 +1,71 @@
+"""Shared resources and page chrome: job manager, store, session identity, presenter mode."""
+
+from __future__ import annotations
+
+import secrets
+
+import streamlit as st
+
+from lab.jobs import JobManager
+from lab.settings import Settings, load_settings
+from lab.store import RunStore
+
+OWNER_PARAM = "tok"  # URL parameter holding the session's secret owner token (kept out of share links)
+
+
+@st.cache_resource(show_spinner=False)
+def get_settings() -> Settings:
+    """Server settings (settings.toml + TRAINING_LAB_* environment), read once per server."""
+    return load_settings()
+
+
+@st.cache_resource(show_spinner="Starting training workers...")
+def get_jobs() -> JobManager:
+    """The server's one JobManager; its workers start warming up on the first page view."""
+    return JobManager(get_settings())
+
+
+def get_store() -> RunStore:
+    """The run store the job manager writes to (a read connection shared by this server)."""
+    return get_jobs().store
+
+
+def owner_token() -> str:
+    """This browser session's secret owner token; kept in the URL so a refresh keeps control of runs."""
+    tok = st.session_state.get("_owner")
+    if tok is None:
+        from_url = st.query_params.get(OWNER_PARAM, "")
+        # Only accept tokens we could have minted: URL-safe text of the right length.
+        valid = 16 <= len(from_url) <= 64 and all(c.isalnum() or c in "-_" for c in from_url)
+        tok = from_url if valid else secrets.token_urlsafe(16)
+        st.session_state["_owner"] = tok
+    return tok
+
+
+def presenter_mode() -> bool:
+    """True when presenter mode (large fonts, hidden controls) is on for this session."""
+    if "_present" not in st.session_state:
+        st.session_state["_present"] = st.query_params.get("present", "") in ("1", "true")
+    return bool(st.session_state["_present"])
+
+
+PRESENTER_CSS = """
+<style>
+section[data-testid="stSidebar"] {display: none;}
+[data-testid="stAppViewContainer"] .block-container {max-width: 100%; padding: 1rem 2rem;}
+html, body, [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li {font-size: 1.35rem;}
+h1 {font-size: 3rem !important;} h2, h3 {font-size: 2.1rem !important;}
+.presenter-hide {display: none;}
+</style>
+"""
+
+
+def apply_presenter_css() -> None:
+    """Large fonts and no sidebar, for a projector."""
+    if presenter_mode():
+        st.html(PRESENTER_CSS)
+
+
+def chart(fig, key: str) -> None:
+    """Draw a Plotly figure with a stable key (tests and the browser find it by `st-key-<key>`)."""
+    st.plotly_chart(fig, key=key, width="stretch", config={"displaylogo": False})

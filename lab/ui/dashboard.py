@@ -1,0 +1,246 @@
+"""The Train page's parts: lesson picker, run buttons, and the live dashboard fragment."""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from lab.charts import live as charts
+from lab.charts.style import presenter_layout
+from lab.config import FIELDS, RunConfig, field_type, parse_text
+from lab.diagnosis import diagnose
+from lab.ui import controls, runs
+from lab.ui.common import chart, get_jobs, get_store, presenter_mode
+
+POLL_SECONDS = 0.5  # chart refresh while a run is active (the issue asks for at least once a second)
+LEVEL_ICON = {"bad": "🛑", "warn": "⚠️", "info": "ℹ️", "ok": "✅"}
+
+
+def lesson_picker() -> None:
+    """Sidebar: choose a lesson and load its settings in one click."""
+    all_lessons = controls.lessons()
+    ids = [""] + list(all_lessons)
+    current = st.session_state.get("lesson", "")
+    choice = st.selectbox("Lesson", ids, index=ids.index(current) if current in ids else 0,
+                          format_func=lambda i: all_lessons[i]["title"] if i else "(free play)", key="lesson_pick",
+                          help="One-click teaching scenarios: they set every control and say what to watch.")
+    if st.button("Load lesson", disabled=not choice, key="load_lesson", width="stretch"):
+        controls.set_config(controls.lesson_config(choice))
+        st.session_state["lesson"] = choice
+        runs.forget("run")
+        runs.forget("cmp")
+        st.rerun()
+
+
+def lesson_card() -> None:
+    """The current lesson's story and what to look for."""
+    lesson = controls.lessons().get(st.session_state.get("lesson", ""))
+    if not lesson:
+        return
+    with st.container(border=True):
+        st.markdown(f"**Lesson: {lesson['title']}**  \n{lesson['summary']}")
+        st.markdown("\n".join(f"- {item}" for item in lesson["look_for"]))
+
+
+def _compare_defaults(cfg: RunConfig) -> tuple[str, str]:
+    lesson = controls.lessons().get(st.session_state.get("lesson", ""), {})
+    if lesson.get("compare"):
+        name, value = next(iter(lesson["compare"].items()))
+        return name, json.dumps(value) if isinstance(value, bool) else str(value)
+    return "init", "kaiming_normal" if cfg.init != "kaiming_normal" else "xavier_normal"
+
+
+def compare_box(cfg: RunConfig | None, busy: bool) -> None:
+    """'Compare with...': start a second run with one setting changed and the same seed."""
+    with st.popover("Compare with...", disabled=cfg is None or busy, width="stretch"):
+        name0, value0 = _compare_defaults(cfg or RunConfig())
+        names = sorted(FIELDS)
+        name = st.selectbox("Setting to change", names, index=names.index(name0), key="cmp_field")
+        text = st.text_input(f"New value ({field_type(name).__name__})", value=value0 if name == name0 else "",
+                             key=f"cmp_value_{name}", help="Everything else, the seed included, stays the same.")
+        if st.button("Start comparison run", key="cmp_start", type="primary"):
+            try:
+                other = cfg.replace(**{name: parse_text(name, text)})
+            except ValueError as e:
+                st.error(str(e), icon="⚠️")
+                return
+            runs.forget("cmp")
+            if runs.start(other, slot="cmp", label=f"{name}={text}"):
+                st.rerun()
+
+
+def run_buttons(cfg: RunConfig | None) -> None:
+    """Start, Pause/Resume, Step, Step epoch, Stop, Reset and Compare, wired to this session's runs."""
+    a = runs.view_for("run")
+    b = runs.view_for("cmp")
+    mine_active = [v for v in (a, b) if v is not None and v.mine and v.active]
+    cols = st.columns(7)
+    if cols[0].button("▶ Start", type="primary", disabled=cfg is None or bool(mine_active), key="btn_start",
+                      width="stretch", help="Train the current settings from scratch."):
+        runs.forget("cmp")
+        if runs.start(cfg):
+            st.rerun()
+    paused = a is not None and a.status == "paused"
+    if paused:
+        if cols[1].button("⏵ Resume", key="btn_resume", width="stretch", disabled=not a.mine):
+            runs.control(a, "resume")
+            runs.control(b, "resume")
+            st.rerun()
+    elif cols[1].button("⏸ Pause", key="btn_pause", width="stretch",
+                        disabled=a is None or not a.active or not a.mine):
+        runs.control(a, "pause")
+        runs.control(b, "pause")
+        st.rerun()
+    for col, label, arg, key in ((cols[2], "Step", 1, "btn_step"), (cols[3], "Step epoch", "epoch", "btn_epoch")):
+        if col.button(label, key=key, width="stretch", disabled=cfg is None and a is None,
+                      help="Advance one optimizer step / to the end of the epoch, then stay paused."):
+            if a is None or not a.active:
+                runs.forget("cmp")
+                runs.start(cfg, paused=True)
+                a = runs.view_for("run")
+            if a is not None and a.status != "running":
+                runs.control(a, "step", arg)
+            st.rerun()
+    if cols[4].button("⏹ Stop", key="btn_stop", width="stretch", disabled=not mine_active):
+        for v in mine_active:
+            runs.control(v, "stop")
+        st.rerun()
+    if cols[5].button("↺ Reset", key="btn_reset", width="stretch", help="Stop and clear the runs on this page."):
+        runs.forget("run")
+        runs.forget("cmp")
+        st.rerun()
+    with cols[6]:
+        compare_box(cfg, busy=a is None)
+
+
+def _status_line(view: runs.RunView, label: str) -> None:
+    meta = view.meta
+    total = meta.get("total_steps") or view.row.get("summary", {}).get("total_steps") or 0
+    step = meta.get("step", 0)
+    last_val = view.val[-1] if view.val else {}
+    ips = view.train[-1]["images_per_s"] if view.train else 0
+    text = f"**{label}** · {view.status} · step {step}/{total}"
+    if last_val:
+        text += f" · val acc {last_val['val_acc']:.1%}"
+    if ips:
+        text += f" · {ips:,.0f} images/s"
+    pos = get_jobs().queue_position(view.run_id) if view.status == "queued" else 0
+    if pos:
+        text += f" · waiting, position {pos} in the queue"
+    if view.row.get("reason") and not view.active:
+        text += f" · {view.row['reason']}"
+    if not view.mine:
+        text += " · read-only (shared link)"
+    st.markdown(text)
+    if total:
+        st.progress(min(1.0, step / total))
+
+
+def _fig(fig):
+    return presenter_layout(fig) if presenter_mode() else fig
+
+
+def _hints(view: runs.RunView) -> None:
+    cfg = view.row.get("config", {})
+    summary = dict(view.row.get("summary", {}), status=view.status, reason=view.row.get("reason", ""))
+    if "initial_loss" not in summary and view.train:
+        summary["initial_loss"] = view.train[0]["train_loss"]
+    hints = diagnose(view.train, view.val, view.snapshots, view.meta, cfg, summary)
+    st.markdown("**What the figures say**")
+    if not hints:
+        st.caption("Hints appear once the run has a few steps behind it.")
+    for h in hints:
+        st.markdown(f"{LEVEL_ICON.get(h.level, '')} **{h.topic}**: {h.text}")
+
+
+def dashboard(a: runs.RunView, b: runs.RunView | None) -> None:
+    """Every live chart of run A (overlaid with run B where it makes sense)."""
+    series = [charts.RunSeries(a.row.get("label") or "run A", a.train, a.val)]
+    if b is not None:
+        series.append(charts.RunSeries(b.row.get("label") or "run B", b.train, b.val))
+    c1, c2, c3 = st.columns([2, 2, 1.3])
+    with c1:
+        chart(_fig(charts.loss_figure(series)), "loss")
+    with c2:
+        chart(_fig(charts.accuracy_figure(series)), "accuracy")
+    with c3:
+        chart(_fig(charts.lr_figure(series)), "lr")
+    meta, snaps = a.meta, a.snapshots
+    left, right = st.columns([1.2, 1])
+    with left:
+        _hints(a)
+    with right:
+        if snaps and "boundary" in snaps[-1]:
+            chart(_fig(charts.boundary_figure(meta, snaps[-1])), "boundary")
+        elif snaps and "filters" in snaps[-1]:
+            chart(_fig(charts.filters_figure(snaps[-1])), "filters")
+        else:
+            chart(_fig(charts.layer_stats_figure(snaps, meta)), "layer_stats_top")
+    h1, h2 = st.columns(2)
+    with h1:
+        chart(_fig(charts.histogram_grid(snaps, meta, "act")), "act_hist")
+    with h2:
+        chart(_fig(charts.histogram_grid(snaps, meta, "grad_w")), "grad_hist")
+    r1, r2, r3 = st.columns(3)
+    with r1:
+        chart(_fig(charts.update_ratio_figure(snaps, meta, compare=b.snapshots if b else None)), "update_ratio")
+    with r2:
+        chart(_fig(charts.dead_saturated_figure(snaps, meta)), "dead_saturated")
+    with r3:
+        chart(_fig(charts.layer_stats_figure(snaps, meta)), "layer_stats")
+
+
+def timeline(a: runs.RunView) -> None:
+    """A slider over recorded steps: every layer's histograms at the chosen moment."""
+    snaps = a.snapshots
+    if not snaps:
+        return
+    steps = [s["step"] for s in snaps]
+    total = max(a.meta.get("total_steps") or steps[-1], steps[-1], 2)
+    st.markdown("**Timeline**: layer histograms at any recorded step (leave it at the right end to follow the run)")
+    chosen = st.slider("step", 1, int(total), int(total), key=f"timeline_{a.run_id}", label_visibility="collapsed")
+    snap = min(snaps, key=lambda s: abs(s["step"] - chosen))
+    t1, t2 = st.columns(2)
+    with t1:
+        chart(_fig(charts.histogram_at(snap, a.meta, "act", f"step {snap['step']}")), "timeline_act")
+    with t2:
+        chart(_fig(charts.weight_histograms(snap, a.meta)), "timeline_weights")
+
+
+def downloads(a: runs.RunView) -> None:
+    """Metrics as CSV and the config as JSON."""
+    store = get_store()
+    c1, c2, c3 = st.columns([1, 1, 3])
+    c1.download_button("Metrics (CSV)", store.export_csv(a.run_id), file_name=f"run-{a.run_id}.csv",
+                       mime="text/csv", key="dl_csv")
+    c2.download_button("Config (JSON)", json.dumps(a.row.get("config", {}), indent=2, sort_keys=True),
+                       file_name=f"config-{a.run_id}.json", mime="application/json", key="dl_cfg")
+    c3.caption("Charts export as PNG from their toolbar (camera icon).")
+
+
+def live() -> None:
+    """The polling fragment: refreshes while a run is active, then stops and reruns the page once."""
+    a = runs.view_for("run")
+    b = runs.view_for("cmp")
+    active = any(v is not None and v.active for v in (a, b))
+
+    @st.fragment(run_every=POLL_SECONDS if active else None)
+    def _live() -> None:
+        va = runs.view_for("run")
+        vb = runs.view_for("cmp")
+        if va is None:
+            st.info("Pick a lesson or set the controls, then press **Start**. Charts appear within a second or two.")
+            return
+        _status_line(va, "Run A" if vb else "Run")
+        if vb is not None:
+            _status_line(vb, "Run B")
+        dashboard(va, vb)
+        timeline(va)
+        now_active = any(v is not None and v.active for v in (va, vb))
+        if active and not now_active:
+            st.rerun()  # the run ended: refresh buttons and downloads, and stop polling
+
+    _live()
+    if a is not None and not a.active and a.status != "missing":
+        downloads(a)

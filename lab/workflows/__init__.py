@@ -1,0 +1,1 @@
+"""Workflow logic behind the babysitting, search and comparison pages (no streamlit here)."""

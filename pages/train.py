@@ -1,0 +1,34 @@
+"""Train: pick settings or a lesson, press Start, and watch the network learn layer by layer."""
+
+import streamlit as st
+
+from lab.ui import common, controls, dashboard, runs
+
+
+def render() -> None:
+    """Controls in the sidebar, run buttons, then the live dashboard."""
+    settings = common.get_settings()
+    common.get_jobs()  # first view starts the workers warming up
+    controls.init_state(settings.limits)
+    runs.attach_from_url()
+    common.apply_presenter_css()
+    with st.sidebar:
+        dashboard.lesson_picker()
+        cfg = controls.draw_controls(settings.limits)
+        st.toggle("Presenter mode", key="_present", help="Large fonts and no sidebar, for a projector. "
+                  "Turn it off again with ?present=0 in the URL or the toggle at the bottom of the page.")
+    st.title("Train")
+    for message in st.session_state.pop("url_errors", []):
+        st.warning(f"Ignored a link parameter: {message}", icon="🔗")
+    dashboard.lesson_card()
+    dashboard.run_buttons(cfg)
+    dashboard.live()
+    if common.presenter_mode():
+        st.toggle("Presenter mode", key="_present_bottom", value=True,
+                  on_change=lambda: st.session_state.update(_present=False))
+    controls.sync_url(cfg, run=st.session_state.get("run", ""), cmp=st.session_state.get("cmp", ""),
+                      tok=common.owner_token(), lesson=st.session_state.get("lesson", ""),
+                      present="1" if common.presenter_mode() else "")
+
+
+render()
