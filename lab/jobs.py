@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import queue
+import sys
+import types
+from contextlib import contextmanager
 import threading
 import time
 from dataclasses import dataclass, field
@@ -36,6 +39,27 @@ class _Worker:
     proc: mp.process.BaseProcess
     commands: mp.Queue
     runs: set[str] = field(default_factory=set)
+
+
+_SPAWN_LOCK = threading.Lock()
+
+
+@contextmanager
+def _plain_main():
+    """Hide the running script from `spawn` while a worker starts.
+
+    Streamlit executes each page as the `__main__` module; spawn would re-import
+    that page in the new worker (running the page, and starting workers from the
+    worker). The worker needs nothing from `__main__`, so show it an empty one.
+    """
+    with _SPAWN_LOCK:
+        real = sys.modules.get("__main__")
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            yield
+        finally:
+            if real is not None:
+                sys.modules["__main__"] = real
 
 
 def _safe_reason(e: BaseException) -> str:
@@ -265,7 +289,8 @@ class JobManager:
         proc = self._ctx.Process(target=worker_main, name=f"lab-worker-{index}", daemon=True,
                                  args=(index, commands, self._events, self.store_path, s.n_threads,
                                        s.slice_seconds, self.limits))
-        proc.start()
+        with _plain_main():
+            proc.start()
         return _Worker(proc, commands)
 
     def _send(self, run_id: str, op: str, arg=None) -> None:

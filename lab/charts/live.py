@@ -165,7 +165,8 @@ def update_ratio_figure(snapshots: Sequence[dict], meta: dict, compare: Sequence
     if not fig.data:
         return empty_figure(title, WAITING_SNAPSHOT, height, "ratio")
     style_figure(fig, title, "step", "‖ΔW‖ / ‖W‖ per step (log scale)", height, "ratio")
-    fig.update_yaxes(type="log", exponentformat="power")
+    # One tick per decade: the ratio spans orders of magnitude and minor labels only clutter.
+    fig.update_yaxes(type="log", exponentformat="power", dtick=1)
     # Shapes use data values on a log axis and count towards autorange, so the band is always in view.
     fig.add_hrect(y0=HEALTHY_BAND[0], y1=HEALTHY_BAND[1], fillcolor=rgba("#009E73", 0.08), line_width=0,
                   layer="below")
@@ -226,4 +227,4 @@ def layer_stats_figure(snapshots: Sequence[dict], meta: dict, height: int | None
     ])
     style_figure(fig, f"{title} (step {snap['step']})", "layer (input → output)", "standard deviation (log scale)",
                  height, "layer_stats")
-    return fig.update_layout(barmode="group").update_yaxes(type="log", exponentformat="power")
+    return fig.update_layout(barmode="group").update_yaxes(type="log", exponentformat="power", dtick=1)

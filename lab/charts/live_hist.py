@@ -67,9 +67,10 @@ def _record(snap: dict, kind: str, name: str) -> list | None:
 
 
 def _label(name: str, kind: str, meta: dict) -> str:
-    what = _kind(kind)[4]
-    act = meta.get("kinds", {}).get(name)
-    return f"{name} {what}" + (f" ({act})" if kind == "act" and act else "")
+    if kind == "act":
+        act = meta.get("kinds", {}).get(name)
+        return f"{name} activations" + (f" ({act})" if act else "")
+    return f"{name} {'values' if kind == 'weight' else 'gradients'}"
 
 
 def _heatmap(snapshots: Sequence[dict], meta: dict, name: str, kind: str, max_cols: int) -> go.Heatmap:
@@ -83,7 +84,7 @@ def _heatmap(snapshots: Sequence[dict], meta: dict, name: str, kind: str, max_co
         columns.append([round(math.log1p(c), 2) for c in h] if h else [None] * bins)
     z = [list(row) for row in zip(*columns, strict=True)] if columns else []
     return go.Heatmap(x=[s["step"] for s in cols], y=bin_centres(meta[_kind(kind)[2]][name], bins), z=z,
-                      zsmooth=False, hoverongaps=False,
+                      name=name, zsmooth=False, hoverongaps=False,
                       hovertemplate="step %{x}<br>value %{y:.3g}<br>log(1+count) %{z}<extra>" + name + "</extra>")
 
 
@@ -153,7 +154,8 @@ def histogram_at(snapshot: dict | None, meta: dict, kind: str = "act", step_labe
                       row=i // cols + 1, col=i % cols + 1)
     style_figure(fig, f"{what.capitalize()} at {step_label}", None, None, height or max(300, 80 + 200 * rows),
                  f"at-{kind}")
-    fig.update_layout(bargap=0)
+    # Room for the figure title above the panel titles.
+    fig.update_layout(bargap=0, margin={"t": 64})
     for c in range(cols):
         last = max(i for i in range(len(names)) if i % cols == c)  # lowest panel of this column
         fig.update_xaxes(title_text=unit, row=last // cols + 1, col=c + 1)

@@ -12,7 +12,7 @@ from lab.charts.style import class_color, empty_figure, even_indices, rgba, sigs
 
 GAP = 1  # transparent pixels between two filters in the tiled image
 POINTS_PER_CLASS = 500  # the probe stores at most 500 points in all; this only guards other callers
-LOW_ALPHA, HIGH_ALPHA = 0.06, 0.6  # boundary shade at chance confidence and at full confidence
+LOW_ALPHA, HIGH_ALPHA = 0.06, 0.45  # boundary shade at chance confidence and at full confidence
 
 
 def _tile(filters: np.ndarray) -> tuple[np.ndarray, int, int]:

@@ -164,7 +164,7 @@ def style_figure(fig: go.Figure, title: str, x_title: str | None = None, y_title
                  ) -> go.Figure:
     """Apply the shared title, fonts, margins, legend and uirevision to `fig` (in place) and return it."""
     height = height or DEFAULT_HEIGHT
-    entries = sum(1 for t in fig.data if t.showlegend is not False and t.type in ("scatter", "bar"))
+    entries = sum(1 for t in fig.data if t.type in ("scatter", "bar") and t.showlegend is not False)
     fig.update_layout(
         title={"text": title, "x": 0, "xref": "paper", "xanchor": "left", "font": {"size": TITLE_FONT}},
         font={"size": BASE_FONT},

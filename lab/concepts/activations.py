@@ -18,6 +18,17 @@ from lab.activations import make_activation
 
 MAXOUT_SPAN = 3.0  # tangent points of the Maxout pieces lie in [-MAXOUT_SPAN, MAXOUT_SPAN]
 
+# Which of make_activation's keywords each activation reads (the others ignore theirs).
+PARAMS_USED: dict[str, tuple[str, ...]] = {
+    "leaky_relu": ("leaky_slope",), "prelu": ("leaky_slope",), "elu": ("elu_alpha",), "silu": ("swish_beta",),
+    "maxout": ("maxout_k",),
+}
+
+
+def used_params(name: str, params: dict) -> dict:
+    """The subset of `params` that activation `name` actually reads (a cache key that ignores the rest)."""
+    return {k: params[k] for k in PARAMS_USED.get(name, ()) if k in params}
+
 
 @dataclass(frozen=True)
 class Curve:
@@ -121,7 +132,7 @@ def mean_output(name: str, n: int = 200_000, seed: int = 0, **params) -> float:
         return float(apply(name, z, **params).mean())
 
 
-def forward_costs(names: list[str], n: int = 1_000_000, repeats: int = 5, **params) -> dict[str, float]:
+def forward_costs(names: list[str], n: int = 250_000, repeats: int = 5, **params) -> dict[str, float]:
     """Forward time of each engine module on n float32 numbers, relative to ReLU (best of `repeats`)."""
     names = list(dict.fromkeys([*names, "relu"]))
     mods = {name: make_activation(name, **params) for name in names}
@@ -193,3 +204,19 @@ def weight_grad_signs(source: str, n_examples: int = 24, n_inputs: int = 16, see
     pos, neg = (s > 0).any(1), (s < 0).any(1)
     one_sign = ~(pos & neg)
     return SignPattern(s.tolist(), float(one_sign.double().mean()), float(x.mean()))
+
+
+def _fmt_bound(v: float) -> str:
+    return "∞" if v == math.inf else "−∞" if v == -math.inf else f"{v:.3g}"
+
+
+def properties_row(p: Properties, label: str) -> dict:
+    """One table row of measured properties, formatted for reading."""
+    return {
+        "activation": label,
+        "range": f"{_fmt_bound(p.low)} to {_fmt_bound(p.high)}",
+        "mean on N(0,1)": round(p.mean_out, 3),
+        "zero-centred": "yes" if p.zero_centred else "no",
+        f"saturates (|f'(±{SAT_X:g})| < {SAT_SLOPE:g})": p.saturates,
+        "cost vs ReLU": round(p.cost, 1),
+    }

@@ -1,0 +1,90 @@
+"""Run short torch jobs (initial-loss check, LR range test, TensorBoard export) in a worker process.
+
+The job manager trains `RunConfig`s; these workflow steps are plain functions that
+return a value, so they get their own small pool: one spawned process, started on
+first use and shared by every session of the server. It keeps torch out of the web
+process (the pages stay light) and keeps a slow call from blocking the page script.
+Futures are returned as-is: a page keeps one in session state and polls `done()`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any
+
+_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+
+
+def _init_worker(threads: int) -> None:
+    """Pin torch to a few threads: the training workers need the cores more."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _ping() -> bool:
+    return True
+
+
+def _reason(e: BaseException) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return f"{type(e).__name__}: {text}"[:300] if not isinstance(e, ValueError) else text[:300]
+
+
+def _guarded(fn: Callable[..., Any], args: tuple, kwargs: dict) -> tuple[bool, Any]:
+    """Runs in the worker: (True, result) or (False, one-line reason).
+
+    Exceptions travel back as text because some (ConfigError, with its three-argument
+    constructor) cannot be unpickled, which would break the whole pool.
+    """
+    try:
+        return True, fn(*args, **kwargs)
+    except Exception as e:
+        return False, _reason(e)
+
+
+def pool() -> ProcessPoolExecutor:
+    """The shared one-process pool, started (and warmed with a no-op) on first use."""
+    global _pool
+    with _lock:
+        if _pool is None:
+            threads = 1
+            _pool = ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"),
+                                        initializer=_init_worker, initargs=(threads,))
+            _pool.submit(_ping)
+        return _pool
+
+
+def submit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
+    """Run fn(*args, **kwargs) in the worker; fn must live in an importable module (not a page)."""
+    global _pool
+    try:
+        return pool().submit(_guarded, fn, args, kwargs)
+    except RuntimeError:  # the pool broke (worker killed) or was shut down: start a fresh one once
+        with _lock:
+            _pool = None
+        return pool().submit(_guarded, fn, args, kwargs)
+
+
+def outcome(future: Future) -> tuple[Any, str]:
+    """(result, "") when the call succeeded, else (None, a one-line reason); call only once done()."""
+    try:
+        ok, value = future.result()
+    except Exception as e:  # a dead worker must reach the page as text, not a traceback
+        return None, _reason(e)
+    return (value, "") if ok else (None, value)
+
+
+def shutdown() -> None:
+    """Stop the pool's process (tests, server shutdown); the next submit starts a new one."""
+    global _pool
+    with _lock:
+        p, _pool = _pool, None
+    if p is not None:
+        p.shutdown(wait=True, cancel_futures=True)

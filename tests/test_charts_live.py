@@ -1,0 +1,418 @@
+"""Live Train-page charts: built on real Trainer output, each figure must carry exactly the recorded data."""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import plotly.graph_objects as go
+import pytest
+
+from lab.charts import live
+from lab.charts.live import RunSeries
+from lab.charts.live_hist import GRID_CELLS, bin_centres
+from lab.charts.style import (
+    PALETTE,
+    colour_names,
+    downsample,
+    even_indices,
+    is_empty,
+    layer_color,
+    param_color,
+    presenter_layout,
+    run_color,
+)
+from lab.config import RunConfig
+from lab.trainer import Trainer
+
+# ---- fixtures: real training runs (a few seconds in all) ----------------------------
+
+
+@pytest.fixture(scope="module")
+def mlp():
+    """Digits MLP (ReLU), 60 steps, a snapshot every 5 steps."""
+    return Trainer(RunConfig(max_steps=60, record_every=5)).fit().history
+
+
+@pytest.fixture(scope="module")
+def mlp_b():
+    """Same architecture with tanh and a larger learning rate: run B of a comparison, saturating layers."""
+    return Trainer(RunConfig(max_steps=30, record_every=5, activation="tanh", lr=0.03)).fit().history
+
+
+@pytest.fixture(scope="module")
+def spiral():
+    """2D toy: has a boundary grid and training points."""
+    return Trainer(RunConfig(dataset="spiral", max_steps=60, record_every=10)).fit().history
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    """Small CNN on RGB shapes: has first-layer filters."""
+    return Trainer(RunConfig(dataset="shapes", model="cnn", max_steps=20, record_every=5)).fit().history
+
+
+def long_snapshots(snaps, n=300):
+    """n snapshots made of the real ones repeated with increasing steps: the size of a long run's history."""
+    return [{**snaps[i % len(snaps)], "step": 1 + 10 * i} for i in range(n)]
+
+
+def approx(a, rel=1e-3, abs_=1e-12):
+    return pytest.approx(a, rel=rel, abs=abs_)
+
+
+def traces(fig, kind=None):
+    return [t for t in fig.data if kind is None or t.type == kind]
+
+
+def all_figures(mlp, mlp_b, spiral, cnn):
+    """Every builder once, on realistic data."""
+    a, b = RunSeries("A", mlp.train, mlp.val), RunSeries("B", mlp_b.train, mlp_b.val)
+    s = mlp.snapshots
+    return {
+        "loss": live.loss_figure([a, b]), "accuracy": live.accuracy_figure([a], n_classes=10),
+        "lr": live.lr_figure([a, b]), "heatmap": live.histogram_heatmap(s, mlp.meta, "fc1"),
+        "grid": live.histogram_grid(s, mlp.meta, "grad_w"), "at": live.histogram_at(s[-1], mlp.meta, "act"),
+        "ratio": live.update_ratio_figure(s, mlp.meta, compare=mlp_b.snapshots),
+        "dead": live.dead_saturated_figure(s, mlp.meta), "stats": live.layer_stats_figure(s, mlp.meta),
+        "weights": live.weight_histograms(s[-1], mlp.meta), "filters": live.filters_figure(cnn.snapshots[-1]),
+        "boundary": live.boundary_figure(spiral.meta, spiral.snapshots[-1]),
+    }
+
+
+# ---- style helpers -------------------------------------------------------------------
+
+
+def test_downsample_keeps_first_last_and_at_most_n():
+    xs = list(range(5000))
+    ys = [math.sin(i / 50) for i in xs]
+    for n in (2, 3, 4, 5, 10, 101, 500):
+        dx, dy = downsample(xs, ys, n)
+        assert len(dx) <= n and len(dx) == len(dy)
+        assert (dx[0], dy[0]) == (0, ys[0]) and (dx[-1], dy[-1]) == (4999, ys[-1])
+        assert dx == sorted(set(dx))  # in order, no duplicates
+        assert all(ys[x] == y for x, y in zip(dx, dy, strict=True))  # kept points are source points
+
+
+def test_downsample_keeps_a_spike_and_short_input_unchanged():
+    ys = [1.0] * 3000
+    ys[1234] = 50.0  # a one-step loss spike: every-k-th sampling would likely drop it
+    dx, dy = downsample(list(range(3000)), ys, 100)
+    assert 1234 in dx and max(dy) == 50.0
+    assert downsample([1, 2, 3], [4, 5, 6], 500) == ([1, 2, 3], [4, 5, 6])
+    dx, dy = downsample(list(range(1000)), [None] * 500 + [float("nan")] * 500, 50)  # nothing finite: no crash
+    assert len(dx) <= 50 and dx[0] == 0 and dx[-1] == 999
+    with pytest.raises(ValueError):
+        downsample([1, 2], [1], 10)
+
+
+def test_even_indices():
+    assert even_indices(5, 10) == [0, 1, 2, 3, 4]
+    idx = even_indices(1000, 300)
+    assert len(idx) <= 300 and idx[0] == 0 and idx[-1] == 999
+    assert even_indices(10, 1) == [9] and even_indices(0, 5) == []
+
+
+def test_layer_colours_are_stable_and_shared_with_parameters(mlp):
+    names = colour_names(mlp.meta)
+    assert names == ["fc1", "fc2", "out"]  # depth order, then the output layer that only owns parameters
+    assert layer_color("fc1", names) == PALETTE[0] and layer_color("fc2", names) == PALETTE[1]
+    assert param_color("fc2.weight", mlp.meta) == layer_color("fc2", names) == param_color("fc2.bias", mlp.meta)
+    assert layer_color("nope", names) not in PALETTE
+    assert layer_color("l9", [f"l{i}" for i in range(10)]) == PALETTE[9 % len(PALETTE)]  # cycles, never fails
+
+
+# ---- curves --------------------------------------------------------------------------
+
+
+def test_loss_traces_equal_recorded_values(mlp):
+    fig = live.loss_figure([RunSeries("", mlp.train, mlp.val)])
+    train, val = fig.data
+    assert list(train.x) == [r["step"] for r in mlp.train]
+    assert list(train.y) == approx([r["train_loss"] for r in mlp.train])
+    assert list(val.x) == [r["step"] for r in mlp.val]
+    assert list(val.y) == approx([r["val_loss"] for r in mlp.val])
+    assert fig.layout.xaxis.title.text == "step" and "cross-entropy" in fig.layout.yaxis.title.text
+    assert fig.layout.yaxis.type != "log"
+    assert live.loss_figure([RunSeries("", mlp.train, mlp.val)], log_y=True).layout.yaxis.type == "log"
+
+
+def test_long_curve_is_downsampled_to_source_points(mlp):
+    rows = [{**mlp.train[i % len(mlp.train)], "step": i + 1} for i in range(2000)]
+    src = {r["step"]: r["train_loss"] for r in rows}
+    (train,) = live.loss_figure([RunSeries("", rows, [])]).data
+    assert len(train.x) <= 500 and train.x[0] == 1 and train.x[-1] == 2000
+    assert list(train.y) == approx([src[x] for x in train.x])
+
+
+def test_two_runs_overlay(mlp, mlp_b):
+    one = live.loss_figure([RunSeries("A", mlp.train, mlp.val)])
+    two = live.loss_figure([RunSeries("A", mlp.train, mlp.val), RunSeries("B", mlp_b.train, mlp_b.val)])
+    assert len(two.data) == 2 * len(one.data)
+    names = [t.name for t in two.data]
+    assert len(set(names)) == len(names) and {"A · train", "B · val"} <= set(names)
+    colours = {t.name: t.line.color for t in two.data}
+    assert colours["A · train"] == colours["A · val"] == run_color(0)
+    assert colours["B · train"] == colours["B · val"] == run_color(1) != run_color(0)
+    dashes = {t.name: t.line.dash for t in two.data}
+    assert dashes["A · train"] != dashes["A · val"]  # train and val told apart by line style
+    lr = live.lr_figure([RunSeries("A", mlp.train, []), RunSeries("B", mlp_b.train, [])])
+    assert [t.name for t in lr.data] == ["A · learning rate", "B · learning rate"]
+
+
+def test_accuracy_and_lr_figures(mlp):
+    run = RunSeries("", mlp.train, mlp.val)
+    acc = live.accuracy_figure([run], n_classes=10)
+    assert list(acc.data[0].y) == approx([r["train_acc"] for r in mlp.train])
+    assert list(acc.data[1].y) == approx([r["val_acc"] for r in mlp.val])
+    assert acc.layout.yaxis.tickformat == ".0%"
+    assert any(s.y0 == s.y1 == pytest.approx(0.1) for s in acc.layout.shapes)  # chance level for 10 classes
+    lr = live.lr_figure([run])
+    assert list(lr.data[0].y) == approx([r["lr"] for r in mlp.train]) and lr.layout.yaxis.type == "log"
+
+
+def test_non_finite_losses_become_gaps(mlp):
+    rows = [dict(r) for r in mlp.train[:10]]
+    rows[3]["train_loss"], rows[4]["train_loss"] = float("nan"), float("inf")  # a diverged run
+    fig = live.loss_figure([RunSeries("", rows, [])])
+    assert fig.data[0].y[3] is None and fig.data[0].y[4] is None
+    json.loads(fig.to_json())  # strict JSON, no NaN literal
+
+
+# ---- snapshot charts -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind,group,key,edges", [("act", "layers", "hist", "act_edges"),
+                                                  ("weight", "params", "w_hist", "w_edges"),
+                                                  ("grad_w", "params", "g_hist", "g_edges")])
+def test_histogram_heatmap_is_log1p_of_recorded_counts(mlp, kind, group, key, edges):
+    name = "fc2" if kind == "act" else "fc2.weight"
+    fig = live.histogram_heatmap(mlp.snapshots, mlp.meta, name, kind)
+    (hm,) = fig.data
+    assert hm.type == "heatmap" and hm.zsmooth is False
+    assert list(hm.x) == [s["step"] for s in mlp.snapshots]
+    lo, hi = mlp.meta[edges][name]
+    bins = mlp.meta["bins"]
+    assert list(hm.y) == approx([lo + (b + 0.5) * (hi - lo) / bins for b in range(bins)])
+    for col, snap in enumerate(mlp.snapshots):
+        expected = [math.log1p(c) for c in snap[group][name][key]]
+        assert [row[col] for row in hm.z] == pytest.approx(expected, abs=0.006)  # stored to 2 decimals
+    assert name in fig.layout.title.text and fig.layout.xaxis.title.text == "step"
+    assert "value" in fig.layout.yaxis.title.text
+
+
+def test_histogram_heatmap_caps_columns_and_keeps_the_latest(mlp):
+    snaps = long_snapshots(mlp.snapshots, 900)
+    (hm,) = live.histogram_heatmap(snaps, mlp.meta, "fc1").data
+    assert len(hm.x) <= 300 and hm.x[0] == snaps[0]["step"] and hm.x[-1] == snaps[-1]["step"]
+
+
+def test_histogram_grid_one_row_per_layer_shared_steps(mlp):
+    fig = live.histogram_grid(mlp.snapshots, mlp.meta, "act")
+    assert len(fig.data) == len(mlp.meta["layers"]) == 2
+    assert all(list(t.x) == [s["step"] for s in mlp.snapshots] for t in fig.data)
+    assert all(t.coloraxis == "coloraxis" for t in fig.data)  # one colour scale for every row
+    assert fig.layout.xaxis.matches == "x2" or fig.layout.xaxis2.matches == "x"  # shared step axis
+    last = mlp.snapshots[-1]["layers"]["fc2"]["hist"]
+    assert [row[-1] for row in fig.data[1].z] == pytest.approx([math.log1p(c) for c in last], abs=0.006)
+    weights = live.histogram_grid(mlp.snapshots, mlp.meta, "weight")
+    assert [t.name for t in weights.data] == live.weight_params(mlp.meta)
+
+
+def test_histogram_at_bars_are_recorded_fractions(mlp):
+    snap = mlp.snapshots[-1]
+    fig = live.histogram_at(snap, mlp.meta, "act", step_label="step 56 (epoch 2.5)")
+    assert [t.name for t in fig.data] == mlp.meta["layers"]
+    names = colour_names(mlp.meta)
+    for t in fig.data:
+        counts = snap["layers"][t.name]["hist"]
+        assert list(t.y) == approx([c / sum(counts) for c in counts], rel=5e-3)
+        assert list(t.x) == approx(bin_centres(mlp.meta["act_edges"][t.name], mlp.meta["bins"]))
+        assert t.marker.color == layer_color(t.name, names)
+    assert "step 56 (epoch 2.5)" in fig.layout.title.text
+    w = live.weight_histograms(snap, mlp.meta)
+    assert [t.name for t in w.data] == ["fc1.weight", "fc2.weight", "out.weight"]
+    counts = snap["params"]["out.weight"]["w_hist"]
+    assert list(w.data[2].y) == approx([c / sum(counts) for c in counts], rel=5e-3)
+
+
+def test_update_ratio_equals_recorded_ratios_on_log_axis(mlp, mlp_b):
+    fig = live.update_ratio_figure(mlp.snapshots, mlp.meta)
+    assert [t.name for t in fig.data] == ["fc1.weight", "fc2.weight", "out.weight"]
+    for t in fig.data:
+        assert list(t.x) == [s["step"] for s in mlp.snapshots]
+        assert list(t.y) == approx([s["params"][t.name]["ratio"] for s in mlp.snapshots])
+        assert t.line.color == param_color(t.name, mlp.meta)
+    assert fig.layout.yaxis.type == "log"
+    assert any(s.type == "line" and s.y0 == s.y1 == 1e-3 and s.line.dash == "dash" for s in fig.layout.shapes)
+    assert any(s.type == "rect" and (s.y0, s.y1) == (1e-4, 1e-2) for s in fig.layout.shapes)
+    assert any("healthy ~1e-3" in a.text and a.y == -3 for a in fig.layout.annotations)  # log10 on a log axis
+    both = live.update_ratio_figure(mlp.snapshots, mlp.meta, compare=mlp_b.snapshots)
+    assert len(both.data) == 6 and sum(t.line.dash == "dot" for t in both.data) == 3
+    b_fc1 = next(t for t in both.data if t.name == "B · fc1.weight")
+    assert list(b_fc1.y) == approx([s["params"]["fc1.weight"]["ratio"] for s in mlp_b.snapshots])
+
+
+def test_dead_and_saturated_fractions(mlp, mlp_b):
+    dead = live.dead_saturated_figure(mlp.snapshots, mlp.meta)
+    assert [t.name for t in dead.data] == ["fc1 dead (relu)", "fc2 dead (relu)"]
+    for t, layer in zip(dead.data, ["fc1", "fc2"], strict=True):
+        assert list(t.y) == approx([s["layers"][layer]["dead"] for s in mlp.snapshots])
+    assert dead.layout.yaxis.tickformat == ".0%" and tuple(dead.layout.yaxis.range) == (0, 1)
+    assert dead.layout.yaxis.title.text.startswith("fraction of units")
+    sat = live.dead_saturated_figure(mlp_b.snapshots, mlp_b.meta)
+    assert [t.name for t in sat.data] == ["fc1 saturated (tanh)", "fc2 saturated (tanh)"]
+    assert list(sat.data[1].y) == approx([s["layers"]["fc2"]["sat"] for s in mlp_b.snapshots])
+    meta = {**mlp.meta, "kinds": {"fc1": "gelu", "fc2": "gelu"}}
+    snaps = [{**s, "layers": {k: {kk: v for kk, v in r.items() if kk != "dead"} for k, r in s["layers"].items()}}
+             for s in mlp.snapshots]
+    none = live.dead_saturated_figure(snaps, meta)
+    assert is_empty(none) and "no relu/tanh/sigmoid layers to watch" in none.layout.annotations[0].text.lower()
+
+
+def test_layer_stats_at_latest_snapshot(mlp):
+    fig = live.layer_stats_figure(mlp.snapshots, mlp.meta)
+    act, grad = fig.data
+    last = mlp.snapshots[-1]["layers"]
+    assert list(act.x) == list(grad.x) == ["fc1", "fc2"]
+    assert list(act.y) == approx([last[k]["std"] for k in ("fc1", "fc2")])
+    assert list(grad.y) == approx([last[k]["grad_std"] for k in ("fc1", "fc2")])
+    assert fig.layout.yaxis.type == "log" and fig.layout.barmode == "group"
+    assert str(mlp.snapshots[-1]["step"]) in fig.layout.title.text
+
+
+# ---- probes --------------------------------------------------------------------------
+
+
+def _normalised(f):
+    flat = [v for ch in f for row in ch for v in row]
+    lo, hi = min(flat), max(flat)
+    return lambda v: (v - lo) / (hi - lo)
+
+
+def test_filters_rgb_image_holds_every_filter(cnn):
+    filters = cnn.snapshots[-1]["filters"]  # (16, 3, 3, 3)
+    fig = live.filters_figure(cnn.snapshots[-1])
+    (img,) = fig.data
+    assert img.type == "image"
+    rows, cols = fig.layout.meta["grid"]
+    assert rows * cols >= len(filters) > (rows - 1) * cols  # one panel per filter, no empty row
+    assert (len(img.z), len(img.z[0])) == (rows * 3 + rows - 1, cols * 3 + cols - 1)  # 3x3 tiles, 1 px gaps
+    for i, f in enumerate(filters):
+        r, q = divmod(i, cols)
+        norm = _normalised(f)
+        for y in range(3):
+            for x in range(3):
+                px = img.z[r * 4 + y][q * 4 + x]
+                assert px[3] == 1 and list(px[:3]) == [round(norm(f[c][y][x]) * 255) for c in range(3)]
+    assert img.z[3][0][3] == 0  # gap rows are transparent
+
+
+def test_filters_greyscale_and_empty(cnn):
+    grey = {"filters": [[f[0]] for f in cnn.snapshots[-1]["filters"][:5]]}  # 5 one-channel filters
+    fig = live.filters_figure(grey)
+    (hm,) = fig.data
+    assert hm.type == "heatmap" and fig.layout.meta["grid"] == [2, 3]
+    norm = _normalised(grey["filters"][4])
+    assert hm.z[4][4] == pytest.approx(norm(grey["filters"][4][0][0][0]), abs=1e-3)  # filter 4: row 1, col 1
+    assert hm.z[3][0] is None  # gap
+    for snap in (None, {"step": 1}):
+        assert is_empty(live.filters_figure(snap))
+
+
+def test_boundary_contains_grid_and_points(spiral):
+    snap = spiral.snapshots[-1]
+    fig = live.boundary_figure(spiral.meta, snap)
+    hm, *pts = fig.data
+    assert list(hm.x) == approx(spiral.meta["grid"]["x"]) and list(hm.y) == approx(spiral.meta["grid"]["y"])
+    assert [[int(v) for v in row] for row in hm.z] == snap["boundary"]["cls"]  # integer part = predicted class
+    p = spiral.meta["points"]
+    assert sum(len(t.x) for t in pts) == len(p["x"])
+    for t in pts:  # every drawn point is a training point of the trace's own class (4 significant digits)
+        own = [(x, y) for x, y, lab in zip(p["x"], p["y"], p["label"], strict=True) if lab == int(t.name.split()[-1])]
+        assert len(t.x) == len(own)
+        for x, y in zip(t.x, t.y, strict=True):
+            assert min(abs(x - a) + abs(y - b) for a, b in own) < 2e-3
+    assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.yaxis.scaleratio == 1
+    assert all(len(t.x) <= 500 for t in pts)
+    only_points = live.boundary_figure(spiral.meta, None)  # before the first snapshot: points alone
+    assert [t.type for t in only_points.data] == ["scatter"] * 3
+    assert is_empty(live.boundary_figure({}, snap))  # not a 2D dataset
+
+
+# ---- every figure --------------------------------------------------------------------
+
+
+def test_every_figure_is_labelled_and_small(mlp, mlp_b, spiral, cnn):
+    for name, fig in all_figures(mlp, mlp_b, spiral, cnn).items():
+        assert isinstance(fig, go.Figure) and not is_empty(fig), name
+        assert fig.layout.title.text and fig.layout.uirevision and fig.layout.height, name
+        if name not in ("filters", "grid", "at", "weights"):  # those label their panels instead
+            assert fig.layout.xaxis.title.text and fig.layout.yaxis.title.text, name
+        for t in fig.data:
+            if t.type in ("scatter", "bar"):
+                assert len(t.x) <= 500, name
+            assert t.type != "scattergl", name
+
+
+def test_empty_inputs_give_empty_states(mlp):
+    meta, start = mlp.meta, RunSeries("", [], [])
+    figs = [
+        live.loss_figure([]), live.loss_figure([start]), live.accuracy_figure([start]), live.lr_figure([start]),
+        live.histogram_heatmap([], meta, "fc1"), live.histogram_heatmap(mlp.snapshots, meta, "nope"),
+        live.histogram_grid([], meta), live.histogram_grid([], {}), live.histogram_at(None, meta),
+        live.update_ratio_figure([], meta), live.dead_saturated_figure([], meta), live.layer_stats_figure([], meta),
+        live.weight_histograms(None, meta), live.filters_figure(None), live.boundary_figure({}, None),
+        live.update_ratio_figure([], {}), live.dead_saturated_figure([], {}), live.layer_stats_figure([], {}),
+    ]
+    for fig in figs:
+        assert is_empty(fig) and fig.layout.title.text and fig.layout.annotations
+        json.loads(fig.to_json())
+    with pytest.raises(ValueError, match="kind"):
+        live.histogram_heatmap(mlp.snapshots, meta, "fc1", kind="bogus")
+
+
+def test_json_size_of_a_300_snapshot_run(mlp, cnn, spiral):
+    """Each figure stays under 200 kB, so a poll that redraws a few charts sends well under a megabyte.
+
+    The largest is a histogram grid: at most GRID_CELLS (24,000) z values of at most 6 bytes
+    ("13.82,": log1p of a million conv outputs), about 144 kB, plus Plotly's default template
+    (about 7 kB) and axes. A single heatmap is 40 x 300 = 12,000 values; a boundary 3,600.
+    """
+    rows = [{**mlp.train[i % len(mlp.train)], "step": i + 1} for i in range(1000)]  # the recorder's maximum
+    run = RunSeries("A", rows, long_snapshots(mlp.val, 300))
+    deep = {**cnn.meta, "layers": [f"conv{i}" for i in range(1, 7)],
+            "act_edges": {f"conv{i}": cnn.meta["act_edges"]["conv1"] for i in range(1, 7)}}
+    deep_snaps = [{**s, "layers": {f"conv{i}": s["layers"]["conv1"] for i in range(1, 7)}}
+                  for s in long_snapshots(cnn.snapshots)]
+    sizes = {
+        "loss": live.loss_figure([run, run]),
+        "ratio": live.update_ratio_figure(long_snapshots(mlp.snapshots), mlp.meta, long_snapshots(mlp.snapshots)),
+        "heatmap": live.histogram_heatmap(long_snapshots(cnn.snapshots), cnn.meta, "conv1"),
+        "grid": live.histogram_grid(long_snapshots(cnn.snapshots), cnn.meta, "act"),
+        "deep_grid": live.histogram_grid(deep_snaps, deep, "act"),
+        "dead": live.dead_saturated_figure(long_snapshots(mlp.snapshots), mlp.meta),
+        "boundary": live.boundary_figure(spiral.meta, spiral.snapshots[-1]),
+    }
+    for name, fig in sizes.items():
+        assert len(fig.to_json()) < 200_000, name
+    cells = sum(len(t.z) * len(t.z[0]) for t in sizes["deep_grid"].data)
+    assert cells <= GRID_CELLS  # more layers, fewer columns each
+
+
+def test_presenter_layout_scales_fonts_without_touching_the_original(mlp):
+    fig = live.loss_figure([RunSeries("A", mlp.train, mlp.val), RunSeries("B", mlp.train, mlp.val)])
+    before = fig.to_json()
+    big = presenter_layout(fig, scale=1.5)
+    assert fig.to_json() == before
+    assert big.layout.font.size == pytest.approx(1.5 * fig.layout.font.size)
+    assert big.layout.title.font.size == pytest.approx(1.5 * fig.layout.title.font.size)
+    assert big.layout.height > fig.layout.height and big.layout.legend.y < 0
+    assert list(big.data[0].y) == list(fig.data[0].y)
+
+
+def test_charts_never_import_streamlit():
+    code = "import sys, lab.charts.live, lab.charts.style; sys.exit('streamlit' in sys.modules)"
+    root = Path(__file__).resolve().parents[1]
+    assert subprocess.run([sys.executable, "-c", code], cwd=root, check=False).returncode == 0

@@ -1,0 +1,155 @@
+"""The Train page in AppTest: renders, controls reach the config and the URL, links restore, runs train."""
+
+import time
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from lab.config import RunConfig
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "train.py")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def isolated_server(tmp_path_factory):
+    """A private store and one JobManager for this module (sessions differ by owner token); shut down after."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TRAINING_LAB_STORE", str(tmp_path_factory.mktemp("train_page") / "runs.db"))
+        mp.setenv("TRAINING_LAB_WORKERS", "2")
+        st.cache_resource.clear()
+        yield
+        from lab.ui.common import get_jobs
+
+        try:
+            get_jobs().shutdown()
+        finally:
+            st.cache_resource.clear()
+
+
+def _app(**params) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=90)
+    for k, v in params.items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def test_renders_with_defaults():
+    at = _app()
+    assert not at.exception
+    assert at.session_state["cfg"] == RunConfig().to_dict()
+    assert at.button(key="btn_start") and at.selectbox(key="w_dataset").value == "digits"
+
+
+def test_control_change_reaches_config_and_url():
+    at = _app()
+    at.selectbox(key="w_activation").set_value("tanh").run()
+    at.number_input(key="w_lr").set_value(0.05).run()
+    assert at.session_state["cfg"]["activation"] == "tanh" and at.session_state["cfg"]["lr"] == 0.05
+    assert at.query_params["activation"] == "tanh" and at.query_params["lr"] == "0.05"
+    assert at.query_params["seed"] == "0" and at.query_params["tok"]
+
+
+def test_url_restores_the_config():
+    cfg = RunConfig(dataset="spiral", depth=3, activation="elu", lr=0.02, seed=11, optimizer="nesterov")
+    at = _app(**cfg.to_query())
+    assert not at.exception
+    assert RunConfig.from_dict(at.session_state["cfg"]) == cfg
+    assert at.selectbox(key="w_activation").value == "elu" and at.number_input(key="w_seed").value == 11
+
+
+@pytest.mark.parametrize("params, words", [
+    ({"lr": "abc"}, "lr='abc'"),
+    ({"activation": "<script>"}, "activation='<script>'"),
+    ({"batch_size": "999999"}, "batch_size=999999"),
+    ({"nonsense": "1"}, "unknown setting"),
+    ({"run": "does-not-exist"}, "no such run"),
+])
+def test_bad_url_parameters_give_a_clear_message(params, words):
+    at = _app(**params, seed="3")
+    assert not at.exception
+    warnings = " ".join(w.value for w in at.warning)
+    assert words in warnings
+    assert at.session_state["cfg"]["seed"] == 3  # the good parameters still apply
+
+
+def test_invalid_combination_is_shown_next_to_the_controls():
+    at = _app()
+    at.toggle(key="w_residual").set_value(True).run()
+    at.number_input(key="w_stochastic_depth").set_value(0.2).run()
+    at.toggle(key="w_residual").set_value(False).run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "stochastic_depth=0.2" in errors and at.button(key="btn_start").disabled
+
+
+def _wait_done(at, slot="run", timeout=120):
+    from lab.ui.common import get_jobs
+
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end:
+        at.run()
+        row = get_jobs().store.get_run(at.session_state[slot])
+        if row["status"] not in ("queued", "running", "paused"):
+            return row
+        time.sleep(0.2)
+    raise AssertionError("run did not finish")
+
+
+def test_start_trains_and_draws_charts_then_reattaches_from_the_url():
+    at = _app(epochs="3", dataset="spiral")
+    at.button(key="btn_start").click().run()
+    assert not at.exception
+    row = _wait_done(at)
+    at.run()
+    assert row["status"] == "completed"
+    charts = {c.proto.id.split("-")[-1] for c in at.get("plotly_chart")}
+    assert {"loss", "accuracy", "act_hist", "update_ratio", "boundary"} <= charts
+    assert at.download_button(key="dl_csv")
+    # A refresh: a new session with the same URL finds the same config and the same run.
+    url = dict(at.query_params)
+    again = _app(**url)
+    assert again.session_state["run"] == at.session_state["run"]
+    assert RunConfig.from_dict(again.session_state["cfg"]) == RunConfig.from_dict(at.session_state["cfg"])
+    assert any("completed" in m.value for m in again.markdown)
+
+
+def test_shared_link_is_read_only():
+    at = _app(epochs="2000")
+    at.button(key="btn_start").click().run()
+    url = {k: v for k, v in at.query_params.items() if k != "tok"}
+    viewer = _app(**url)
+    assert any("read-only" in m.value for m in viewer.markdown)
+    assert viewer.button(key="btn_stop").disabled and viewer.button(key="btn_pause").disabled
+    at.button(key="btn_stop").click().run()
+    assert _wait_done(at)["status"] == "stopped"
+
+
+def test_compare_starts_a_second_run_with_one_change():
+    at = _app(epochs="2", lesson="xavier_vs_kaiming")
+    at.button(key="btn_start").click().run()
+    _wait_done(at)
+    at.run()
+    at.text_input(key="cmp_value_init").set_value("kaiming_normal")
+    at.button(key="cmp_start").click().run()
+    assert not at.exception
+    b = _wait_done(at, "cmp")
+    from lab.ui.common import get_jobs
+
+    a = get_jobs().store.get_run(at.session_state["run"])
+    assert b["config"]["init"] == "kaiming_normal" and a["config"]["seed"] == b["config"]["seed"]
+    diff = {k for k in a["config"] if a["config"][k] != b["config"][k]}
+    assert diff == {"init"}
+
+
+def test_every_lesson_loads():
+    from lab.ui.controls import lessons
+
+    at = _app()
+    for lesson_id in lessons():
+        at.selectbox(key="lesson_pick").set_value(lesson_id).run()
+        at.button(key="load_lesson").click().run()
+        assert not at.exception
+        assert at.query_params["lesson"] == lesson_id
+        assert any(lessons()[lesson_id]["title"] in m.value for m in at.markdown)
