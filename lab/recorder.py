@@ -57,14 +57,18 @@ def _hist(t: torch.Tensor, lo: float, hi: float, bins: int) -> torch.Tensor:
 
 
 def act_range(kind: str, a: torch.Tensor) -> tuple[float, float]:
-    """Fixed histogram range for a layer: the activation's own range when bounded, else twice the first spread."""
+    """Fixed histogram range for a layer: the activation's own range when bounded, else room to grow.
+
+    Unbounded activations usually spread out as training goes on, so the range is four
+    times the first batch's spread on the high side (and 1.5x on the low side).
+    """
     if kind == "sigmoid":
         return 0.0, 1.0
     if kind == "tanh":
         return -1.0, 1.0
     lo, hi = float(a.min()), float(a.max())
     span = max(hi - lo, 1e-3)
-    return _edges(lo - 0.5 * span if lo < 0 else lo, hi + span)
+    return _edges(lo - 0.5 * span if lo < 0 else lo, hi + 3 * span)
 
 
 class Recorder(Callback):

@@ -108,8 +108,9 @@ def search_scatter(df, x: str, color: str | None = None, log_x: bool = True, log
                                                     "thickness": 12})
         text = [", ".join(f"{c}={_fmt(r[c])}" for c in (x, color) if c) + f" (trial {r['trial']})"
                 for _, r in done.iterrows()]
+        hover = "%{text}<br>" + y + " %{y:.1%}<extra></extra>"
         fig.add_trace(go.Scatter(x=sigs(list(done[x])), y=sigs(list(done[y])), mode="markers", name="trials",
-                                 marker=marker, text=text, hovertemplate="%{text}<br>" + y + " %{y:.1%}<extra></extra>"))
+                                 marker=marker, text=text, hovertemplate=hover))
         best = done.loc[done[y].idxmax()]
         fig.add_trace(go.Scatter(x=[sig(best[x])], y=[sig(best[y])], mode="markers", name="best",
                                  marker={"size": 20, "symbol": "star-open", "color": PALETTE[1],

@@ -160,10 +160,11 @@ def dashboard(a: runs.RunView, b: runs.RunView | None) -> None:
     if b is not None:
         series.append(charts.RunSeries(b.row.get("label") or "run B", b.train, b.val))
     c1, c2, c3 = st.columns([2, 2, 1.3])
+    loss_name = "mean squared error" if a.row.get("config", {}).get("loss") == "mse" else "cross-entropy"
     with c1:
-        chart(_fig(charts.loss_figure(series)), "loss")
+        chart(_fig(charts.loss_figure(series, loss_name=loss_name)), "loss")
     with c2:
-        chart(_fig(charts.accuracy_figure(series)), "accuracy")
+        chart(_fig(charts.accuracy_figure(series, n_classes=a.meta.get("n_classes"))), "accuracy")
     with c3:
         chart(_fig(charts.lr_figure(series)), "lr")
     meta, snaps = a.meta, a.snapshots

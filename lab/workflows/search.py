@@ -278,16 +278,22 @@ def open_storage(path: str | Path) -> optuna.storages.RDBStorage:
         return _storages[key]
 
 
-def list_studies(storage, owner_prefix: str) -> list[dict]:
-    """Studies whose owner starts with `owner_prefix` (one session's searches), newest first."""
+def list_studies(storage, token: str) -> list[dict]:
+    """The studies of one session (owner = token or '<token>:<workflow>'), newest first."""
     out = []
     for s in optuna.get_all_study_summaries(storage, include_best_trial=False):
         attrs = s.user_attrs
-        if not str(attrs.get("owner", "")).startswith(owner_prefix):
+        owner = str(attrs.get("owner", ""))
+        if not token or not (owner == token or owner.startswith(f"{token}:")):
             continue
         out.append({"name": s.study_name, "label": attrs.get("label", ""), "created": attrs.get("created", 0.0),
                     "trials": s.n_trials, "owner": attrs.get("owner", "")})
     return sorted(out, key=lambda d: -d["created"])
+
+
+def load_study(storage, name: str) -> optuna.Study:
+    """A stored study by name (to show a past search)."""
+    return optuna.load_study(study_name=name, storage=storage)
 
 
 def _tell(study: optuna.Study, number: int, value: float | None, state: TrialState) -> None:

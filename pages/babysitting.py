@@ -1,0 +1,211 @@
+"""Babysitting recipe: six checks in order on the current settings, each result feeding the next."""
+
+import streamlit as st
+
+from lab.charts import live
+from lab.charts import workflows as wcharts
+from lab.config import ConfigError
+from lab.jobs import CapacityError
+from lab.ui import controls, runs
+from lab.ui import workflows as wf
+from lab.ui.common import chart, get_jobs, get_settings, get_store
+from lab.ui.dashboard import LEVEL_ICON
+from lab.workflows import babysit, search
+from lab.workflows.lr_finder import lr_range_test
+
+ICON = {True: "✅", False: "🛑", None: "ℹ️"}
+
+
+def _state(cfg) -> dict:
+    """This page's results, reset when the settings change (old results would describe another setup)."""
+    bs = st.session_state.setdefault("babysit", {})
+    if bs.get("cfg") != cfg.to_json():
+        if bs.get("cfg"):
+            st.info("The settings changed, so the recipe starts over from step 1.", icon="🔄")
+        bs.clear()
+        bs["cfg"] = cfg.to_json()
+        for slot in ("babysit_coarse", "babysit_refine"):
+            st.session_state.pop(slot, None)
+    return bs
+
+
+def _active(bs: dict) -> bool:
+    tasks = any(wf.task(k)[0] == "running" for k in ("babysit_t1", "babysit_t3"))
+    view = bs.get("overfit")
+    searches = [st.session_state.get(s) for s in ("babysit_coarse", "babysit_refine")]
+    return tasks or (view is not None and view.active) or any(s is not None and not s.finished for s in searches)
+
+
+def _verdict(n: int, v: dict) -> None:
+    word = {True: "passed", False: "failed", None: "done"}[v["passed"]]
+    show = {True: st.success, False: st.error, None: st.info}[v["passed"]]
+    show(f"Step {n} {word}: {v['text']}" + (f"  \n{v['advice']}" if v.get("advice") else ""), icon=ICON[v["passed"]])
+
+
+def step1(cfg, bs) -> None:
+    st.subheader("1 · Initial loss")
+    st.caption("Before any training, a classifier that spreads its bets evenly over C classes scores ln(C). "
+               "Regularization is off for this check, so the number is the data loss alone.")
+    state, result, error = wf.task("babysit_t1")
+    if st.button("Check the initial loss", key="babysit_step1", disabled=state == "running"):
+        wf.start_task("babysit_t1", babysit.initial_loss_check, cfg, get_settings().limits)
+        st.rerun()
+    if state == "running":
+        st.caption("Running a forward pass of the untrained network...")
+    elif error:
+        st.error(f"Step 1 could not run: {error}", icon="⚠️")
+    elif result:
+        bs["step1"] = result
+    if "step1" in bs:
+        _verdict(1, bs["step1"])
+
+
+def step2(cfg, bs) -> None:
+    st.subheader("2 · Overfit a few batches")
+    st.caption("With regularization off, a working model and optimizer memorize a handful of batches: training "
+               "accuracy should reach 100%. If it cannot, more data will not help.")
+    c1, c2, c3 = st.columns([1, 1, 2])
+    batches = c1.number_input("batches", 1, 50, babysit.OVERFIT_BATCHES, key="babysit_batches")
+    steps = c2.number_input("steps at most", 10, 5000, babysit.OVERFIT_STEPS, step=50, key="babysit_overfit_steps")
+    view = bs.get("overfit")
+    if c3.button("Overfit the sample", key="babysit_step2", disabled="step1" not in bs or bool(view and view.active)):
+        try:
+            run_cfg = babysit.overfit_run_config(cfg, int(batches), int(steps))
+            run_id = get_jobs().submit(run_cfg, owner=wf.owner_for("babysit"), label=f"babysit: overfit {batches}")
+        except (ConfigError, CapacityError) as e:
+            st.error(str(e), icon="⚠️")
+            return
+        bs["overfit"], bs["batches"] = runs.RunView(run_id), int(batches)
+        bs.pop("step2", None)
+        st.rerun()
+    if view is None:
+        return
+    runs.refresh(view)
+    if view.active and babysit.first_perfect_step(view.val) is not None:
+        get_jobs().stop(view.run_id)  # the point is made; no need to run the remaining steps
+    last = view.val[-1]["train_acc"] if view.val else 0.0
+    st.caption(f"{view.status} · step {view.meta.get('step', 0)} of {view.meta.get('total_steps', '?')} · "
+               f"accuracy on the sample {last:.0%}")
+    chart(wf.fig(wcharts.overfit_figure(view.train, view.val, bs["batches"])), "babysit_overfit")
+    if not view.active:
+        bs["step2"] = babysit.judge_overfit(view.row, view.train, view.val).to_dict()
+        _verdict(2, bs["step2"])
+
+
+def step3(cfg, bs) -> None:
+    st.subheader("3 · Find a learning rate")
+    st.caption("A short run whose learning rate grows exponentially every step. The loss first falls faster and "
+               "faster, then blows up; the suggestion is a tenth of the rate at the lowest smoothed loss.")
+    c1, c2, c3, c4 = st.columns(4)
+    n = c1.number_input("steps", 20, 1000, 150, step=10, key="babysit_lr_steps")
+    lo = c2.number_input("from lr", 1e-7, 1.0, 1e-5, format="%g", key="babysit_lr_min")
+    hi = c3.number_input("to lr", 1e-6, 10.0, 10.0, format="%g", key="babysit_lr_max")
+    state, result, error = wf.task("babysit_t3")
+    if c4.button("Run the range test", key="babysit_step3", disabled="step2" not in bs or state == "running"):
+        wf.start_task("babysit_t3", lr_range_test, cfg, int(n), float(lo), float(hi), 0.9, 4.0, get_settings().limits)
+        st.rerun()
+    if error:
+        st.error(f"Step 3 could not run: {error}", icon="⚠️")
+    elif result:
+        bs["step3"] = result.to_dict()
+    if state == "running":
+        st.caption("Sweeping the learning rate...")
+    if "step3" in bs:
+        r = bs["step3"]
+        chart(wf.fig(wcharts.lr_finder_figure(r)), "babysit_lr")
+        st.success(f"Step 3 done: suggested learning rate {r['suggested_lr']:.2g} (lowest smoothed loss at "
+                   f"{r['min_loss_lr']:.2g}; {r['reason']}; {len(r['lrs'])} steps in {r['seconds']:.1f} s).", icon="✅")
+
+
+def _search_step(n: int, slot: str, key: str, title: str) -> None:
+    s = st.session_state.get(slot)
+    if s is None:
+        return
+    st.markdown(f"**{wf.progress_text(s)}**")
+    if s.message:
+        st.caption(s.message)
+    wf.results(s.study, key, x="lr", color="weight_decay")
+    best = search.best_trial(s.study)
+    if s.finished:
+        if best is None:
+            st.error(f"Step {n} failed: no trial finished; look at the table for the reasons.", icon="🛑")
+        else:
+            st.success(f"Step {n} done: best {title} {search.describe(best.params)} with validation accuracy "
+                       f"{best.value:.1%}.", icon="✅")
+
+
+def step45(cfg, bs) -> None:
+    st.subheader("4 · Coarse grid  ·  5 · Refine")
+    st.caption("A few epochs per trial: enough to rank settings, not to finish training. The grid brackets the "
+               "suggested rate 3x either way with two weight decays; the refinement samples rates and decays "
+               "log-uniformly in half that range, centred on the grid's best.")
+    epochs = st.number_input("epochs per trial", 1, 50, babysit.COARSE_EPOCHS, key="babysit_epochs")
+    coarse = st.session_state.get("babysit_coarse")
+    if st.button("Run the coarse grid", key="babysit_step4", disabled="step3" not in bs or
+                 (coarse is not None and not coarse.finished)):
+        spec = babysit.coarse_spec(bs["step3"]["suggested_lr"], int(epochs), seed=cfg.seed)
+        st.session_state.pop("babysit_refine", None)
+        if wf.start_search("babysit_coarse", spec, cfg, "babysit", "babysit-grid"):
+            st.rerun()
+    _search_step(4, "babysit_coarse", "babysit_grid", "grid point")
+    best = search.best_trial(coarse.study) if coarse is not None and coarse.finished else None
+    refine = st.session_state.get("babysit_refine")
+    if st.button("Refine around the best", key="babysit_step5",
+                 disabled=best is None or (refine is not None and not refine.finished)):
+        spec = babysit.refine_spec(coarse.spec, best.params, seed=cfg.seed + 1)
+        if wf.start_search("babysit_refine", spec, cfg, "babysit", "babysit-refine"):
+            st.rerun()
+    _search_step(5, "babysit_refine", "babysit_refine", "sample")
+
+
+def step6(cfg, bs) -> None:
+    st.subheader("6 · Read the curves")
+    done = [st.session_state.get(s) for s in ("babysit_coarse", "babysit_refine")]
+    bests = [b for s in done if s is not None and s.finished and (b := search.best_trial(s.study)) is not None]
+    if not bests:
+        st.caption("After step 4 (and 5), the best run's curves and hints appear here.")
+        return
+    best = max(bests, key=lambda t: t.value)
+    run_id = best.user_attrs["run_id"]
+    st.markdown(f"Best run so far: {search.describe(best.params)}, validation accuracy {best.value:.1%}.")
+    series = [live.RunSeries("best", get_store().metrics(run_id, "train"), get_store().metrics(run_id, "val"))]
+    c1, c2 = st.columns(2)
+    with c1:
+        chart(wf.fig(live.loss_figure(series)), "babysit_best_loss")
+    with c2:
+        chart(wf.fig(live.accuracy_figure(series)), "babysit_best_acc")
+    for h in babysit.read_curves(get_store(), run_id):
+        st.markdown(f"{LEVEL_ICON.get(h.level, '')} **{h.topic}**: {h.text}")
+    if st.button("Use these settings on the Train page", key="babysit_step6"):
+        controls.set_config(cfg.replace(**{k: float(v) for k, v in best.params.items()}))
+        st.session_state.pop("babysit", None)
+        st.switch_page("pages/train.py")
+
+
+def render() -> None:
+    """Intro, then the six steps in one polling fragment."""
+    cfg = wf.user_config()
+    st.title("Babysitting recipe")
+    st.markdown("A careful way to start on a new problem: check that the setup is sane before spending compute, "
+                "then search for good settings from coarse to fine, and finally read what the curves say.")
+    if cfg is None:
+        st.info("Fix the highlighted setting in the sidebar to start.")
+        return
+    wf.config_caption(cfg)
+    bs = _state(cfg)
+    active = _active(bs)
+
+    @st.fragment(run_every=wf.POLL_SECONDS if active else None)
+    def _steps() -> None:
+        for slot in ("babysit_coarse", "babysit_refine"):
+            wf.pump(slot)
+        for step in (step1, step2, step3, step45, step6):
+            with st.container(border=True):
+                step(cfg, bs)
+        if active and not _active(bs):
+            st.rerun()  # everything ended: refresh once so polling stops
+
+    _steps()
+
+
+render()

@@ -1,0 +1,45 @@
+"""The live lab in a real browser: pick a lesson, Start, watch the loss chart grow, finish, reload the link."""
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from .conftest import count_chart_points, screenshot, wait_for_chart_points
+
+LESSON = "Why XOR needs a hidden layer"
+
+
+def _pick(page: Page, label: str, option: str) -> None:
+    box = page.locator("[data-testid=stSelectbox]").filter(has_text=label).first
+    box.click()
+    page.get_by_role("option", name=option).click()
+
+
+def test_lesson_start_watch_finish_and_reload(app_server: str, page: Page) -> None:
+    """The whole path a teacher takes, ending with a link that restores config and run."""
+    page.goto(f"{app_server}/train")
+    page.wait_for_selector("[data-testid=stAppViewContainer]")
+    _pick(page, "Lesson", LESSON)
+    page.get_by_role("button", name="Load lesson").click()
+    expect(page.get_by_text(f"Lesson: {LESSON}")).to_be_visible(timeout=30_000)
+    expect(page).to_have_url(re.compile(r"lesson=xor_needs_hidden"))
+    # More epochs than the lesson, so there is time to see the chart grow while it trains.
+    page.get_by_role("button", name=re.compile("Start")).click()
+    first = wait_for_chart_points(page, "loss", 2, timeout=60)
+    later = wait_for_chart_points(page, "loss", first + 5, timeout=60)
+    assert later > first
+    screenshot(page, "train-live")
+    expect(page.get_by_text(re.compile(r"Run · completed"))).to_be_visible(timeout=120_000)
+    final_points = count_chart_points(page, "loss")
+    wait_for_chart_points(page, "boundary", 1, timeout=30)
+    screenshot(page, "train-finished")
+    url = page.url
+    assert "run=" in url and "depth=0" in url and "seed=" in url
+
+    page.goto(url)
+    page.wait_for_selector("[data-testid=stAppViewContainer]")
+    expect(page.get_by_text(re.compile(r"Run · completed"))).to_be_visible(timeout=60_000)
+    expect(page.get_by_text(f"Lesson: {LESSON}")).to_be_visible()
+    assert wait_for_chart_points(page, "loss", final_points, timeout=60) == final_points
+    expect(page.locator("[data-testid=stException]")).to_have_count(0)
+    screenshot(page, "train-reloaded")
