@@ -11,5 +11,6 @@ bash scripts/setup.sh --no-browser
 
 port="${PORT:-8501}"
 echo "Training Lab: http://localhost:$port" >&2
-exec "${VENV:-$root/.venv}/bin/python" -m streamlit run \
-    --server.port "$port" --server.headless true "$@" app.py
+# lab.ui.serve is `streamlit run app.py` plus one fix: deep links work on a fresh server (see its docstring).
+exec "${VENV:-$root/.venv}/bin/python" -m lab.ui.serve \
+    --server.port "$port" --server.headless true "$@"

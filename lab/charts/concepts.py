@@ -1,40 +1,91 @@
 """Figures of the concept pages: activations, initialization, optimizer paths, schedules, preprocessing, regularizers.
 
 Builders are pure: they take the plain results of `lab.concepts.*` (dataclasses, lists, dicts) and return a
-`go.Figure` styled by `lab.charts.style`, so the look matches the live pages. Numbers are rounded with `sigs`
-and long series downsampled, which keeps each rerun's JSON small.
+`go.Figure` styled by `lab.charts.style`, so the look matches the live pages.
+
+Speed matters here because every control change rebuilds the page's figures: data goes in as float32 numpy
+arrays (Plotly validates them in one step and sends them as compact binary instead of text), panels are laid
+out by `_panels` rather than `make_subplots`, and shapes are added in one layout update rather than one
+`add_vrect` at a time (each of those re-validates every shape so far).
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
+from PIL import Image
 
-from lab.charts.style import (
-    HEATMAP_SCALE,
-    NEUTRAL,
-    PALETTE,
-    downsample,
-    even_indices,
-    rgba,
-    run_color,
-    sig,
-    sigs,
-    style_figure,
-)
+from lab.charts.style import HEATMAP_SCALE, NEUTRAL, PALETTE, even_indices, rgba, run_color, style_figure
 
 SIGN_SCALE = [[0.0, PALETTE[1]], [0.5, "#FFFFFF"], [1.0, PALETTE[0]]]  # -1 orange, 0 white, +1 blue
 DIVERGING = "RdBu"  # signed images (weights, centred pixels): white at zero
+MAX_FRAMES = 30  # animation frames; each holds every path so far, so frames x points is what the JSON carries
+FRAME_POINTS = 120  # points per path inside animation frames
+PATH_POINTS = 500  # points per path in the static figure
 
 
-def _vrects(fig: go.Figure, intervals: Sequence[tuple[float, float]], color: str, row: int | None = None,
-            col: int | None = None) -> None:
-    for a, b in intervals:
-        fig.add_vrect(x0=a, x1=b, fillcolor=rgba(color, 0.12), line_width=0, layer="below", row=row, col=col)
+def _f32(values) -> np.ndarray:
+    """A float32 array (None and non-finite values become NaN, which Plotly draws as a gap)."""
+    a = np.array(values, dtype=np.float64)  # None -> nan
+    a[~np.isfinite(a)] = np.nan
+    return a.astype(np.float32)
+
+
+def _ax(kind: str, i: int) -> str:
+    """Axis reference of panel i (1-based): 'x', 'x2', ..."""
+    return kind if i == 1 else f"{kind}{i}"
+
+
+def _panels(titles: Sequence[str], gap: float = 0.07) -> go.Figure:
+    """An empty figure with len(titles) side-by-side panels; panel i uses axes _ax('x', i), _ax('y', i)."""
+    n = len(titles)
+    width = (1.0 - gap * (n - 1)) / n
+    layout: dict = {"annotations": []}
+    for i in range(1, n + 1):
+        lo = (i - 1) * (width + gap)
+        suffix = "" if i == 1 else str(i)
+        layout[f"xaxis{suffix}"] = {"domain": [lo, lo + width], "anchor": _ax("y", i)}
+        layout[f"yaxis{suffix}"] = {"domain": [0.0, 1.0], "anchor": _ax("x", i)}
+        layout["annotations"].append({"text": titles[i - 1], "x": lo + width / 2, "y": 1.0, "xref": "paper",
+                                      "yref": "paper", "xanchor": "center", "yanchor": "bottom",
+                                      "showarrow": False, "font": {"size": 12}})
+    return go.Figure(layout=layout)
+
+
+def _axis(fig: go.Figure, kind: str, i: int, **props) -> None:
+    fig.layout[f"{kind}axis{'' if i == 1 else i}"].update(**props)
+
+
+def _vline(x: float, i: int, color: str, dash: str = "solid", width: float = 2) -> dict:
+    """A vertical line shape across panel i."""
+    return {"type": "line", "x0": x, "x1": x, "y0": 0, "y1": 1, "xref": _ax("x", i), "yref": f"{_ax('y', i)} domain",
+            "line": {"color": color, "dash": dash, "width": width}}
+
+
+def _hline(y: float, i: int, color: str, dash: str = "dash", width: float = 1) -> dict:
+    """A horizontal line shape across panel i."""
+    return {"type": "line", "y0": y, "y1": y, "x0": 0, "x1": 1, "yref": _ax("y", i), "xref": f"{_ax('x', i)} domain",
+            "line": {"color": color, "dash": dash, "width": width}}
+
+
+def _png(rgb: np.ndarray) -> str:
+    """An (H, W, 3) uint8 image as a PNG data URI: small, and drawn pixel-sharp with zsmooth=False."""
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _to_rgb(img) -> np.ndarray:
+    """(C, H, W) floats in [0, 1] -> (H, W, 3) uint8; grey images are repeated over the three channels."""
+    a = np.clip(np.asarray(img, dtype=np.float64), 0.0, 1.0)
+    if a.shape[0] == 1:
+        a = np.repeat(a, 3, axis=0)
+    return (a.transpose(1, 2, 0) * 255).round().astype(np.uint8)
 
 
 # ---- activations --------------------------------------------------------------------------------------------
@@ -42,35 +93,36 @@ def _vrects(fig: go.Figure, intervals: Sequence[tuple[float, float]], color: str
 
 def activation_figure(curves: Sequence, vanishing: Mapping[str, Sequence[tuple[float, float]]],
                       labels: Mapping[str, str], threshold: float) -> go.Figure:
-    """f(x) and f'(x) side by side for several activations; shaded where |f'| < threshold."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("f(x)", "f'(x) by autograd"), horizontal_spacing=0.08)
+    """f(x) and f'(x) side by side for several activations; f' shaded where |f'| < threshold."""
+    fig = _panels(["f(x)", "f'(x), by autograd"])
+    shapes = [_hline(threshold, 2, NEUTRAL, "dot")]
     for i, c in enumerate(curves):
-        color = run_color(i)
-        name = labels.get(c.name, c.name)
-        x = sigs(c.x)
-        fig.add_trace(go.Scatter(x=x, y=sigs(c.y), mode="lines", name=name, legendgroup=c.name,
-                                 line={"color": color, "width": 2}), row=1, col=1)
-        fig.add_trace(go.Scatter(x=x, y=sigs(c.dy), mode="lines", name=name, legendgroup=c.name, showlegend=False,
-                                 line={"color": color, "width": 2}), row=1, col=2)
-        _vrects(fig, vanishing.get(c.name, ()), color, row=1, col=2)
-    fig.add_hline(y=threshold, line={"color": NEUTRAL, "dash": "dot", "width": 1}, row=1, col=2)
-    style_figure(fig, f"Activations and their slopes (shaded: |f'(x)| < {threshold:g}, the gradient vanishes)",
-                 height=380, uirevision="activations")
+        color, name = run_color(i), labels.get(c.name, c.name)
+        x = _f32(c.x)
+        fig.add_trace(go.Scatter(x=x, y=_f32(c.y), mode="lines", name=name, legendgroup=c.name,
+                                 line={"color": color, "width": 2}))
+        fig.add_trace(go.Scatter(x=x, y=_f32(c.dy), mode="lines", name=name, legendgroup=c.name, showlegend=False,
+                                 xaxis="x2", yaxis="y2", line={"color": color, "width": 2}))
+        shapes += [{"type": "rect", "x0": a, "x1": b, "y0": 0, "y1": 1, "xref": "x2", "yref": "y2 domain",
+                    "fillcolor": rgba(color, 0.12), "line": {"width": 0}, "layer": "below"}
+                   for a, b in vanishing.get(c.name, ())]
+    fig.update_layout(shapes=shapes)
     fig.update_xaxes(title_text="input x")
-    return fig
+    return style_figure(fig, f"Activations and their slopes (shaded: |f'(x)| < {threshold:g}, the gradient vanishes)",
+                        height=380, uirevision="activations")
 
 
 def grad_sign_figure(patterns: Mapping[str, object]) -> go.Figure:
-    """One heatmap per input source: sign of dL/dw_i (columns) for each example (rows)."""
+    """One heatmap per input source: the sign of dL/dw_i (columns) for each example (rows)."""
     names = list(patterns)
-    titles = [f"{n}: {patterns[n].one_sign_fraction:.0%} one-sign" for n in names]
-    fig = make_subplots(rows=1, cols=len(names), subplot_titles=titles, horizontal_spacing=0.06)
-    for j, n in enumerate(names, start=1):
-        fig.add_trace(go.Heatmap(z=patterns[n].signs, zmin=-1, zmax=1, colorscale=SIGN_SCALE, showscale=j == 1,
-                                 colorbar={"title": "sign", "tickvals": [-1, 0, 1]}, xgap=1, ygap=1,
-                                 hovertemplate="example %{y}, weight %{x}: %{z}<extra></extra>"), row=1, col=j)
-        fig.update_xaxes(title_text="weight i", row=1, col=j)
-    fig.update_yaxes(title_text="example", row=1, col=1)
+    fig = _panels([f"{n}: {patterns[n].one_sign_fraction:.0%} of examples one-signed" for n in names], gap=0.06)
+    for i, n in enumerate(names, start=1):
+        fig.add_trace(go.Heatmap(z=np.asarray(patterns[n].signs, dtype=np.int8), zmin=-1, zmax=1,
+                                 colorscale=SIGN_SCALE, showscale=i == 1, xgap=1, ygap=1, xaxis=_ax("x", i),
+                                 yaxis=_ax("y", i), colorbar={"title": {"text": "sign"}, "tickvals": [-1, 0, 1]},
+                                 hovertemplate="example %{y}, weight %{x}: %{z}<extra></extra>"))
+        _axis(fig, "x", i, title_text="weight i")
+    _axis(fig, "y", 1, title_text="example")
     return style_figure(fig, "Sign of each example's weight gradient dL/dw_i", height=340, uirevision="signs")
 
 
@@ -80,14 +132,12 @@ def grad_sign_figure(patterns: Mapping[str, object]) -> go.Figure:
 def init_hist_figure(stats) -> go.Figure:
     """Per-layer activation histograms as a heatmap: layer (rows) x value (columns), colour = share of values."""
     edges = np.asarray(stats.edges)
-    centres = (edges[:-1] + edges[1:]) / 2
-    z = []
-    for layer in stats.layers:
-        h = np.asarray(layer.hist, dtype=float)
-        z.append(sigs(h / max(h.sum(), 1.0), 3))
-    fig = go.Figure(go.Heatmap(x=sigs(centres), y=[s.index for s in stats.layers], z=z, colorscale=HEATMAP_SCALE,
-                               zmin=0, colorbar={"title": "share"},
-                               hovertemplate="layer %{y}, value %{x}: %{z:.1%}<extra></extra>"))
+    h = np.asarray([layer.hist for layer in stats.layers], dtype=np.float64)
+    share = h / np.maximum(h.sum(1, keepdims=True), 1.0)
+    fig = go.Figure(go.Heatmap(x=_f32((edges[:-1] + edges[1:]) / 2), y=[s.index for s in stats.layers],
+                               z=share.astype(np.float32), colorscale=HEATMAP_SCALE, zmin=0,
+                               colorbar={"title": {"text": "share"}},
+                               hovertemplate="layer %{y}, value %{x:.3g}: %{z:.1%}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", dtick=1)
     return style_figure(fig, "Activation histogram per layer (0 = the input)", "activation value", "layer",
                         height=360, uirevision="init-hist")
@@ -96,32 +146,32 @@ def init_hist_figure(stats) -> go.Figure:
 def init_stats_figure(stats) -> go.Figure:
     """Mean and std of each layer's activations going forward, and the gradient std coming back (log scale)."""
     idx = [s.index for s in stats.layers]
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("forward: activations", "backward: gradient std"),
-                        horizontal_spacing=0.1)
-    fig.add_trace(go.Scatter(x=idx, y=sigs([s.mean for s in stats.layers]), mode="lines+markers", name="mean",
-                             line={"color": PALETTE[0]}), row=1, col=1)
-    fig.add_trace(go.Scatter(x=idx, y=sigs([s.std for s in stats.layers]), mode="lines+markers", name="std",
-                             line={"color": PALETTE[1]}), row=1, col=1)
-    grads = [max(s.grad_std, 1e-30) for s in stats.layers]
-    fig.add_trace(go.Scatter(x=idx, y=sigs(grads), mode="lines+markers", name="gradient std (at layer output)",
-                             line={"color": PALETTE[2]}), row=1, col=2)
-    fig.update_xaxes(title_text="layer", dtick=1)
-    fig.update_yaxes(type="log", row=1, col=2)
+    fig = _panels(["forward: activations", "backward: gradient std at each layer's output"], gap=0.1)
+    fig.add_trace(go.Scatter(x=idx, y=_f32([s.mean for s in stats.layers]), mode="lines+markers", name="mean",
+                             line={"color": PALETTE[0]}))
+    fig.add_trace(go.Scatter(x=idx, y=_f32([s.std for s in stats.layers]), mode="lines+markers", name="std",
+                             line={"color": PALETTE[1]}))
+    # A gradient of exactly 0 has no log; draw it at the bottom of float32's range instead of leaving a hole.
+    grads = _f32([max(s.grad_std, 1e-38) for s in stats.layers])
+    fig.add_trace(go.Scatter(x=idx, y=grads, mode="lines+markers", name="gradient std", xaxis="x2", yaxis="y2",
+                             line={"color": PALETTE[2]}))
+    for i in (1, 2):
+        _axis(fig, "x", i, title_text="layer", dtick=1)
+    _axis(fig, "y", 2, type="log", exponentformat="power")
     return style_figure(fig, "Signal through the layers", height=340, uirevision="init-stats")
 
 
 def symmetry_figure(runs: Sequence) -> go.Figure:
     """Final first-layer weights (units x inputs) of each run side by side: identical rows = identical units."""
-    fig = make_subplots(rows=1, cols=len(runs), horizontal_spacing=0.06,
-                        subplot_titles=[f"{r.init}: {r.distinct[-1]} different unit(s)" for r in runs])
-    for j, r in enumerate(runs, start=1):
-        w = np.asarray(r.final_weights)
+    fig = _panels([f"{r.init}: {r.distinct[-1]} different unit(s) of {len(r.final_weights)}" for r in runs],
+                  gap=0.05)
+    for i, r in enumerate(runs, start=1):
+        w = np.asarray(r.final_weights, dtype=np.float32)
         m = float(np.abs(w).max()) or 1.0
-        fig.add_trace(go.Heatmap(z=[sigs(row, 3) for row in w], zmin=-m, zmax=m, colorscale=DIVERGING,
-                                 showscale=False, hovertemplate="unit %{y}, input %{x}: %{z}<extra></extra>"),
-                      row=1, col=j)
-        fig.update_xaxes(title_text="input pixel", row=1, col=j)
-    fig.update_yaxes(title_text="hidden unit", row=1, col=1)
+        fig.add_trace(go.Heatmap(z=w, zmin=-m, zmax=m, colorscale=DIVERGING, showscale=False, xaxis=_ax("x", i),
+                                 yaxis=_ax("y", i), hovertemplate="unit %{y}, input %{x}: %{z:.4g}<extra></extra>"))
+        _axis(fig, "x", i, title_text="input pixel")
+    _axis(fig, "y", 1, title_text="hidden unit")
     return style_figure(fig, "First-layer weights after training: one row per hidden unit", height=320,
                         uirevision="symmetry")
 
@@ -139,77 +189,67 @@ def distinct_units_figure(runs: Sequence) -> go.Figure:
 # ---- optimizers on 2D surfaces -------------------------------------------------------------------------------
 
 
-MAX_FRAMES = 30  # animation frames; each holds every path so far, so frames x points is what the JSON carries
-FRAME_POINTS = 120  # points per path inside frames (the static full path keeps up to MAX_POINTS)
-
-
 def optimizer_paths_figure(xs: Sequence[float], ys: Sequence[float], z: Sequence[Sequence[float]],
                            paths: Sequence, labels: Mapping[str, str], minimum: tuple[tuple[float, float], float],
                            start: tuple[float, float], title: str) -> go.Figure:
-    """Contour of log10(f - min) with every optimizer's path; a play button and slider replay the paths."""
+    """Contour of log10(loss - min) with every optimizer's path; a play button and a slider replay the paths."""
     (mx, my), fmin = minimum
     zz = np.log10(np.maximum(np.asarray(z) - fmin, 0.0) + 1e-3)  # log spreads out the deep, flat valleys
-    fig = go.Figure(go.Contour(x=sigs(xs), y=sigs(ys), z=[sigs(r, 3) for r in zz], colorscale=HEATMAP_SCALE,
-                               ncontours=25, showscale=True, colorbar={"title": "log10(loss - min)"},
+    fig = go.Figure(go.Contour(x=_f32(xs), y=_f32(ys), z=zz.astype(np.float32), colorscale=HEATMAP_SCALE,
+                               ncontours=25, colorbar={"title": {"text": "log10(loss − min)"}},
                                contours={"coloring": "heatmap"}, line={"width": 0.5}, hoverinfo="skip"))
     fig.add_trace(go.Scatter(x=[mx], y=[my], mode="markers", name="global minimum",
                              marker={"symbol": "star", "size": 14, "color": "white", "line": {"width": 1}}))
     fig.add_trace(go.Scatter(x=[start[0]], y=[start[1]], mode="markers", name="start",
                              marker={"symbol": "circle-open", "size": 12, "color": "white", "line": {"width": 2}}))
-    longest = max((len(p.xy) for p in paths), default=1)
-    frame_steps = even_indices(longest, MAX_FRAMES)
-    first_path = len(fig.data)
-    sub = []
-    for i, p in enumerate(paths):
+    first = len(fig.data)
+    pts = [np.asarray(p.xy, dtype=np.float32) for p in paths]
+    for i, (p, a) in enumerate(zip(paths, pts, strict=True)):
         color = run_color(i)
-        keep = even_indices(len(p.xy), 500)
-        px, py = [sig(p.xy[k][0]) for k in keep], [sig(p.xy[k][1]) for k in keep]
+        keep = even_indices(len(a), PATH_POINTS)
         name = labels.get(p.optimizer, p.optimizer) + (" (diverged)" if p.diverged else "")
-        fig.add_trace(go.Scatter(x=px, y=py, mode="lines", name=name, legendgroup=str(i),
+        fig.add_trace(go.Scatter(x=a[keep, 0], y=a[keep, 1], mode="lines", name=name, legendgroup=str(i),
                                  line={"color": color, "width": 2}))
-        fig.add_trace(go.Scatter(x=[px[-1]], y=[py[-1]], mode="markers", showlegend=False, legendgroup=str(i),
+        fig.add_trace(go.Scatter(x=a[-1:, 0], y=a[-1:, 1], mode="markers", showlegend=False, legendgroup=str(i),
                                  marker={"color": color, "size": 9, "line": {"color": "white", "width": 1}}))
-        sub.append(even_indices(len(p.xy), FRAME_POINTS))
+    frame_steps = even_indices(max((len(a) for a in pts), default=1), MAX_FRAMES)
     frames = []
     for s in frame_steps:
         data = []
-        for p, keep in zip(paths, sub, strict=True):
-            upto = [k for k in keep if k <= s] or [0]
-            last = min(s, len(p.xy) - 1)
-            data.append(go.Scatter(x=[sig(p.xy[k][0]) for k in upto] + [sig(p.xy[last][0])],
-                                   y=[sig(p.xy[k][1]) for k in upto] + [sig(p.xy[last][1])]))
-            data.append(go.Scatter(x=[sig(p.xy[last][0])], y=[sig(p.xy[last][1])]))
-        frames.append(go.Frame(data=data, traces=list(range(first_path, first_path + 2 * len(paths))),
-                               name=str(s)))
+        for a in pts:
+            last = min(s, len(a) - 1)
+            keep = [k for k in even_indices(len(a), FRAME_POINTS) if k < last] + [last]
+            data += [go.Scatter(x=a[keep, 0], y=a[keep, 1]), go.Scatter(x=a[last:last + 1, 0], y=a[last:last + 1, 1])]
+        frames.append(go.Frame(data=data, traces=list(range(first, first + 2 * len(pts))), name=str(s)))
     fig.frames = frames
-    play = {"frame": {"duration": 80, "redraw": False}, "fromcurrent": False, "transition": {"duration": 0}}
+    still = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate", "transition": {"duration": 0}}
     fig.update_layout(
-        updatemenus=[{"type": "buttons", "showactive": False, "x": 0, "y": -0.12, "xanchor": "left",
-                      "yanchor": "top", "direction": "left", "buttons": [
-                          {"label": "▶ play", "method": "animate", "args": [None, play]},
-                          {"label": "❚❚ pause", "method": "animate",
-                           "args": [[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}]}]}],
-        sliders=[{"active": len(frames) - 1, "x": 0.2, "len": 0.8, "y": -0.08, "yanchor": "top",
-                  "currentvalue": {"prefix": "step "}, "steps": [
-                      {"label": str(s), "method": "animate",
-                       "args": [[str(s)], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate"}]}
-                      for s in frame_steps]}],
+        updatemenus=[{"type": "buttons", "direction": "left", "showactive": False, "x": 0, "y": -0.1,
+                      "xanchor": "left", "yanchor": "top", "buttons": [
+                          {"label": "▶ play", "method": "animate",
+                           "args": [None, {"frame": {"duration": 80, "redraw": False}, "fromcurrent": False,
+                                           "transition": {"duration": 0}}]},
+                          {"label": "❚❚ pause", "method": "animate", "args": [[None], still]}]}],
+        sliders=[{"active": len(frames) - 1, "x": 0.18, "len": 0.82, "y": -0.06, "yanchor": "top",
+                  "currentvalue": {"prefix": "step "},
+                  "steps": [{"label": str(s), "method": "animate", "args": [[str(s)], still]} for s in frame_steps]}],
     )
     fig.update_xaxes(range=[xs[0], xs[-1]])
     fig.update_yaxes(range=[ys[0], ys[-1]])
-    style_figure(fig, title, "x (parameter 1)", "y (parameter 2)", height=520, uirevision="paths")
-    fig.update_layout(margin={"l": 60, "r": 16, "t": 44, "b": 150}, legend={"y": -0.32})
+    style_figure(fig, title, "x (parameter 1)", "y (parameter 2)", height=560, uirevision="paths")
+    # Room under the plot for the play button and slider, with the legend below them.
+    fig.update_layout(margin={"l": 60, "r": 16, "t": 44, "b": 170}, legend={"y": -0.3})
     return fig
 
 
 def optimizer_loss_figure(paths: Sequence, labels: Mapping[str, str], fmin: float) -> go.Figure:
-    """loss - global minimum against step, log scale (0 would be the minimum itself)."""
+    """loss − global minimum against step, log scale (the minimum itself would be at −∞)."""
     fig = go.Figure()
     for i, p in enumerate(paths):
-        gap = [max(v - fmin, 1e-16) if math.isfinite(v) else None for v in p.loss]
-        x, y = downsample(list(range(len(gap))), gap)
-        fig.add_trace(go.Scatter(x=x, y=sigs(y), mode="lines", name=labels.get(p.optimizer, p.optimizer),
-                                 line={"color": run_color(i), "width": 2}))
+        gap = [max(v - fmin, 1e-30) if math.isfinite(v) else None for v in p.loss]
+        keep = even_indices(len(gap), PATH_POINTS)
+        fig.add_trace(go.Scatter(x=keep, y=_f32([gap[k] for k in keep]), mode="lines",
+                                 name=labels.get(p.optimizer, p.optimizer), line={"color": run_color(i), "width": 2}))
     fig.update_yaxes(type="log", exponentformat="power")
     return style_figure(fig, "Distance to the minimum value", "step", "loss − minimum", height=360,
                         uirevision="paths-loss")
@@ -219,19 +259,23 @@ def optimizer_loss_figure(paths: Sequence, labels: Mapping[str, str], fmin: floa
 
 
 def schedules_figure(curves: Mapping[str, Sequence[float]], log_y: bool = False,
-                     title: str = "Learning rate over the run", markers: Mapping[str, float] | None = None
-                     ) -> go.Figure:
-    """One line per schedule (name -> rate at every step); optional vertical markers (label -> step)."""
+                     title: str = "Learning rate over the run", x_scale: float = 1.0, x_title: str = "optimizer step",
+                     ref_lines: Mapping[str, float] | None = None) -> go.Figure:
+    """One line per schedule (name -> rate at every step); x is step x x_scale; optional horizontal references."""
     fig = go.Figure()
     for i, (name, lrs) in enumerate(curves.items()):
-        x, y = downsample(list(range(len(lrs))), list(lrs))
-        fig.add_trace(go.Scatter(x=x, y=sigs(y), mode="lines", name=name, line={"color": run_color(i), "width": 2}))
-    for label, step in (markers or {}).items():
-        fig.add_vline(x=step, line={"color": NEUTRAL, "dash": "dot"}, annotation_text=label,
-                      annotation_position="top left")
+        keep = even_indices(len(lrs), PATH_POINTS)
+        fig.add_trace(go.Scatter(x=_f32([k * x_scale for k in keep]), y=_f32([lrs[k] for k in keep]), mode="lines",
+                                 name=name, line={"color": run_color(i), "width": 2}))
+    shapes = []
+    for label, y in (ref_lines or {}).items():
+        shapes.append(_hline(y, 1, NEUTRAL))
+        fig.add_annotation(x=0, xref="x domain", y=y, text=label, showarrow=False, xanchor="left", yanchor="bottom",
+                           font={"color": NEUTRAL})
+    fig.update_layout(shapes=shapes)
     if log_y:
         fig.update_yaxes(type="log", exponentformat="power")
-    return style_figure(fig, title, "optimizer step", "learning rate", height=360, uirevision=title)
+    return style_figure(fig, title, x_title, "learning rate", height=360, uirevision=title)
 
 
 # ---- preprocessing -------------------------------------------------------------------------------------------
@@ -239,54 +283,44 @@ def schedules_figure(curves: Mapping[str, Sequence[float]], log_y: bool = False,
 
 def cloud_figure(views: Sequence, labels: Mapping[str, str]) -> go.Figure:
     """The same point cloud after each transform, one panel each, equal axis scales, origin marked."""
-    n = len(views)
     titles = []
     for v in views:
         c = v.cov
-        titles.append(f"{labels.get(v.kind, v.kind)}<br><sub>cov [[{c[0][0]:.2f}, {c[0][1]:.2f}], "
-                      f"[{c[1][0]:.2f}, {c[1][1]:.2f}]]</sub>")
-    fig = make_subplots(rows=1, cols=n, subplot_titles=titles, horizontal_spacing=0.04)
-    for j, v in enumerate(views, start=1):
-        pts = np.asarray(v.points)
-        fig.add_trace(go.Scatter(x=sigs(pts[:, 0], 3), y=sigs(pts[:, 1], 3), mode="markers", showlegend=False,
-                                 marker={"size": 4, "color": PALETTE[0], "opacity": 0.6}), row=1, col=j)
-        fig.add_trace(go.Scatter(x=[0], y=[0], mode="markers", showlegend=False, hoverinfo="skip",
-                                 marker={"symbol": "cross-thin", "size": 14, "line": {"width": 2, "color": PALETTE[1]}}),
-                      row=1, col=j)
-        # Equal scales per panel, so a round cloud looks round and a stretched one stretched.
+        titles.append(f"{labels.get(v.kind, v.kind)}<br>cov [[{c[0][0]:.2f}, {c[0][1]:.2f}], "
+                      f"[{c[1][0]:.2f}, {c[1][1]:.2f}]]")
+    fig = _panels(titles, gap=0.03)
+    for i, v in enumerate(views, start=1):
+        pts = np.asarray(v.points, dtype=np.float32)
+        fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers", showlegend=False, xaxis=_ax("x", i),
+                                 yaxis=_ax("y", i), marker={"size": 4, "color": PALETTE[0], "opacity": 0.6}))
+        fig.add_trace(go.Scatter(x=[0], y=[0], mode="markers", showlegend=False, hoverinfo="skip", xaxis=_ax("x", i),
+                                 yaxis=_ax("y", i),
+                                 marker={"symbol": "cross-thin", "size": 14, "line": {"width": 2, "color": PALETTE[1]}}))
+        # The same range on both axes of a panel, so a round cloud looks round and a stretched one stretched.
         lim = float(np.abs(pts).max()) * 1.05 + 1e-9
-        fig.update_xaxes(range=[-lim, lim], row=1, col=j, zeroline=True)
-        fig.update_yaxes(range=[-lim, lim], row=1, col=j, zeroline=True, scaleanchor=f"x{j if j > 1 else ''}")
-    style_figure(fig, "One cloud, five preprocessings (orange cross: the origin)", height=330,
-                 uirevision="cloud")
-    fig.update_annotations(font_size=12)
+        _axis(fig, "x", i, range=[-lim, lim])
+        _axis(fig, "y", i, range=[-lim, lim], scaleanchor=_ax("x", i))
+    style_figure(fig, "One cloud, five preprocessings (orange cross: the origin)", height=360, uirevision="cloud")
+    fig.update_layout(margin={"l": 40, "r": 16, "t": 80, "b": 40})
     return fig
-
-
-def _to_rgb(img: np.ndarray) -> np.ndarray:
-    """(C, H, W) floats in [0, 1] -> (H, W, 3) uint8; grey images are repeated over the three channels."""
-    img = np.clip(np.asarray(img, dtype=float), 0.0, 1.0)
-    if img.shape[0] == 1:
-        img = np.repeat(img, 3, axis=0)
-    return (img.transpose(1, 2, 0) * 255).round().astype(np.uint8)
 
 
 def image_stats_figure(stats) -> go.Figure:
     """Mean image, one example, and the example centred by the mean image and by the channel means."""
-    titles = ("mean image", f"example ({stats.label})", "example − mean image", "example − channel means")
-    fig = make_subplots(rows=1, cols=4, subplot_titles=titles, horizontal_spacing=0.03)
-    fig.add_trace(go.Image(z=_to_rgb(stats.mean_image), hoverinfo="skip"), row=1, col=1)
-    fig.add_trace(go.Image(z=_to_rgb(stats.example), hoverinfo="skip"), row=1, col=2)
-    for j, key in ((3, "minus_mean_image"), (4, "minus_channel_means")):
+    fig = _panels(["mean image", f"example ({stats.label})", "example − mean image", "example − channel means"],
+                  gap=0.03)
+    for i, img in ((1, stats.mean_image), (2, stats.example)):
+        fig.add_trace(go.Image(source=_png(_to_rgb(img)), zsmooth=False, hoverinfo="skip", xaxis=_ax("x", i),
+                               yaxis=_ax("y", i)))
+    for i, key in ((3, "minus_mean_image"), (4, "minus_channel_means")):
         # Centred images are signed: show their mean over channels on a diverging scale, white = 0.
-        z = np.asarray(getattr(stats, key)).mean(0)
-        fig.add_trace(go.Heatmap(z=[sigs(r, 3) for r in z], zmid=0, colorscale=DIVERGING, showscale=j == 4,
-                                 zmin=-1, zmax=1, hovertemplate="%{z}<extra></extra>"), row=1, col=j)
-        fig.update_yaxes(autorange="reversed", row=1, col=j)
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    for j in range(1, 5):
-        fig.update_yaxes(scaleanchor=f"x{j if j > 1 else ''}", row=1, col=j)
+        z = np.asarray(getattr(stats, key), dtype=np.float32).mean(0)
+        fig.add_trace(go.Heatmap(z=z, zmin=-1, zmax=1, colorscale=DIVERGING, showscale=i == 4, xaxis=_ax("x", i),
+                                 yaxis=_ax("y", i), hovertemplate="%{z:.2f}<extra></extra>"))
+        _axis(fig, "y", i, autorange="reversed")
+    for i in range(1, 5):
+        _axis(fig, "x", i, visible=False)
+        _axis(fig, "y", i, visible=False, scaleanchor=_ax("x", i))
     return style_figure(fig, f"{stats.dataset}: what zero-centring removes", height=300, uirevision="images")
 
 
@@ -295,19 +329,17 @@ def channel_means_figure(stats) -> go.Figure:
     n = len(stats.channel_means)
     names = ["grey"] if n == 1 else ["red", "green", "blue"][:n]
     colors = [NEUTRAL] if n == 1 else ["#D55E00", "#009E73", "#0072B2"][:n]
-    fig = go.Figure(go.Bar(x=names, y=sigs(stats.channel_means), marker_color=colors,
-                           error_y={"type": "data", "array": sigs(stats.channel_stds), "visible": True}))
+    fig = go.Figure(go.Bar(x=names, y=_f32(stats.channel_means), marker_color=colors,
+                           error_y={"type": "data", "array": _f32(stats.channel_stds), "visible": True}))
     fig.update_yaxes(range=[0, 1])
-    return style_figure(fig, "Per-channel mean ± std", "channel", "pixel value", height=300,
-                        uirevision="channels")
+    return style_figure(fig, "Per-channel mean ± std", "channel", "pixel value", height=300, uirevision="channels")
 
 
-def race_figure(losses: Mapping[str, Sequence[float]], labels: Mapping[str, str], smooth_fn) -> go.Figure:
-    """Smoothed training loss per preprocessing, same model and seed."""
+def race_figure(losses: Mapping[str, Sequence[float]], labels: Mapping[str, str]) -> go.Figure:
+    """Training loss per preprocessing (already smoothed by the caller), same model and seed."""
     fig = go.Figure()
     for i, (kind, ls) in enumerate(losses.items()):
-        x, y = downsample(list(range(1, len(ls) + 1)), smooth_fn(list(ls)))
-        fig.add_trace(go.Scatter(x=x, y=sigs(y), mode="lines", name=labels.get(kind, kind),
+        fig.add_trace(go.Scatter(x=np.arange(1, len(ls) + 1), y=_f32(ls), mode="lines", name=labels.get(kind, kind),
                                  line={"color": run_color(i), "width": 2}))
     return style_figure(fig, "Training loss (moving average of 10 steps)", "step", "loss", height=340,
                         uirevision="race")
@@ -317,91 +349,91 @@ def race_figure(losses: Mapping[str, Sequence[float]], labels: Mapping[str, str]
 
 
 def gallery_figure(gallery, labels: Mapping[str, str]) -> go.Figure:
-    """All images in one mosaic: originals on top, one row per augmentation; mixed labels written under tiles."""
+    """All images in one mosaic: originals on top, one row per augmentation, training targets under each tile."""
     rows = [("original", gallery.originals, gallery.labels)] + [(r.name, r.images, r.captions) for r in gallery.rows]
     tiles = [[_to_rgb(img) for img in imgs] for _, imgs, _ in rows]
     h, w = tiles[0][0].shape[:2]
-    pad = max(1, w // 8)
-    cap = h  # room under each tile for a two-line caption
-    n_cols = len(tiles[0])
+    pad, cap = max(1, w // 8), h  # cap: room under each tile for a caption of up to two lines
     cell_h, cell_w = h + pad + cap, w + pad
-    canvas = np.full((len(rows) * cell_h, n_cols * cell_w, 3), 255, dtype=np.uint8)
+    canvas = np.full((len(rows) * cell_h, len(tiles[0]) * cell_w, 3), 255, dtype=np.uint8)
     for r, row in enumerate(tiles):
         for c, t in enumerate(row):
             canvas[r * cell_h:r * cell_h + h, c * cell_w:c * cell_w + w] = t
-    fig = go.Figure(go.Image(z=canvas, zsmooth=False, hoverinfo="skip"))
+    fig = go.Figure(go.Image(source=_png(canvas), zsmooth=False, hoverinfo="skip"))
+    notes = []
     for r, (_, _, caps) in enumerate(rows):
         for c, text in enumerate(caps):
-            # "0.62 x 3 + 0.38 x 8" -> two short lines so it fits under a tile
-            fig.add_annotation(x=c * cell_w + w / 2, y=r * cell_h + h + pad / 2, text=text.replace(" + ", "<br>"),
-                               showarrow=False, yanchor="top", font={"size": 9})
+            # "0.62 x 3 + 0.38 x 8" becomes two short lines so it fits under its tile
+            notes.append({"x": c * cell_w + w / 2, "y": r * cell_h + h + pad / 2, "text": text.replace(" + ", "<br>"),
+                          "showarrow": False, "yanchor": "top", "font": {"size": 10}})
+    fig.update_layout(annotations=notes)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(tickvals=[r * cell_h + h / 2 for r in range(len(rows))],
-                     ticktext=[labels.get(name, name) for name, _, _ in rows], showgrid=False)
-    height = max(300, 95 * len(rows))
-    return style_figure(fig, "Augmentation gallery (labels under each image are the training targets)",
-                        height=height, uirevision="gallery")
+                     ticktext=[labels.get(name, name) for name, _, _ in rows], showgrid=False, zeroline=False)
+    return style_figure(fig, "Augmentation gallery (under each image: the label training sees)",
+                        height=max(320, 100 * len(rows)), uirevision="gallery")
 
 
 def dropout_figure(demo) -> go.Figure:
-    """Sampled masks, per-unit expectations train vs eval, and one downstream unit's spread of outputs."""
-    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.08, subplot_titles=(
-        "sampled masks (0 or 1/(1-p))", "per unit: train mean vs eval", "a unit after dropout: w · drop(h)"))
-    fig.add_trace(go.Heatmap(z=[sigs(m, 3) for m in demo.masks], colorscale=HEATMAP_SCALE, zmin=0, showscale=False,
-                             xgap=1, ygap=1, hovertemplate="sample %{y}, unit %{x}: ×%{z}<extra></extra>"),
-                  row=1, col=1)
-    units = list(range(len(demo.h)))
-    for i, (name, vals) in enumerate((("eval output", demo.eval_out), ("train mean, inverted dropout",
-                                                                        demo.train_mean),
-                                      ("train mean, no 1/(1-p)", demo.plain_mean))):
-        fig.add_trace(go.Bar(x=units, y=sigs(vals), name=name, marker_color=run_color(i)), row=1, col=2)
-    fig.add_trace(go.Histogram(x=sigs(demo.unit_samples, 3), nbinsx=40, name="train-mode samples",
-                               marker_color=PALETTE[4]), row=1, col=3)
+    """Sampled masks, per-unit expectations in train vs eval mode, and one downstream unit's spread of outputs."""
+    fig = _panels(["sampled masks: 0 or 1/(1-p)", "per unit: train-mode mean vs eval", "w · dropout(h) of one unit"],
+                  gap=0.08)
+    fig.add_trace(go.Heatmap(z=_f32(demo.masks), colorscale=HEATMAP_SCALE, zmin=0, showscale=False, xgap=1, ygap=1,
+                             hovertemplate="sample %{y}, unit %{x}: ×%{z:.3g}<extra></extra>"))
+    units = np.arange(len(demo.h))
+    for i, (name, vals) in enumerate((("eval output", demo.eval_out), ("train mean (inverted dropout)", demo.train_mean),
+                                      ("train mean without the 1/(1-p)", demo.plain_mean))):
+        fig.add_trace(go.Bar(x=units, y=_f32(vals), name=name, marker_color=run_color(i), xaxis="x2", yaxis="y2"))
+    fig.add_trace(go.Histogram(x=_f32(demo.unit_samples), nbinsx=40, name="train-mode samples", xaxis="x3",
+                               yaxis="y3", marker_color=PALETTE[4]))
     mean = float(np.mean(demo.unit_samples))
-    fig.add_vline(x=demo.unit_eval, line={"color": PALETTE[1], "width": 2}, row=1, col=3,
-                  annotation_text="eval", annotation_position="top right")
-    fig.add_vline(x=mean, line={"color": PALETTE[0], "dash": "dash", "width": 2}, row=1, col=3,
-                  annotation_text="train mean", annotation_position="top left")
-    fig.update_xaxes(title_text="unit", row=1, col=1)
-    fig.update_xaxes(title_text="unit", row=1, col=2)
-    fig.update_xaxes(title_text="output", row=1, col=3)
-    fig.update_layout(barmode="group")
-    return style_figure(fig, f"Dropout with p = {demo.p:g}", height=360, uirevision="dropout")
+    fig.update_layout(barmode="group", shapes=[_vline(demo.unit_eval, 3, PALETTE[0]),
+                                               _vline(mean, 3, PALETTE[1], "dash")])
+    fig.add_annotation(x=demo.unit_eval, y=1, xref="x3", yref="y3 domain", text="eval", showarrow=False,
+                       xanchor="left", yanchor="top")
+    _axis(fig, "x", 1, title_text="unit")
+    _axis(fig, "y", 1, title_text="sample")
+    _axis(fig, "x", 2, title_text="unit")
+    _axis(fig, "x", 3, title_text="output (dashed: mean of the samples)")
+    return style_figure(fig, f"Dropout with p = {demo.p:g}", height=380, uirevision="dropout")
 
 
 def penalty_figure(weights: Mapping[str, Sequence[float]], tol: float) -> go.Figure:
-    """Overlaid histograms of trained first-layer weights per penalty (log counts show the spike at zero)."""
+    """Histograms of trained first-layer weights per penalty; log counts show the spike at zero."""
     fig = go.Figure()
-    lim = max(max(abs(v) for v in ws) for ws in weights.values())
+    lim = max(float(np.abs(np.asarray(ws)).max()) for ws in weights.values())
     for i, (name, ws) in enumerate(weights.items()):
-        share = float(np.mean(np.abs(np.asarray(ws)) < tol))
-        counts, edges = np.histogram(ws, bins=80, range=(-lim, lim))
-        centres = (edges[:-1] + edges[1:]) / 2
-        fig.add_trace(go.Scatter(x=sigs(centres), y=counts.tolist(), mode="lines", line_shape="hvh",
-                                 name=f"{name} ({share:.0%} with |w| < {tol:g})",
+        a = np.asarray(ws)
+        counts, edges = np.histogram(a, bins=81, range=(-lim, lim))  # odd: one bin centred on zero
+        fig.add_trace(go.Scatter(x=_f32((edges[:-1] + edges[1:]) / 2), y=counts, mode="lines", line_shape="hvh",
+                                 name=f"{name}: {np.mean(np.abs(a) < tol):.0%} with |w| < {tol:g}",
                                  line={"color": run_color(i), "width": 2}))
     fig.update_yaxes(type="log")
-    return style_figure(fig, "First-layer weights after training", "weight value", "count (log)", height=360,
+    return style_figure(fig, "First-layer weights after training", "weight value", "count (log scale)", height=360,
                         uirevision="penalty")
 
 
 def batchnorm_figure(demo) -> go.Figure:
-    """Running mean and std converging on the true statistics, and output statistics in both modes."""
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1, subplot_titles=(
-        "running estimates (dashed: true values)", "output per feature: train vs eval"))
-    steps = list(range(1, len(demo.running_mean) + 1))
+    """Running mean and std approaching the true statistics, and output statistics in both modes."""
+    fig = _panels(["running mean (thick) and std (thin); dashed: true mean", "output per feature: train vs eval"],
+                  gap=0.1)
+    steps = np.arange(1, len(demo.running_mean) + 1)
+    rm, rs = np.asarray(demo.running_mean, dtype=np.float32), np.asarray(demo.running_std, dtype=np.float32)
+    shapes = []
     for f in range(len(demo.true_mean)):
         color = run_color(f)
-        fig.add_trace(go.Scatter(x=steps, y=sigs([r[f] for r in demo.running_mean]), mode="lines",
-                                 name=f"feature {f} mean", line={"color": color, "width": 2}), row=1, col=1)
-        fig.add_trace(go.Scatter(x=steps, y=sigs([r[f] for r in demo.running_std]), mode="lines",
-                                 name=f"feature {f} std", line={"color": color, "width": 1}), row=1, col=1)
-        fig.add_hline(y=demo.true_mean[f], line={"color": color, "dash": "dash", "width": 1}, row=1, col=1)
-    feats = [f"f{f}" for f in range(len(demo.true_mean))]
-    for i, (name, vals) in enumerate((("train mean", demo.train_out_mean), ("train std", demo.train_out_std),
-                                      ("eval mean", demo.eval_out_mean), ("eval std", demo.eval_out_std))):
-        fig.add_trace(go.Bar(x=feats, y=sigs(vals), name=name, marker_color=run_color(i)), row=1, col=2)
-    fig.update_xaxes(title_text="training step", row=1, col=1)
-    fig.update_layout(barmode="group")
+        fig.add_trace(go.Scatter(x=steps, y=rm[:, f], mode="lines", name=f"feature {f}", legendgroup=str(f),
+                                 line={"color": color, "width": 2.5}))
+        fig.add_trace(go.Scatter(x=steps, y=rs[:, f], mode="lines", showlegend=False, legendgroup=str(f),
+                                 line={"color": color, "width": 1}))
+        shapes.append(_hline(demo.true_mean[f], 1, color))
+    feats = [f"feature {f}" for f in range(len(demo.true_mean))]
+    for i, (name, vals) in enumerate((("train-mode mean", demo.train_out_mean), ("train-mode std", demo.train_out_std),
+                                      ("eval-mode mean", demo.eval_out_mean), ("eval-mode std", demo.eval_out_std))):
+        fig.add_trace(go.Bar(x=feats, y=_f32(vals), name=name, xaxis="x2", yaxis="y2",
+                             # colour says mean or std, hatching says eval mode
+                             marker={"color": PALETTE[i % 2], "pattern": {"shape": "" if i < 2 else "/"}}))
+    fig.update_layout(barmode="group", shapes=shapes)
+    _axis(fig, "x", 1, title_text="training step")
     return style_figure(fig, "Batch norm: statistics in training vs evaluation mode", height=380,
                         uirevision="batchnorm")

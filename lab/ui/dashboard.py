@@ -76,24 +76,24 @@ def run_buttons(cfg: RunConfig | None) -> None:
     b = runs.view_for("cmp")
     mine_active = [v for v in (a, b) if v is not None and v.mine and v.active]
     cols = st.columns(7)
-    if cols[0].button("▶ Start", type="primary", disabled=cfg is None or bool(mine_active), key="btn_start",
+    if cols[0].button("Start", icon=":material/play_arrow:", type="primary", disabled=cfg is None or bool(mine_active), key="btn_start",
                       width="stretch", help="Train the current settings from scratch."):
         runs.forget("cmp")
         if runs.start(cfg):
             st.rerun()
     paused = a is not None and a.status == "paused"
     if paused:
-        if cols[1].button("⏵ Resume", key="btn_resume", width="stretch", disabled=not a.mine):
+        if cols[1].button("Resume", icon=":material/play_arrow:", key="btn_resume", width="stretch", disabled=not a.mine):
             runs.control(a, "resume")
             runs.control(b, "resume")
             st.rerun()
-    elif cols[1].button("⏸ Pause", key="btn_pause", width="stretch",
+    elif cols[1].button("Pause", icon=":material/pause:", key="btn_pause", width="stretch",
                         disabled=a is None or not a.active or not a.mine):
         runs.control(a, "pause")
         runs.control(b, "pause")
         st.rerun()
-    for col, label, arg, key in ((cols[2], "Step", 1, "btn_step"), (cols[3], "Step epoch", "epoch", "btn_epoch")):
-        if col.button(label, key=key, width="stretch", disabled=cfg is None and a is None,
+    for col, label, arg, key in ((cols[2], "Step", 1, "btn_step"), (cols[3], "Epoch", "epoch", "btn_epoch")):
+        if col.button(label, key=key, width="stretch", icon=":material/skip_next:", disabled=cfg is None and a is None,
                       help="Advance one optimizer step / to the end of the epoch, then stay paused."):
             if a is None or not a.active:
                 runs.forget("cmp")
@@ -102,11 +102,11 @@ def run_buttons(cfg: RunConfig | None) -> None:
             if a is not None and a.status != "running":
                 runs.control(a, "step", arg)
             st.rerun()
-    if cols[4].button("⏹ Stop", key="btn_stop", width="stretch", disabled=not mine_active):
+    if cols[4].button("Stop", icon=":material/stop:", key="btn_stop", width="stretch", disabled=not mine_active):
         for v in mine_active:
             runs.control(v, "stop")
         st.rerun()
-    if cols[5].button("↺ Reset", key="btn_reset", width="stretch", help="Stop and clear the runs on this page."):
+    if cols[5].button("Reset", icon=":material/restart_alt:", key="btn_reset", width="stretch", help="Stop and clear the runs on this page."):
         runs.forget("run")
         runs.forget("cmp")
         st.rerun()

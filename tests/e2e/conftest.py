@@ -109,7 +109,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         base_url = f"http://127.0.0.1:{port}"
         # sys.executable is the venv's python that runs pytest, so the server sees the same packages.
         cmd = [
-            sys.executable, "-m", "streamlit", "run", "app.py",
+            sys.executable, "-m", "lab.ui.serve",
             "--server.headless", "true",
             "--server.port", str(port),
             "--server.address", "127.0.0.1",

@@ -17,8 +17,10 @@ def _pick(page: Page, label: str, option: str) -> None:
 
 def test_lesson_start_watch_finish_and_reload(app_server: str, page: Page) -> None:
     """The whole path a teacher takes, ending with a link that restores config and run."""
-    page.goto(f"{app_server}/train")
+    page.goto(f"{app_server}/train")  # a deep link as the server's first visit
     page.wait_for_selector("[data-testid=stAppViewContainer]")
+    # app.py's top navigation is there, not the old pages/-folder sidebar list
+    expect(page.get_by_text("Concepts", exact=True).first).to_be_visible(timeout=30_000)
     _pick(page, "Lesson", LESSON)
     page.get_by_role("button", name="Load lesson").click()
     expect(page.get_by_text(f"Lesson: {LESSON}")).to_be_visible(timeout=30_000)

@@ -1,0 +1,29 @@
+"""`python -m lab.ui.serve [streamlit run options]`: start the app the way it must be started.
+
+Streamlit treats a folder named `pages/` next to the entry script as an old-style
+multipage app until some session has run `st.navigation`. On a fresh server the
+first visitor who opens a deep link (say `/train?...`, a shared scenario) would get
+that page run on its own, without app.py's navigation and layout. Declaring up
+front that the app uses `st.navigation` removes the race for everyone.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.web import cli
+
+APP = Path(__file__).resolve().parents[2] / "app.py"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run `streamlit run app.py` with the given extra options."""
+    PagesManager.uses_pages_directory = False  # app.py declares its pages with st.navigation
+    sys.argv = ["streamlit", "run", str(APP), *(sys.argv[1:] if argv is None else argv)]
+    sys.exit(cli.main())
+
+
+if __name__ == "__main__":
+    main()
