@@ -347,4 +347,17 @@ class JobManager:
             self._dispatch()
 
 
-__all__ = ["CapacityError", "ConfigError", "JobManager", "worker_main"]
+_shared: JobManager | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_manager(settings: Settings | None = None) -> JobManager:
+    """The process-wide JobManager, created on first use (the server starts it at launch to warm workers)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None or _shared._closed:
+            _shared = JobManager(settings)
+        return _shared
+
+
+__all__ = ["CapacityError", "ConfigError", "JobManager", "shared_manager", "worker_main"]

@@ -112,6 +112,7 @@ class Trainer:
         self._perm: torch.Tensor | None = None
         self._stop: tuple[str, str] | None = None
         self._started = False
+        self.train_seconds = 0.0  # wall time spent inside advance(): the run's own training time
         self._ips_t = time.perf_counter()
         self._ips_n = 0
 
@@ -166,11 +167,14 @@ class Trainer:
             self._started = True
             self.status = "running"
             self._emit("on_fit_start")
-        t_end = time.perf_counter() + max_seconds if max_seconds else None
+        t_start = time.perf_counter()
+        t_end = t_start + max_seconds if max_seconds else None
+        base_seconds = self.train_seconds
         done = 0
         while done < n and not self.done:
             self._one_step()
             done += 1
+            self.train_seconds = base_seconds + time.perf_counter() - t_start
             if self._stop is None and self.step >= self.total_steps:
                 self._stop = ("completed", f"finished {self.total_steps} steps")
             if self._stop is not None:
@@ -203,7 +207,8 @@ class Trainer:
         out = {"status": self.status, "reason": self.reason, "steps": self.step, "total_steps": self.total_steps,
                 "initial_loss": self.initial_loss, "train_loss": ev.get("train_loss"), "val_loss": ev.get("val_loss"),
                 "train_acc": ev.get("train_acc"), "val_acc": ev.get("val_acc"), "best_val_acc": self.best_val_acc,
-                "n_classes": self.data.n_classes, "device": str(self.device), "notes": list(self.notes)}
+                "n_classes": self.data.n_classes, "device": str(self.device), "notes": list(self.notes),
+               "train_seconds": self.train_seconds, "batch_size": self.batch_size}
         h = self.history
         if h is not None:
             hints = diagnose(h.train, h.val, h.snapshots, dict(h.meta, n_classes=self.data.n_classes),

@@ -28,6 +28,22 @@ def signs(source: str, params: tuple) -> act.SignPattern:
     return act.weight_grad_signs(source, **dict(params))
 
 
+# Figures are memoized as resources (the same object is handed out again, never pickled): rebuilding a Plotly
+# figure costs far more than the maths here, and a cache_data copy of a figure would cost even more.
+@st.cache_resource(show_spinner=False, max_entries=64)
+def curves_fig(names: tuple, keys: tuple, threshold: float):
+    """The f / f' figure for the chosen activations and their parameters."""
+    curves = [curve(n, k) for n, k in zip(names, keys, strict=True)]
+    vanishing = {c.name: act.vanishing_intervals(c.x, c.dy, threshold) for c in curves}
+    return charts.activation_figure(curves, vanishing, LABELS, threshold)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def signs_fig(source: str, key: tuple):
+    """The gradient-sign heatmaps: N(0, 1) inputs against `source` outputs."""
+    return charts.grad_sign_figure({"N(0,1) inputs": signs("none", ()), f"{LABELS[source]} outputs": signs(source, key)})
+
+
 def _key(name: str, params: dict) -> tuple:
     return tuple(sorted(act.used_params(name, params).items()))
 
@@ -54,9 +70,7 @@ def render() -> None:
     }
     threshold = c5.select_slider("Vanishing below", [0.001, 0.01, 0.05, 0.1], value=0.01, key="act_thr",
                                  help="Shade inputs where |f'(x)| is below this value.")
-    curves = [curve(n, _key(n, params)) for n in names]
-    vanishing = {c.name: act.vanishing_intervals(c.x, c.dy, threshold) for c in curves}
-    chart(charts.activation_figure(curves, vanishing, LABELS, threshold), key="act_curves")
+    chart(curves_fig(tuple(names), tuple(_key(n, params) for n in names), threshold), key="act_curves")
 
     st.subheader("All-positive inputs tie the signs of a neuron's weight gradients")
     st.markdown(
@@ -67,8 +81,7 @@ def render() -> None:
     source = st.selectbox("Inputs to the neuron come from", ["sigmoid", "relu", "tanh", "softplus", "elu"],
                           format_func=LABELS.get, key="act_source",
                           help="The activation of the previous layer, applied to N(0, 1) values.")
-    patterns = {"N(0,1) inputs": signs("none", ()), f"{LABELS[source]} outputs": signs(source, _key(source, params))}
-    chart(charts.grad_sign_figure(patterns), key="act_signs")
+    chart(signs_fig(source, _key(source, params)), key="act_signs")
 
     st.subheader("Properties, measured")
     st.caption("Range: f on a grid out to ±200 (a side that keeps moving is infinite). Zero-centred: mean output "

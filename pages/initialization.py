@@ -26,6 +26,21 @@ def sym_run(init: str, steps: int, activation: str, constant: float) -> symmetry
     return symmetry.symmetry_run(init, steps=steps, activation=activation, constant=constant)
 
 
+# Figures are memoized as resources (handed out again, never pickled): building them costs more than the maths.
+@st.cache_resource(show_spinner=False, max_entries=32)
+def experiment_figs(*args) -> tuple:
+    """Histogram and statistics figures of one experiment (args as for `experiment`)."""
+    stats = experiment(*args)
+    return charts.init_hist_figure(stats), charts.init_stats_figure(stats)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def symmetry_figs(sym_init: str, steps: int, activation: str, constant: float) -> tuple:
+    """Weight heatmaps and distinct-unit curves of the equal start against Xavier."""
+    runs = [sym_run(sym_init, steps, activation, constant), sym_run("xavier_normal", steps, activation, 0.1)]
+    return charts.symmetry_figure(runs), charts.distinct_units_figure(runs), runs
+
+
 def render() -> None:
     """The experiment's controls, histograms, statistics and table; then the symmetry demonstration."""
     st.title("Weight initialization")
@@ -51,9 +66,11 @@ def render() -> None:
                              help="Examples pushed through; the lecture used 1000, fewer is faster and nearly "
                                   "the same.")
     seed = c8.number_input("Seed", 0, 10_000, 0, key="init_seed")
-    stats = experiment(depth, width, activation, init, batch, int(seed), float(constant), float(slope))
-    chart(charts.init_hist_figure(stats), key="init_hist")
-    chart(charts.init_stats_figure(stats), key="init_stats")
+    args = (depth, width, activation, init, batch, int(seed), float(constant), float(slope))
+    stats = experiment(*args)
+    hist_fig, stats_fig = experiment_figs(*args)
+    chart(hist_fig, key="init_hist")
+    chart(stats_fig, key="init_stats")
     rows = [{"layer": r["layer"], "mean": f"{r['mean']:+.6f}", "std": f"{r['std']:.6f}",
              "gradient std": f"{r['grad_std']:.3e}"} for r in stats.rows()]
     st.dataframe(rows, hide_index=True, key="init_table", height=min(420, 36 * (len(rows) + 1)))
@@ -68,9 +85,9 @@ def render() -> None:
                         help="Zeros is the extreme case: with tanh nothing moves at all.")
     steps = s2.slider("Training steps", 5, 200, 40, 5, key="init_sym_steps")
     sym_act = s3.selectbox("Activation", ["tanh", "relu", "sigmoid"], format_func=ACTS.get, key="init_sym_act")
-    runs = [sym_run(sym_init, steps, sym_act, float(constant) or 0.1), sym_run("xavier_normal", steps, sym_act, 0.1)]
-    chart(charts.symmetry_figure(runs), key="init_symmetry")
-    chart(charts.distinct_units_figure(runs), key="init_distinct")
+    weights_fig, distinct_fig, runs = symmetry_figs(sym_init, steps, sym_act, float(constant) or 0.1)
+    chart(weights_fig, key="init_symmetry")
+    chart(distinct_fig, key="init_distinct")
     st.caption(f"Validation accuracy after {steps} steps: {runs[0].init} {runs[0].val_acc:.0%}, "
                f"{runs[1].init} {runs[1].val_acc:.0%}.")
 

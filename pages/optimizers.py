@@ -23,6 +23,18 @@ def surface_grid(surface: str) -> tuple:
     return op.grid(surface)
 
 
+# Figures are memoized as resources (handed out again, never pickled): the animated one is costly to build.
+@st.cache_resource(show_spinner=False, max_entries=32)
+def figures(surface: str, settings: tuple, steps: int) -> tuple:
+    """Contour-with-paths and loss figures for (optimizer, knobs) pairs on a surface, plus the paths."""
+    paths = [path(surface, n, kw, steps) for n, kw in settings]
+    xs, ys, z = surface_grid(surface)
+    minimum = op.minimum(surface)
+    s = op.SURFACES[surface]
+    return (charts.optimizer_paths_figure(xs, ys, z, paths, OPTS, minimum, s.start, s.label),
+            charts.optimizer_loss_figure(paths, OPTS, minimum[1]), paths)
+
+
 def knobs(col, name: str, surface: str) -> dict:
     """The controls of one optimizer in its column; keys carry the surface so defaults follow it."""
     k = f"opt_{surface}_{name}"
@@ -61,12 +73,10 @@ def render() -> None:
     steps = c3.slider("Steps", 10, 500, 150, 10, key="opt_steps")
     cols = st.columns(max(len(names), 1))
     settings = {n: knobs(col, n, surface) for n, col in zip(names, cols, strict=False)}
-    paths = [path(surface, n, tuple(sorted(kw.items())), steps) for n, kw in settings.items()]
-    xs, ys, z = surface_grid(surface)
-    minimum = op.minimum(surface)
-    s = op.SURFACES[surface]
-    chart(charts.optimizer_paths_figure(xs, ys, z, paths, OPTS, minimum, s.start, s.label), key="opt_paths")
-    chart(charts.optimizer_loss_figure(paths, OPTS, minimum[1]), key="opt_loss")
+    paths_fig, loss_fig, paths = figures(surface, tuple((n, tuple(sorted(kw.items()))) for n, kw in settings.items()),
+                                         steps)
+    chart(paths_fig, key="opt_paths")
+    chart(loss_fig, key="opt_loss")
     if any(p.diverged for p in paths):
         st.warning("A path left the surface (the loss blew up): lower that optimizer's learning rate.")
 

@@ -21,6 +21,22 @@ def curve(cfg_json: str, steps: int) -> list[float]:
     return sc.schedule_curve(RunConfig(**json.loads(cfg_json)), steps)
 
 
+# Figures are memoized as resources (handed out again, never pickled): building them costs more than the maths.
+@st.cache_resource(show_spinner=False, max_entries=64)
+def curves_fig(items: tuple, steps: int, log_y: bool):
+    """The overlay of (label, config JSON) schedules."""
+    return charts.schedules_figure({label: curve(js, steps) for label, js in items}, log_y)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def large_batch_fig(plain: str, warm: str, total: int, warmup: int, per_epoch: int, new_batch: int, ref_batch: int,
+                    lr: float):
+    """The scaled run's rate with and without the suggested warmup, per epoch."""
+    big = {"scaled, no warmup": curve(plain, total), f"scaled, {warmup} warmup steps": curve(warm, total)}
+    return charts.schedules_figure(big, title=f"Batch {new_batch}: the rate per epoch", x_scale=1 / per_epoch,
+                                   x_title="epoch", ref_lines={f"base rate at batch {ref_batch}": lr})
+
+
 def render() -> None:
     """The schedule preview, then the large-batch calculator."""
     st.title("Learning-rate schedules")
@@ -48,8 +64,8 @@ def render() -> None:
     }
     log_y = k5.toggle("Log scale", key="sched_log")
     base = RunConfig(lr=lr, warmup_steps=warmup, optimizer="sgd", **knobs)
-    curves = {SCHEDS[n]: curve(dataclasses.replace(base, schedule=n).to_json(), steps) for n in names}
-    chart(charts.schedules_figure(curves, log_y), key="sched_curves")
+    items = tuple((SCHEDS[n], dataclasses.replace(base, schedule=n).to_json()) for n in names)
+    chart(curves_fig(items, steps, log_y), key="sched_curves")
 
     st.subheader("Bigger batches: scale the rate, then warm it up")
     st.markdown(
@@ -77,12 +93,9 @@ def render() -> None:
         st.caption(f"{plan.total_steps:,} steps are too many to preview quickly; lower the epochs or the data size.")
         return
     scaled = dataclasses.replace(cfg, batch_size=new_batch, scale_lr_with_batch=True)
-    big = {"scaled, no warmup": curve(scaled.to_json(), plan.total_steps),
-           f"scaled, {plan.warmup_steps} warmup steps":
-               curve(dataclasses.replace(scaled, warmup_steps=plan.warmup_steps).to_json(), plan.total_steps)}
-    chart(charts.schedules_figure(big, title=f"Batch {new_batch}: the rate per epoch", x_scale=1 / plan.steps_per_epoch,
-                                  x_title="epoch", ref_lines={f"base rate at batch {ref_batch}": lr}),
-          key="sched_large_batch")
+    warm = dataclasses.replace(scaled, warmup_steps=plan.warmup_steps)
+    chart(large_batch_fig(scaled.to_json(), warm.to_json(), plan.total_steps, plan.warmup_steps, plan.steps_per_epoch,
+                          new_batch, ref_batch, lr), key="sched_large_batch")
 
 
 render()

@@ -25,7 +25,7 @@ from lab.charts.style import HEATMAP_SCALE, NEUTRAL, PALETTE, even_indices, rgba
 SIGN_SCALE = [[0.0, PALETTE[1]], [0.5, "#FFFFFF"], [1.0, PALETTE[0]]]  # -1 orange, 0 white, +1 blue
 DIVERGING = "RdBu"  # signed images (weights, centred pixels): white at zero
 MAX_FRAMES = 30  # animation frames; each holds every path so far, so frames x points is what the JSON carries
-FRAME_POINTS = 120  # points per path inside animation frames
+FRAME_POINTS = 60  # points per path inside animation frames
 PATH_POINTS = 500  # points per path in the static figure
 
 
@@ -192,7 +192,12 @@ def distinct_units_figure(runs: Sequence) -> go.Figure:
 def optimizer_paths_figure(xs: Sequence[float], ys: Sequence[float], z: Sequence[Sequence[float]],
                            paths: Sequence, labels: Mapping[str, str], minimum: tuple[tuple[float, float], float],
                            start: tuple[float, float], title: str) -> go.Figure:
-    """Contour of log10(loss - min) with every optimizer's path; a play button and a slider replay the paths."""
+    """Contour of log10(loss - min) with every optimizer's path; a play button and a slider replay the paths.
+
+    The full paths are drawn as lines; the animation moves one marker trace holding every optimizer's points
+    so far (coloured per optimizer, the current point larger). One trace per frame keeps building the figure
+    fast: a frame per optimizer would multiply the number of Plotly objects to validate.
+    """
     (mx, my), fmin = minimum
     zz = np.log10(np.maximum(np.asarray(z) - fmin, 0.0) + 1e-3)  # log spreads out the deep, flat valleys
     fig = go.Figure(go.Contour(x=_f32(xs), y=_f32(ys), z=zz.astype(np.float32), colorscale=HEATMAP_SCALE,
@@ -202,26 +207,36 @@ def optimizer_paths_figure(xs: Sequence[float], ys: Sequence[float], z: Sequence
                              marker={"symbol": "star", "size": 14, "color": "white", "line": {"width": 1}}))
     fig.add_trace(go.Scatter(x=[start[0]], y=[start[1]], mode="markers", name="start",
                              marker={"symbol": "circle-open", "size": 12, "color": "white", "line": {"width": 2}}))
-    first = len(fig.data)
     pts = [np.asarray(p.xy, dtype=np.float32) for p in paths]
     for i, (p, a) in enumerate(zip(paths, pts, strict=True)):
-        color = run_color(i)
         keep = even_indices(len(a), PATH_POINTS)
         name = labels.get(p.optimizer, p.optimizer) + (" (diverged)" if p.diverged else "")
-        fig.add_trace(go.Scatter(x=a[keep, 0], y=a[keep, 1], mode="lines", name=name, legendgroup=str(i),
-                                 line={"color": color, "width": 2}))
-        fig.add_trace(go.Scatter(x=a[-1:, 0], y=a[-1:, 1], mode="markers", showlegend=False, legendgroup=str(i),
-                                 marker={"color": color, "size": 9, "line": {"color": "white", "width": 1}}))
+        fig.add_trace(go.Scatter(x=a[keep, 0], y=a[keep, 1], mode="lines", name=name,
+                                 line={"color": run_color(i), "width": 1.5}, opacity=0.7))
     frame_steps = even_indices(max((len(a) for a in pts), default=1), MAX_FRAMES)
-    frames = []
-    for s in frame_steps:
-        data = []
-        for a in pts:
-            last = min(s, len(a) - 1)
+
+    # Colours as numbers on a colorscale that puts optimizer i's colour at value i: numeric arrays travel as
+    # compact binary, a list of colour strings per point would dominate the figure's size.
+    n = max(len(pts), 2)
+    scale = [[i / (n - 1), run_color(min(i, len(pts) - 1))] for i in range(n)]
+
+    def progress(step: int) -> dict:
+        """Marker positions, colours and sizes of every optimizer's path up to `step`."""
+        x, y, color, size = [], [], [], []
+        for i, a in enumerate(pts):
+            last = min(step, len(a) - 1)
             keep = [k for k in even_indices(len(a), FRAME_POINTS) if k < last] + [last]
-            data += [go.Scatter(x=a[keep, 0], y=a[keep, 1]), go.Scatter(x=a[last:last + 1, 0], y=a[last:last + 1, 1])]
-        frames.append(go.Frame(data=data, traces=list(range(first, first + 2 * len(pts))), name=str(s)))
-    fig.frames = frames
+            x += a[keep, 0].tolist()
+            y += a[keep, 1].tolist()
+            color += [i] * len(keep)
+            size += [4] * (len(keep) - 1) + [11]
+        return {"x": _f32(x), "y": _f32(y),
+                "marker": {"color": np.asarray(color, dtype=np.uint8), "size": np.asarray(size, dtype=np.uint8),
+                           "colorscale": scale, "cmin": 0, "cmax": n - 1}}
+
+    fig.add_trace(go.Scatter(mode="markers", showlegend=False, hoverinfo="skip", **progress(frame_steps[-1])))
+    dots = len(fig.data) - 1
+    fig.frames = [go.Frame(data=[go.Scatter(**progress(s))], traces=[dots], name=str(s)) for s in frame_steps]
     still = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate", "transition": {"duration": 0}}
     fig.update_layout(
         updatemenus=[{"type": "buttons", "direction": "left", "showactive": False, "x": 0, "y": -0.1,
@@ -230,7 +245,7 @@ def optimizer_paths_figure(xs: Sequence[float], ys: Sequence[float], z: Sequence
                            "args": [None, {"frame": {"duration": 80, "redraw": False}, "fromcurrent": False,
                                            "transition": {"duration": 0}}]},
                           {"label": "❚❚ pause", "method": "animate", "args": [[None], still]}]}],
-        sliders=[{"active": len(frames) - 1, "x": 0.18, "len": 0.82, "y": -0.06, "yanchor": "top",
+        sliders=[{"active": len(frame_steps) - 1, "x": 0.18, "len": 0.82, "y": -0.06, "yanchor": "top",
                   "currentvalue": {"prefix": "step "},
                   "steps": [{"label": str(s), "method": "animate", "args": [[str(s)], still]} for s in frame_steps]}],
     )

@@ -105,7 +105,7 @@ def minimum(key: str) -> tuple[tuple[float, float], float]:
     return (float(p[0]), float(p[1])), float(s.value(p))
 
 
-def grid(key: str, n: int = 120) -> tuple[list[float], list[float], list[list[float]]]:
+def grid(key: str, n: int = 100) -> tuple[list[float], list[float], list[list[float]]]:
     """(xs, ys, z) with z[i][j] = f(xs[j], ys[i]) over the surface's window, for a contour plot."""
     s = SURFACES[key]
     xs = torch.linspace(*s.x_range, n, dtype=torch.float64)

@@ -6,7 +6,7 @@ import secrets
 
 import streamlit as st
 
-from lab.jobs import JobManager
+from lab.jobs import JobManager, shared_manager
 from lab.settings import Settings, load_settings
 from lab.store import RunStore
 
@@ -19,10 +19,9 @@ def get_settings() -> Settings:
     return load_settings()
 
 
-@st.cache_resource(show_spinner="Starting training workers...")
 def get_jobs() -> JobManager:
-    """The server's one JobManager; its workers start warming up on the first page view."""
-    return JobManager(get_settings())
+    """The server's one JobManager (lab.ui.serve starts it at launch so workers are warm before any Start)."""
+    return shared_manager(get_settings())
 
 
 def get_store() -> RunStore:

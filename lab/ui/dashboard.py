@@ -13,7 +13,8 @@ from lab.diagnosis import diagnose
 from lab.ui import controls, runs
 from lab.ui.common import chart, get_jobs, get_store, presenter_mode
 
-POLL_SECONDS = 0.5  # chart refresh while a run is active (the issue asks for at least once a second)
+POLL_SECONDS = 0.5  # curve refresh while a run is active (the issue asks for at least once a second)
+LAYER_POLL_SECONDS = 1.0  # per-layer charts: heavier, and new data only arrives with each snapshot
 LEVEL_ICON = {"bad": "🛑", "warn": "⚠️", "info": "ℹ️", "ok": "✅"}
 
 
@@ -154,8 +155,20 @@ def _hints(view: runs.RunView) -> None:
         st.markdown(f"{LEVEL_ICON.get(h.level, '')} **{h.topic}**: {h.text}")
 
 
-def dashboard(a: runs.RunView, b: runs.RunView | None) -> None:
-    """Every live chart of run A (overlaid with run B where it makes sense)."""
+def _memo(view: runs.RunView, name: str, build):
+    """Build a snapshot-based figure once per (run, snapshot count, presenter mode); reuse it otherwise."""
+    cache = st.session_state.setdefault("_figs", {})
+    key = (view.run_id, name, len(view.snapshots), view.snapshots[-1]["step"] if view.snapshots else 0,
+           presenter_mode())
+    if key not in cache:
+        for old in [k for k in cache if k[:2] == key[:2]]:
+            del cache[old]  # keep one version per chart
+        cache[key] = _fig(build())
+    return cache[key]
+
+
+def curves(a: runs.RunView, b: runs.RunView | None) -> None:
+    """Loss, accuracy and learning rate of run A (and B overlaid): the fast-changing charts."""
     series = [charts.RunSeries(a.row.get("label") or "run A", a.train, a.val)]
     if b is not None:
         series.append(charts.RunSeries(b.row.get("label") or "run B", b.train, b.val))
@@ -167,29 +180,35 @@ def dashboard(a: runs.RunView, b: runs.RunView | None) -> None:
         chart(_fig(charts.accuracy_figure(series, n_classes=a.meta.get("n_classes"))), "accuracy")
     with c3:
         chart(_fig(charts.lr_figure(series)), "lr")
+
+
+def layers(a: runs.RunView, b: runs.RunView | None) -> None:
+    """Hints and every per-layer chart; rebuilt only when a new snapshot has arrived."""
     meta, snaps = a.meta, a.snapshots
     left, right = st.columns([1.2, 1])
     with left:
         _hints(a)
     with right:
         if snaps and "boundary" in snaps[-1]:
-            chart(_fig(charts.boundary_figure(meta, snaps[-1])), "boundary")
+            chart(_memo(a, "boundary", lambda: charts.boundary_figure(meta, snaps[-1])), "boundary")
         elif snaps and "filters" in snaps[-1]:
-            chart(_fig(charts.filters_figure(snaps[-1])), "filters")
+            chart(_memo(a, "filters", lambda: charts.filters_figure(snaps[-1])), "filters")
         else:
-            chart(_fig(charts.layer_stats_figure(snaps, meta)), "layer_stats_top")
+            chart(_memo(a, "stats_top", lambda: charts.layer_stats_figure(snaps, meta)), "layer_stats_top")
     h1, h2 = st.columns(2)
     with h1:
-        chart(_fig(charts.histogram_grid(snaps, meta, "act")), "act_hist")
+        chart(_memo(a, "act", lambda: charts.histogram_grid(snaps, meta, "act")), "act_hist")
     with h2:
-        chart(_fig(charts.histogram_grid(snaps, meta, "grad_w")), "grad_hist")
+        chart(_memo(a, "grad", lambda: charts.histogram_grid(snaps, meta, "grad_w")), "grad_hist")
     r1, r2, r3 = st.columns(3)
     with r1:
-        chart(_fig(charts.update_ratio_figure(snaps, meta, compare=b.snapshots if b else None)), "update_ratio")
+        chart(_memo(a, f"ratio{len(b.snapshots) if b else ''}",
+                    lambda: charts.update_ratio_figure(snaps, meta, compare=b.snapshots if b else None)),
+              "update_ratio")
     with r2:
-        chart(_fig(charts.dead_saturated_figure(snaps, meta)), "dead_saturated")
+        chart(_memo(a, "dead", lambda: charts.dead_saturated_figure(snaps, meta)), "dead_saturated")
     with r3:
-        chart(_fig(charts.layer_stats_figure(snaps, meta)), "layer_stats")
+        chart(_memo(a, "stats", lambda: charts.layer_stats_figure(snaps, meta)), "layer_stats")
 
 
 def timeline(a: runs.RunView) -> None:
@@ -204,9 +223,10 @@ def timeline(a: runs.RunView) -> None:
     snap = min(snaps, key=lambda s: abs(s["step"] - chosen))
     t1, t2 = st.columns(2)
     with t1:
-        chart(_fig(charts.histogram_at(snap, a.meta, "act", f"step {snap['step']}")), "timeline_act")
+        chart(_memo(a, f"t_act{snap['step']}", lambda: charts.histogram_at(snap, a.meta, "act", f"step {snap['step']}")),
+              "timeline_act")
     with t2:
-        chart(_fig(charts.weight_histograms(snap, a.meta)), "timeline_weights")
+        chart(_memo(a, f"t_w{snap['step']}", lambda: charts.weight_histograms(snap, a.meta)), "timeline_weights")
 
 
 def downloads(a: runs.RunView) -> None:
@@ -221,27 +241,42 @@ def downloads(a: runs.RunView) -> None:
 
 
 def live() -> None:
-    """The polling fragment: refreshes while a run is active, then stops and reruns the page once."""
+    """Two polling fragments: curves twice a second, layer charts once a second; both stop when runs end.
+
+    Splitting them keeps the web process light: the curves are cheap and change every
+    poll, the layer charts are heavier and only change when a snapshot arrives.
+    """
     a = runs.view_for("run")
     b = runs.view_for("cmp")
     active = any(v is not None and v.active for v in (a, b))
 
+    def _ended(va, vb) -> bool:
+        return active and not any(v is not None and v.active for v in (va, vb))
+
     @st.fragment(run_every=POLL_SECONDS if active else None)
-    def _live() -> None:
-        va = runs.view_for("run")
-        vb = runs.view_for("cmp")
+    def _curves() -> None:
+        va, vb = runs.view_for("run"), runs.view_for("cmp")
         if va is None:
             st.info("Pick a lesson or set the controls, then press **Start**. Charts appear within a second or two.")
             return
         _status_line(va, "Run A" if vb else "Run")
         if vb is not None:
             _status_line(vb, "Run B")
-        dashboard(va, vb)
-        timeline(va)
-        now_active = any(v is not None and v.active for v in (va, vb))
-        if active and not now_active:
+        curves(va, vb)
+        if _ended(va, vb):
             st.rerun()  # the run ended: refresh buttons and downloads, and stop polling
 
-    _live()
+    @st.fragment(run_every=LAYER_POLL_SECONDS if active else None)
+    def _layers() -> None:
+        va, vb = runs.view_for("run"), runs.view_for("cmp")
+        if va is None:
+            return
+        layers(va, vb)
+        timeline(va)
+
+    if not get_jobs().ready():
+        st.caption("Training workers are warming up (importing PyTorch); the first Start may take a few seconds.")
+    _curves()
+    _layers()
     if a is not None and not a.active and a.status != "missing":
         downloads(a)

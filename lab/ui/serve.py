@@ -10,10 +10,14 @@ front that the app uses `st.navigation` removes the race for everyone.
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.web import cli
+
+from lab.jobs import shared_manager
+from lab.settings import load_settings
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 
@@ -21,6 +25,8 @@ APP = Path(__file__).resolve().parents[2] / "app.py"
 def main(argv: list[str] | None = None) -> None:
     """Run `streamlit run app.py` with the given extra options."""
     PagesManager.uses_pages_directory = False  # app.py declares its pages with st.navigation
+    # Start (and warm) the training workers now, in the background, so the first Start is fast.
+    threading.Thread(target=lambda: shared_manager(load_settings()), name="warm-workers", daemon=True).start()
     sys.argv = ["streamlit", "run", str(APP), *(sys.argv[1:] if argv is None else argv)]
     sys.exit(cli.main())
 

@@ -1,0 +1,127 @@
+"""Live-lab latency in a real browser: Start -> first loss points, chart refresh interval, training speed.
+
+Starts the app with `python -m lab.ui.serve` on a free port, drives Debian's chromium with
+Playwright, and compares the run's training speed (steps x batch / training seconds, as the
+worker measured it) with the same config trained headless in one process, side by side.
+
+    python bench/latency.py [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lab.config import RunConfig  # noqa: E402
+from lab.store import RunStore  # noqa: E402
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+COUNT_JS = """(sel) => { const el = document.querySelector(sel); if (!el || !el.data) return 0;
+  let n = 0; for (const t of el.data) { if (t.x && t.x.length !== undefined) n += t.x.length;
+  else if (t.x && t.x.bdata) n += t.x.shape ? Number(String(t.x.shape).split(',')[0]) : 1; } return n; }"""
+
+
+def free_port() -> int:
+    """An unused local TCP port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_health(url: str, timeout: float = 90) -> None:
+    """Block until Streamlit answers its health check."""
+    t_end = time.time() + timeout
+    while time.time() < t_end:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read().strip() == b"ok":
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("server did not become healthy")
+
+
+def headless_ips(cfg: RunConfig, threads: int) -> float:
+    """Images/s of the same run trained headless in a fresh process with `threads` torch threads."""
+    code = (f"import torch; torch.set_num_threads({threads}); from lab.config import RunConfig; "
+            f"from lab.trainer import Trainer; t = Trainer(RunConfig.from_json({cfg.to_json()!r})).fit(); "
+            "print(t.step * t.batch_size / t.train_seconds)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    """Measure and print the three figures of the live lab."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=3)
+    args = p.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    cfg = RunConfig(epochs=60)  # ~1,300 steps of the default MLP on digits: several seconds of training
+    tmp = Path(tempfile.mkdtemp())
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, TRAINING_LAB_STORE=str(tmp / "runs.db"))
+    server = subprocess.Popen([sys.executable, "-m", "lab.ui.serve", "--server.port", str(port),
+                               "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first_points, intervals, web_ips = [], [], []
+    try:
+        wait_health(url)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            for r in range(args.repeats):
+                page = browser.new_page(viewport={"width": 1400, "height": 900})
+                page.goto(f"{url}/train?" + "&".join(f"{k}={v}" for k, v in {**cfg.to_query(), "seed": r}.items()))
+                page.wait_for_selector("[data-testid=stAppViewContainer]")
+                page.get_by_text("warming up").wait_for(state="detached", timeout=120_000)
+                page.get_by_role("button", name="Start").click()
+                t0 = time.perf_counter()
+                sel = ".st-key-loss .js-plotly-plot"
+                page.wait_for_function(f"({COUNT_JS})('{sel}') > 0", timeout=60_000, polling=20)
+                first_points.append(time.perf_counter() - t0)
+                last, t_last = page.evaluate(COUNT_JS, sel), time.perf_counter()
+                while not page.get_by_text("Run · completed").count():
+                    n = page.evaluate(COUNT_JS, sel)
+                    if n != last:
+                        now = time.perf_counter()
+                        intervals.append(now - t_last)
+                        last, t_last = n, now
+                    time.sleep(0.02)
+                run_id = page.url.split("run=")[1].split("&")[0]
+                summary = RunStore(tmp / "runs.db").get_run(run_id)["summary"]
+                web_ips.append(summary["steps"] * summary["batch_size"] / summary["train_seconds"])
+                page.close()
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    threads = 1  # what each of the server's workers uses on this 2-core machine (cores // workers)
+    head = [headless_ips(cfg.replace(seed=r), threads) for r in range(args.repeats)]
+    head_all = [headless_ips(cfg.replace(seed=r), os.cpu_count() or 1) for r in range(args.repeats)]
+    p95 = sorted(intervals)[max(0, int(len(intervals) * 0.95) - 1)] if intervals else float("nan")
+    print(f"config: default MLP on digits, {cfg.epochs} epochs; {args.repeats} runs")
+    print(f"Start -> first loss points : median {statistics.median(first_points):.2f} s, "
+          f"max {max(first_points):.2f} s   (target < 2 s)")
+    print(f"chart refresh interval     : median {statistics.median(intervals):.2f} s, p95 {p95:.2f} s, "
+          f"{len(intervals)} updates   (target <= 1 s)")
+    mw, mh, ma = statistics.median(web_ips), statistics.median(head), statistics.median(head_all)
+    print(f"training speed, page open  : {mw:,.0f} images/s (worker, {threads} thread)")
+    print(f"training speed, headless   : {mh:,.0f} images/s ({threads} thread), {ma:,.0f} images/s "
+          f"({os.cpu_count()} threads)")
+    print(f"ratio page/headless        : {mw / mh:.2f}x same threads, {mw / ma:.2f}x vs all cores   (target >= 0.9x)")
+
+
+if __name__ == "__main__":
+    main()

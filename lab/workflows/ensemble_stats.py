@@ -1,0 +1,82 @@
+"""Combining the predictions of several models: the ensemble maths, in numpy so the web process can run it.
+
+An ensemble here averages predicted class probabilities (not logits, not votes): every
+member says how sure it is, and the average is a calibrated mixture. The training side
+(members, snapshots, weight averaging) lives in `lab.workflows.ensembles` and runs in a
+worker; it returns plain arrays that these functions reduce to tables and curves.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+PROB_FLOOR = 1e-12  # log(0) guard when a member is certain and wrong
+
+
+def ensemble_proba(member_probs: Sequence[np.ndarray]) -> np.ndarray:
+    """The ensemble's probabilities: the mean over members of their (N, C) probability arrays."""
+    if not member_probs:
+        raise ValueError("members=[] is invalid: an ensemble needs at least one member's probabilities")
+    shapes = {np.shape(p) for p in member_probs}
+    if len(shapes) != 1:
+        raise ValueError(f"member shapes={sorted(shapes)} are invalid: every member must predict the same (N, C) array")
+    return np.mean(np.stack([np.asarray(p, dtype=np.float64) for p in member_probs]), axis=0)
+
+
+def accuracy(probs: np.ndarray, y: np.ndarray) -> float:
+    """Share of rows whose most probable class is the label."""
+    return float(np.mean(np.argmax(probs, axis=1) == np.asarray(y)))
+
+
+def nll(probs: np.ndarray, y: np.ndarray) -> float:
+    """Mean negative log-probability of the true class (the validation cross-entropy)."""
+    p = np.asarray(probs, dtype=np.float64)[np.arange(len(y)), np.asarray(y)]
+    return float(-np.mean(np.log(np.maximum(p, PROB_FLOOR))))
+
+
+def usable(probs: np.ndarray) -> bool:
+    """True when an array of probabilities is finite (a diverged member is left out of the ensemble)."""
+    return bool(np.all(np.isfinite(probs)))
+
+
+def ensemble_summary(members: Sequence[dict]) -> dict:
+    """Each member's accuracy and loss, their mean, the ensemble's, and the ensemble's accuracy by size.
+
+    `members` are the dicts returned by `lab.workflows.ensembles.train_member` (keys seed,
+    probs, y, ...). `by_size[k-1]` is the accuracy of the ensemble of the first k usable members.
+    """
+    good = [m for m in members if usable(m["probs"])]
+    rows = [{"seed": m["seed"], "val_acc": accuracy(m["probs"], m["y"]), "val_loss": nll(m["probs"], m["y"]),
+             "used": usable(m["probs"])} for m in members]
+    out = {"members": rows, "n_used": len(good), "ensemble_acc": math.nan, "ensemble_loss": math.nan,
+           "mean_acc": math.nan, "mean_loss": math.nan, "best_acc": math.nan, "by_size": []}
+    if not good:
+        return out
+    y = good[0]["y"]
+    probs = [m["probs"] for m in good]
+    ens = ensemble_proba(probs)
+    accs = [accuracy(p, y) for p in probs]
+    out.update(ensemble_acc=accuracy(ens, y), ensemble_loss=nll(ens, y), mean_acc=float(np.mean(accs)),
+               mean_loss=float(np.mean([nll(p, y) for p in probs])), best_acc=max(accs),
+               by_size=[accuracy(ensemble_proba(probs[:k]), y) for k in range(1, len(probs) + 1)])
+    return out
+
+
+def snapshot_summary(result: dict, keep_last: int) -> dict:
+    """The snapshot ensemble of the last `keep_last` snapshots of one cyclic run, next to each snapshot alone."""
+    snaps = [s for s in result["snapshots"] if usable(s["probs"])]
+    y = result["y"]
+    rows = [{"step": s["step"], "lr": s["lr"], "val_acc": accuracy(s["probs"], y), "val_loss": nll(s["probs"], y)}
+            for s in snaps]
+    out = {"snapshots": rows, "kept": 0, "ensemble_acc": math.nan, "ensemble_loss": math.nan,
+           "last_acc": math.nan, "last_loss": math.nan}
+    if not snaps:
+        return out
+    kept = snaps[-max(1, keep_last):]
+    ens = ensemble_proba([s["probs"] for s in kept])
+    out.update(kept=len(kept), ensemble_acc=accuracy(ens, y), ensemble_loss=nll(ens, y),
+               last_acc=rows[-1]["val_acc"], last_loss=rows[-1]["val_loss"])
+    return out
