@@ -253,7 +253,7 @@ def optimizer_paths_figure(xs: Sequence[float], ys: Sequence[float], z: Sequence
     fig.update_yaxes(range=[ys[0], ys[-1]])
     style_figure(fig, title, "x (parameter 1)", "y (parameter 2)", height=560, uirevision="paths")
     # Room under the plot for the play button and slider, with the legend below them.
-    fig.update_layout(margin={"l": 60, "r": 16, "t": 44, "b": 170}, legend={"y": -0.3})
+    fig.update_layout(margin={"l": 60, "r": 16, "t": 44, "b": 210}, legend={"y": -0.4})
     return fig
 
 
