@@ -10,7 +10,7 @@ from lab.ui import controls, runs
 from lab.ui import workflows as wf
 from lab.ui.common import chart, get_jobs, get_settings, get_store
 from lab.ui.dashboard import LEVEL_ICON
-from lab.workflows import babysit, search
+from lab.workflows import babysit, offload, search
 from lab.workflows.lr_finder import lr_range_test
 
 ICON = {True: "✅", False: "🛑", None: "ℹ️"}
@@ -22,10 +22,15 @@ def _state(cfg) -> dict:
     if bs.get("cfg") != cfg.to_json():
         if bs.get("cfg"):
             st.info("The settings changed, so the recipe starts over from step 1.", icon="🔄")
+        view = bs.get("overfit")
+        if view is not None and view.active:
+            get_jobs().stop(view.run_id)
+        for slot in ("babysit_coarse", "babysit_refine"):
+            old = st.session_state.pop(slot, None)
+            if old is not None and not old.finished:
+                old.stop(get_jobs())
         bs.clear()
         bs["cfg"] = cfg.to_json()
-        for slot in ("babysit_coarse", "babysit_refine"):
-            st.session_state.pop(slot, None)
     return bs
 
 
@@ -192,6 +197,7 @@ def render() -> None:
         st.info("Fix the highlighted setting in the sidebar to start.")
         return
     wf.config_caption(cfg)
+    offload.pool()  # start the worker for steps 1 and 3 now, so the first click does not wait for torch to load
     bs = _state(cfg)
     active = _active(bs)
 

@@ -16,7 +16,8 @@ KNOBS = {
     "cutout": ("Cutout side", 0.0, 0.9, 0.4, 0.05), "mixup": ("Mixup alpha", 0.0, 5.0, 1.0, 0.1),
     "cutmix": ("CutMix alpha", 0.0, 5.0, 1.0, 0.1),
 }
-LABELS = {name: label.split(" (")[0] for name, (label, *_rest) in KNOBS.items()}
+LABELS = {"crop": "Crop", "flip": "Flip", "rotate": "Rotate", "translate": "Shift", "scale": "Scale", "shear": "Shear",
+          "jitter": "Jitter", "noise": "Noise", "cutout": "Cutout", "mixup": "Mixup", "cutmix": "CutMix"}
 NEAR_ZERO = 1e-3  # |w| below this counts as "switched off" in the L1/L2 comparison
 
 

@@ -153,3 +153,19 @@ def test_every_lesson_loads():
         assert not at.exception
         assert at.query_params["lesson"] == lesson_id
         assert any(lessons()[lesson_id]["title"] in m.value for m in at.markdown)
+
+
+def test_presenter_mode_from_the_url_hides_controls_and_enlarges_charts():
+    at = _app(present="1", dataset="xor", epochs="2")
+    assert not at.exception
+    css = " ".join(h.proto.body for h in at.get("html"))
+    assert "stSidebar" in css and "display: none" in css
+    assert at.query_params["present"] == "1"
+    at.button(key="btn_start").click().run()
+    _wait_done(at)
+    at.run()
+    loss = [c for c in at.get("plotly_chart") if c.proto.id.endswith("-loss")][0]
+    import json
+
+    spec = json.loads(loss.proto.spec)
+    assert spec["layout"]["font"]["size"] > 14  # presenter_layout scales fonts up

@@ -364,29 +364,34 @@ def race_figure(losses: Mapping[str, Sequence[float]], labels: Mapping[str, str]
 
 
 def gallery_figure(gallery, labels: Mapping[str, str]) -> go.Figure:
-    """All images in one mosaic: originals on top, one row per augmentation, training targets under each tile."""
-    rows = [("original", gallery.originals, gallery.labels)] + [(r.name, r.images, r.captions) for r in gallery.rows]
-    tiles = [[_to_rgb(img) for img in imgs] for _, imgs, _ in rows]
+    """All images in one mosaic: a column per augmentation (originals first), training targets under each tile."""
+    cols = [("original", gallery.originals, gallery.labels)] + [(r.name, r.images, r.captions) for r in gallery.rows]
+    tiles = [[_to_rgb(img) for img in imgs] for _, imgs, _ in cols]
     h, w = tiles[0][0].shape[:2]
-    pad, cap = max(1, w // 8), h  # cap: room under each tile for a caption of up to two lines
-    cell_h, cell_w = h + pad + cap, w + pad
-    canvas = np.full((len(rows) * cell_h, len(tiles[0]) * cell_w, 3), 255, dtype=np.uint8)
-    for r, row in enumerate(tiles):
-        for c, t in enumerate(row):
-            canvas[r * cell_h:r * cell_h + h, c * cell_w:c * cell_w + w] = t
+    pad, cap = max(1, w // 6), h  # cap: room under each tile for a caption of up to two lines
+    cell_h, cell_w = h + pad + cap, w + 2 * pad
+    n_rows = len(tiles[0])
+    canvas = np.full((n_rows * cell_h, len(cols) * cell_w, 3), 255, dtype=np.uint8)
+    for c, column in enumerate(tiles):
+        for r, t in enumerate(column):
+            canvas[r * cell_h:r * cell_h + h, c * cell_w + pad:c * cell_w + pad + w] = t
     fig = go.Figure(go.Image(source=_png(canvas), zsmooth=False, hoverinfo="skip"))
     notes = []
-    for r, (_, _, caps) in enumerate(rows):
-        for c, text in enumerate(caps):
-            # "0.62 x 3 + 0.38 x 8" becomes two short lines so it fits under its tile
-            notes.append({"x": c * cell_w + w / 2, "y": r * cell_h + h + pad / 2, "text": text.replace(" + ", "<br>"),
-                          "showarrow": False, "yanchor": "top", "font": {"size": 10}})
+    for c, (_, _, caps) in enumerate(cols):
+        for r, text in enumerate(caps):
+            # "62% 3 + 38% 8" becomes two short lines so it fits under its tile
+            notes.append({"x": c * cell_w + cell_w / 2, "y": r * cell_h + h + pad / 2, "showarrow": False,
+                          "text": text.replace(" + ", "<br>"), "yanchor": "top", "font": {"size": 9}})
     fig.update_layout(annotations=notes)
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(tickvals=[r * cell_h + h / 2 for r in range(len(rows))],
-                     ticktext=[labels.get(name, name) for name, _, _ in rows], showgrid=False, zeroline=False)
-    return style_figure(fig, "Augmentation gallery (under each image: the label training sees)",
-                        height=max(320, 100 * len(rows)), uirevision="gallery")
+    fig.update_xaxes(side="top", tickangle=0, tickvals=[c * cell_w + cell_w / 2 for c in range(len(cols))],
+                     ticktext=[labels.get(name, name) for name, _, _ in cols], showgrid=False, zeroline=False)
+    fig.update_yaxes(visible=False)
+    # The image keeps its aspect ratio, so size the figure for a wide page rather than a fixed height.
+    height = int(min(1000, max(320, 800 * canvas.shape[0] / canvas.shape[1] + 110)))
+    style_figure(fig, "Augmentation gallery (under each image: the label training sees)", height=height,
+                 uirevision="gallery")
+    fig.update_layout(margin={"l": 16, "r": 16, "t": 70, "b": 16})
+    return fig
 
 
 def dropout_figure(demo) -> go.Figure:

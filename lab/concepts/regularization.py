@@ -53,9 +53,9 @@ class Gallery:
 
 
 def mixed_label(target: torch.Tensor, class_names: list[str]) -> str:
-    """A soft target as text, largest share first, e.g. '0.62 x 3 + 0.38 x 8'."""
+    """A soft target as text, largest share first, e.g. '62% 3 + 38% 8'."""
     share, idx = target.sort(descending=True)
-    parts = [f"{float(s):.2f} x {class_names[int(i)]}" for s, i in zip(share, idx, strict=True) if s > 0.005]
+    parts = [f"{float(s):.0%} {class_names[int(i)]}" for s, i in zip(share, idx, strict=True) if s > 0.005]
     return " + ".join(parts)
 
 

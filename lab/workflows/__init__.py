@@ -1,1 +1,1 @@
-"""Workflow logic behind the babysitting, search and comparison pages (no streamlit here)."""
+"""Workflow logic behind the workflow pages, one module per workflow; nothing here imports streamlit."""

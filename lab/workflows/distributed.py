@@ -57,12 +57,10 @@ def _check(batch_size: int, steps: int, repeats: int) -> None:
         raise ConfigError("repeats", repeats, f"a whole number from 1 to {MAX_REPEATS}")
 
 
-def _setup(cfg: RunConfig):
-    """Data and a model that are identical in every process (same seed, same CPU arithmetic)."""
-    data = load_data(cfg)
+def _model(cfg: RunConfig, input_shape: tuple[int, ...], n_classes: int) -> torch.nn.Module:
+    """A model that is identical in every process (same seed, same CPU arithmetic)."""
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg, data.input_shape, data.n_classes)
-    return data, model
+    return build_model(cfg, input_shape, n_classes)
 
 
 def batch_indices(n_train: int, batch_size: int, steps: int, seed: int) -> list[torch.Tensor]:
@@ -95,19 +93,23 @@ def _median_seconds(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def _worker(rank: int, world: int, init_file: str, out_dir: str, config: dict, batch_size: int, steps: int,
-            repeats: int) -> None:
-    """One process of the group: gradient on its half, timed compute and all-reduce, then DDP steps."""
+def _worker(rank: int, world: int, init_file: str, out_dir: str, config: dict, x_train: torch.Tensor,
+            y_train: torch.Tensor, n_classes: int, batch_size: int, steps: int, repeats: int) -> None:
+    """One process of the group: gradient on its half, timed compute and all-reduce, then DDP steps.
+
+    The parent passes the training tensors (shared memory), so a worker never loads the dataset itself.
+    """
     torch.set_num_threads(1)  # two processes on two cores; more threads would only fight each other
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world,
                             timeout=datetime.timedelta(seconds=TIMEOUT_S))
     try:
         cfg = demo_config(config)
-        data, model = _setup(cfg)
-        batches = batch_indices(len(data.x_train), batch_size, steps, cfg.seed)
+        shape = tuple(x_train.shape[1:])
+        model = _model(cfg, shape, n_classes)
+        batches = batch_indices(len(x_train), batch_size, steps, cfg.seed)
         half = batch_size // world
         mine = [idx[rank * half:(rank + 1) * half] for idx in batches]
-        x, y = data.x_train[mine[0]], data.y_train[mine[0]]
+        x, y = x_train[mine[0]], y_train[mine[0]]
 
         # 1. the gradient on this half, then the mean over the group
         _grad(model, x, y)
@@ -123,15 +125,18 @@ def _worker(rank: int, world: int, init_file: str, out_dir: str, config: dict, b
         allreduce_s = _median_seconds(lambda: dist.all_reduce(buf), repeats)
 
         # 3. a few steps of DistributedDataParallel from the same starting weights
-        data, model = _setup(cfg)
+        model = _model(cfg, shape, n_classes)
         ddp = DistributedDataParallel(model)
         opt = make_optimizer(ddp.parameters(), cfg)
         losses, step_times = [], []
         for idx in mine:
             t0 = time.perf_counter()
-            losses.append(_grad(ddp, data.x_train[idx], data.y_train[idx]))
+            loss = torch.tensor([_grad(ddp, x_train[idx], y_train[idx])])
             opt.step()
             step_times.append(time.perf_counter() - t0)
+            # The mean of the halves' mean losses is the full batch's mean loss (reported, not timed).
+            dist.all_reduce(loss)
+            losses.append(float(loss) / world)
         if rank == 0:
             torch.save({"local": local, "averaged": averaged, "compute_s": compute_s, "allreduce_s": allreduce_s,
                         "ddp_params": [p.detach().clone() for p in model.parameters()], "ddp_losses": losses,
@@ -140,32 +145,36 @@ def _worker(rank: int, world: int, init_file: str, out_dir: str, config: dict, b
         dist.destroy_process_group()
 
 
-def single_process(cfg: RunConfig, batch_size: int, steps: int, repeats: int) -> dict:
+def single_process(cfg: RunConfig, x_train: torch.Tensor, y_train: torch.Tensor, n_classes: int, batch_size: int,
+                   steps: int, repeats: int) -> dict:
     """The reference in one process: the full-batch gradient, its compute time, and `steps` full-batch steps."""
-    data, model = _setup(cfg)
-    batches = batch_indices(len(data.x_train), batch_size, steps, cfg.seed)
-    x, y = data.x_train[batches[0]], data.y_train[batches[0]]
+    shape = tuple(x_train.shape[1:])
+    model = _model(cfg, shape, n_classes)
+    batches = batch_indices(len(x_train), batch_size, steps, cfg.seed)
+    x, y = x_train[batches[0]], y_train[batches[0]]
     _grad(model, x, y)
     grad = flat_grad(model)
     compute_s = _median_seconds(lambda: _grad(model, x, y), repeats)
-    data, model = _setup(cfg)
+    model = _model(cfg, shape, n_classes)
     opt = make_optimizer(model.parameters(), cfg)
     losses, step_times = [], []
     for idx in batches:
         t0 = time.perf_counter()
-        losses.append(_grad(model, data.x_train[idx], data.y_train[idx]))
+        losses.append(_grad(model, x_train[idx], y_train[idx]))
         opt.step()
         step_times.append(time.perf_counter() - t0)
     return {"grad": grad, "compute_s": compute_s, "params": [p.detach().clone() for p in model.parameters()],
             "losses": losses, "step_s": statistics.median(step_times)}
 
 
-def run_group(config: dict, batch_size: int, steps: int, repeats: int) -> dict:
+def run_group(config: dict, x_train: torch.Tensor, y_train: torch.Tensor, n_classes: int, batch_size: int,
+              steps: int, repeats: int) -> dict:
     """Spawn the WORLD-process gloo group and return rank 0's results (tensors)."""
     with tempfile.TemporaryDirectory(prefix="lab-ddp-") as folder:
         init_file = str(Path(folder) / "rendezvous")
+        args = (WORLD, init_file, folder, config, x_train, y_train, n_classes, batch_size, steps, repeats)
         try:
-            tmp.start_processes(_worker, args=(WORLD, init_file, folder, config, batch_size, steps, repeats),
+            tmp.start_processes(_worker, args=args,
                                 nprocs=WORLD, join=True, start_method="spawn")
         except tmp.ProcessException as e:  # a child's traceback: keep its last line, the actual error
             last = [line for line in str(e).strip().splitlines() if line.strip()][-1:]
@@ -178,8 +187,15 @@ def data_parallel_check(config: dict, batch_size: int = 64, steps: int = 5, repe
     _check(batch_size, steps, repeats)
     cfg = demo_config(config)
     t0 = time.perf_counter()
-    group = run_group(cfg.to_dict(), batch_size, steps, repeats)
-    ref = single_process(cfg, batch_size, steps, repeats)
+    data = load_data(cfg)
+    xy = (data.x_train, data.y_train, data.n_classes)
+    group = run_group(cfg.to_dict(), *xy, batch_size, steps, repeats)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the same single thread each group process has, so the times compare
+    try:
+        ref = single_process(cfg, *xy, batch_size, steps, repeats)
+    finally:
+        torch.set_num_threads(threads)
     n = ref["grad"].numel()
     grad_bytes = n * ref["grad"].element_size()
     param_diff = max(float((a - b).abs().max()) for a, b in zip(group["ddp_params"], ref["params"], strict=True))
@@ -190,7 +206,7 @@ def data_parallel_check(config: dict, batch_size: int = 64, steps: int = 5, repe
     return {
         "world": WORLD, "batch_size": batch_size, "per_process": batch_size // WORLD, "n_params": n,
         "grad_bytes": grad_bytes,
-        # A ring all-reduce sends (and receives) 2 (W-1)/W of the buffer per process: a reduce-scatter then an all-gather.
+        # A ring all-reduce sends (and receives) 2 (W-1)/W of the buffer per process: reduce-scatter, then all-gather.
         "ring_bytes_per_process": 2 * (WORLD - 1) / WORLD * grad_bytes,
         "max_abs_diff": float((group["averaged"] - ref["grad"]).abs().max()),
         "max_abs_grad": float(ref["grad"].abs().max()),

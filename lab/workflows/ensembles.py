@@ -116,7 +116,8 @@ class SnapshotSaver(Callback):
 
     def on_fit_end(self, trainer: Trainer) -> None:
         """A completed run whose rate was still falling ends at a low point too."""
-        if trainer.status == "completed" and self._falling and (not self.snapshots or self.snapshots[-1][0] != trainer.step):
+        saved_here = bool(self.snapshots) and self.snapshots[-1][0] == trainer.step
+        if trainer.status == "completed" and self._falling and not saved_here:
             self._save(trainer, self._lr_prev or trainer.lr)
 
     def _save(self, trainer: Trainer, lr: float) -> None:
@@ -158,7 +159,7 @@ def snapshot_run(config: dict, cycles: int, epochs_per_cycle: int) -> dict:
 
 
 def has_batch_norm(model: nn.Module) -> bool:
-    """True when the model has batch-norm layers (their running statistics must be re-estimated for averaged weights)."""
+    """True when the model has batch-norm layers (averaged weights need their running statistics re-estimated)."""
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
 
@@ -203,7 +204,8 @@ class WeightAverager(Callback):
         row = {"step": ev["step"], "epoch": ev["epoch"], "raw_val_acc": ev["val_acc"], "raw_val_loss": ev["val_loss"],
                "avg_val_acc": None, "avg_val_loss": None}
         if self.avg is not None and int(self.avg.n_averaged) > 0:
-            row["avg_val_acc"], row["avg_val_loss"] = _scores(self.averaged_proba(trainer, trainer.x_val), trainer.y_val)
+            probs = self.averaged_proba(trainer, trainer.x_val)
+            row["avg_val_acc"], row["avg_val_loss"] = _scores(probs, trainer.y_val)
         self.rows.append(row)
 
     def averaged_proba(self, trainer: Trainer, x: torch.Tensor) -> torch.Tensor:

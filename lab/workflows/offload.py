@@ -5,6 +5,9 @@ return a value, so they get their own small pool: one spawned process, started o
 first use and shared by every session of the server. It keeps torch out of the web
 process (the pages stay light) and keeps a slow call from blocking the page script.
 Futures are returned as-is: a page keeps one in session state and polls `done()`.
+
+The process is started with the job manager's `_plain_main` guard: Streamlit runs each
+page as `__main__`, and spawn would otherwise re-run the page in the new process.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
+
+# The same guard (and lock) the job manager uses; two separate locks could restore the wrong __main__.
+from lab.jobs import _plain_main
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
@@ -57,7 +63,8 @@ def pool() -> ProcessPoolExecutor:
             threads = 1
             _pool = ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"),
                                         initializer=_init_worker, initargs=(threads,))
-            _pool.submit(_ping)
+            with _plain_main():  # the pool starts its process on the first submit
+                _pool.submit(_ping)
         return _pool
 
 
@@ -65,11 +72,15 @@ def submit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
     """Run fn(*args, **kwargs) in the worker; fn must live in an importable module (not a page)."""
     global _pool
     try:
-        return pool().submit(_guarded, fn, args, kwargs)
+        executor = pool()
+        with _plain_main():
+            return executor.submit(_guarded, fn, args, kwargs)
     except RuntimeError:  # the pool broke (worker killed) or was shut down: start a fresh one once
         with _lock:
             _pool = None
-        return pool().submit(_guarded, fn, args, kwargs)
+        executor = pool()
+        with _plain_main():
+            return executor.submit(_guarded, fn, args, kwargs)
 
 
 def outcome(future: Future) -> tuple[Any, str]:

@@ -61,6 +61,7 @@ HEAD = "out"  # the classifier layer of lab.models.Net; everything before it is 
 LOWER_LAYERS = ("conv1",)  # what finetune_top keeps frozen: the first convolution stage
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+REBUILD = "rebuild it with: python scripts/pretrain_backbone.py"
 RESNET_SIZE = 64  # shapes are 16x16; ResNet-18's stem divides by 4, so upscale to keep a 2x2 map at the end
 
 
@@ -98,7 +99,8 @@ def _bundle(x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarray, classe
     """A DataBundle with labels renumbered 0..k-1 in the order of `classes`."""
     lookup = np.full(max(classes) + 1, -1)
     lookup[list(classes)] = np.arange(len(classes))
-    raw_train, raw_val = torch.from_numpy(np.array(x, dtype=np.float32)), torch.from_numpy(np.array(xv, dtype=np.float32))
+    raw_train = torch.from_numpy(np.array(x, dtype=np.float32))
+    raw_val = torch.from_numpy(np.array(xv, dtype=np.float32))
     x_train = pre.apply(raw_train)
     return DataBundle(x_train=x_train, y_train=torch.from_numpy(lookup[y].astype(np.int64)), x_val=pre.apply(raw_val),
                       y_val=torch.from_numpy(lookup[yv].astype(np.int64)), n_classes=len(classes),
@@ -129,7 +131,7 @@ def target_bundle(per_class: int, sample_seed: int, pre: Preprocessor) -> DataBu
     through the labelled ones they exclude. Inputs use the backbone's normalization `pre`.
     """
     if not 1 <= per_class <= MAX_PER_CLASS:
-        raise ConfigError("per_class", per_class, f"a whole number of labelled images per class from 1 to {MAX_PER_CLASS}")
+        raise ConfigError("per_class", per_class, f"a whole number of labelled images from 1 to {MAX_PER_CLASS}")
     raw = shapes_raw(TARGET_GENERATOR_SEED)
     # The validation rows come from a fixed order (seed 0), the labelled rows from the rest in a sample_seed order,
     # so different labelled samples are always scored on the same validation images.
@@ -197,18 +199,20 @@ def load_backbone(folder: Path = ASSET_DIR) -> Backbone:
         shape, n_classes = tuple(meta["input_shape"]), int(meta["n_classes"])
         norm = meta["normalization"]
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise BackboneError(f"backbone metadata {folder / META_FILE} is unusable ({e}); rerun scripts/pretrain_backbone.py") from None
+        raise BackboneError(f"backbone metadata {folder / META_FILE} is unusable ({e}); {REBUILD}") from None
     path = folder / WEIGHTS_FILE
     try:
         blob = path.read_bytes()
     except OSError as e:
-        raise BackboneError(f"backbone weights {path} cannot be read ({e.strerror}); rerun scripts/pretrain_backbone.py") from None
+        raise BackboneError(f"backbone weights {path} cannot be read ({e.strerror}); {REBUILD}") from None
     if meta.get("sha256") and hashlib.sha256(blob).hexdigest() != meta["sha256"]:
-        raise BackboneError(f"backbone weights {path} do not match the SHA-256 in {META_FILE}: the file was changed or truncated")
+        raise BackboneError(f"backbone weights {path} do not match the SHA-256 in {META_FILE} (changed or truncated); "
+                            f"{REBUILD}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # any unpickling problem: the file is not a plain tensor dict
-        raise BackboneError(f"backbone weights {path} cannot be loaded with weights_only=True ({type(e).__name__})") from None
+        raise BackboneError(f"backbone weights {path} cannot be loaded with weights_only=True "
+                            f"({type(e).__name__}); {REBUILD}") from None
     validate_state(state, build_model(cfg, shape, n_classes).state_dict(), str(path))
     c = shape[0]
     pre = Preprocessor("standardize", shape, mean=torch.tensor(norm["mean"], dtype=torch.float32).view(1, c, 1, 1),
@@ -222,10 +226,12 @@ def validate_state(state: object, expected: dict[str, torch.Tensor], where: str 
         raise BackboneError(f"{where} is invalid: expected a dict of tensors (a state_dict)")
     missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
     if missing or extra:
-        raise BackboneError(f"{where} does not fit the architecture: missing keys {missing[:5]}, unexpected keys {extra[:5]}")
+        raise BackboneError(f"{where} does not fit the architecture: missing keys {missing[:5]}, "
+                            f"unexpected keys {extra[:5]}")
     for k, v in expected.items():
         if tuple(state[k].shape) != tuple(v.shape):
-            raise BackboneError(f"{where} key {k} has shape {tuple(state[k].shape)}; the architecture needs {tuple(v.shape)}")
+            raise BackboneError(f"{where} key {k} has shape {tuple(state[k].shape)}; "
+                                f"the architecture needs {tuple(v.shape)}")
         if state[k].is_floating_point() and not torch.isfinite(state[k]).all():
             raise BackboneError(f"{where} key {k} holds NaN or infinite values")
 
@@ -271,7 +277,8 @@ def resnet18_features(weights: Path) -> nn.Module:
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise BackboneError(f"ResNet-18 weights {weights} cannot be loaded with weights_only=True ({type(e).__name__})") from None
+        raise BackboneError(f"ResNet-18 weights {weights} cannot be loaded with weights_only=True "
+                            f"({type(e).__name__})") from None
     validate_state(state, net.state_dict(), str(weights))
     net.load_state_dict(state)
     net.fc = nn.Identity()

@@ -1,0 +1,130 @@
+"""Babysitting recipe: initial-loss check, overfitting verdicts, coarse/refine specs, reading a stored run."""
+
+import math
+
+import pytest
+
+from lab.config import ConfigError, RunConfig
+from lab.persist import StoreWriter
+from lab.store import RunStore
+from lab.trainer import Trainer
+from lab.workflows import babysit
+
+LN10 = math.log(10)
+
+
+# ---- step 1 -----------------------------------------------------------------------------------------------------
+
+
+def test_judge_initial_loss_against_ln_c():
+    assert babysit.judge_initial_loss(LN10, 10).passed is True
+    high = babysit.judge_initial_loss(8.0, 10)
+    assert high.passed is False and "ln(10) = 2.30" in high.text and "init" in high.advice
+    low = babysit.judge_initial_loss(0.5, 10)
+    assert low.passed is False and "below" in low.text
+    assert babysit.judge_initial_loss(math.inf, 10).passed is False
+    assert babysit.judge_initial_loss(0.1, 10, "mse").passed is None
+
+
+def test_initial_loss_passes_for_the_default_config():
+    r = babysit.initial_loss_check(RunConfig())
+    assert r["passed"] is True and r["n_classes"] == 10
+    assert r["expected"] == pytest.approx(LN10)
+    assert r["loss"] == pytest.approx(LN10, rel=0.1)
+
+
+def test_initial_loss_fails_for_large_normal_init():
+    r = babysit.initial_loss_check(RunConfig(init="large_normal"))
+    assert r["passed"] is False and r["loss"] > 1.25 * LN10
+    assert "confidently wrong" in r["text"]
+
+
+def test_initial_loss_check_turns_regularization_off():
+    plain = babysit.initial_loss_check(RunConfig(seed=4))
+    regularized = babysit.initial_loss_check(RunConfig(seed=4, dropout=0.5, label_smoothing=0.3, l2=0.1))
+    # Dropout, smoothing or a penalty would each change the number; with them off it is the same forward pass.
+    assert regularized["loss"] == pytest.approx(plain["loss"], rel=1e-6)
+
+
+def test_class_count_comes_from_the_data():
+    r = babysit.initial_loss_check(RunConfig(dataset="shapes", model="cnn"))
+    assert r["n_classes"] == 8 and r["expected"] == pytest.approx(math.log(8))
+
+
+# ---- step 2 -----------------------------------------------------------------------------------------------------
+
+
+def _overfit(cfg: RunConfig, batches: int = 5, steps: int = 300):
+    tr = Trainer(babysit.overfit_run_config(cfg, batches, steps)).fit()
+    row = {"status": tr.status, "reason": tr.reason, "config": tr.cfg.to_dict()}
+    return tr, babysit.judge_overfit(row, tr.history.train, tr.history.val)
+
+
+def test_overfit_five_batches_of_digits_reaches_100_percent():
+    tr, verdict = _overfit(RunConfig())
+    assert tr.n_train == 5 * 64
+    assert verdict.passed is True and "100%" in verdict.text
+    assert tr.history.val[-1]["train_acc"] == 1.0
+
+
+def test_overfit_reports_a_model_that_is_too_small():
+    _, verdict = _overfit(RunConfig(depth=0), steps=200)
+    assert verdict.passed is False and "too small" in verdict.advice
+
+
+def test_overfit_reports_a_learning_rate_that_is_too_low():
+    _, verdict = _overfit(RunConfig(optimizer="sgd", lr=1e-5), steps=60)
+    assert verdict.passed is False and "learning rate" in verdict.advice
+
+
+def test_overfit_verdicts_from_rows():
+    diverged = babysit.judge_overfit({"status": "diverged", "reason": "loss became nan"}, [], [])
+    assert diverged.passed is False and "lower it" in diverged.advice
+    falling = [{"step": i, "train_loss": 2.0 * 0.98 ** i} for i in range(1, 100)]
+    val = [{"step": 99, "train_acc": 0.9}]
+    slow = babysit.judge_overfit({"status": "completed", "config": {"model": "mlp", "depth": 2}}, falling, val)
+    assert slow.passed is False and "more steps" in slow.advice
+    assert babysit.first_perfect_step([{"step": 5, "train_acc": 0.9}, {"step": 10, "train_acc": 1.0}]) == 10
+
+
+@pytest.mark.parametrize("batches, steps, field", [(0, 100, "overfit_batches"), (5, 1, "overfit_steps")])
+def test_overfit_budget_is_checked(batches, steps, field):
+    with pytest.raises(ConfigError) as e:
+        babysit.overfit_run_config(RunConfig(), batches, steps)
+    assert e.value.field == field
+
+
+# ---- steps 4 and 5 ------------------------------------------------------------------------------------------------
+
+
+def test_coarse_grid_brackets_the_suggested_rate():
+    spec = babysit.coarse_spec(0.003, epochs=2)
+    lr, wd = spec.params
+    assert lr.values == pytest.approx((0.001, 0.003, 0.009))
+    assert wd.values == babysit.COARSE_WEIGHT_DECAYS and spec.mode == "grid" and spec.budget == 6
+    spec.check()
+
+
+def test_refinement_is_narrower_and_centred_on_the_best():
+    coarse = babysit.coarse_spec(0.003)
+    refine = babysit.refine_spec(coarse, {"lr": 0.009, "weight_decay": 1e-5})
+    lr, wd = refine.params
+    assert refine.mode == "random" and refine.budget == babysit.REFINE_TRIALS
+    assert math.sqrt(lr.low * lr.high) == pytest.approx(0.009, rel=0.01)
+    coarse_width = math.log10(0.009 / 0.001)
+    assert math.log10(lr.high / lr.low) == pytest.approx(babysit.REFINE_ZOOM * coarse_width, rel=0.01)
+    assert wd.low < 1e-5 < wd.high and lr.log and wd.log
+    refine.check()
+
+
+# ---- step 6 -------------------------------------------------------------------------------------------------------
+
+
+def test_read_curves_of_a_stored_run(tmp_path):
+    store = RunStore(tmp_path / "runs.db")
+    cfg = RunConfig(epochs=2, seed=3)
+    run_id = store.create_run(cfg.to_dict(), owner="t")
+    Trainer(cfg, callbacks=[StoreWriter(store, run_id)]).fit()
+    hints = babysit.read_curves(store, run_id)
+    topics = {h.topic for h in hints}
+    assert "initial loss" in topics and "update/weight ratio" in topics
