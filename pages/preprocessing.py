@@ -12,10 +12,10 @@ KINDS["none"] = "Raw"
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
-def cloud_fig(n: int, seed: int, angle: float, stretch: float, dx: float, dy: float):
-    """The five views of one point cloud (memoized figure: building it costs more than the maths)."""
-    x = pre.point_cloud(n, seed, angle, stretch, (dx, dy))
-    return charts.cloud_figure(pre.cloud_views(x), KINDS)
+def cloud_fig(n: int, seed: int, angle: float, stretch: float, dx: float, dy: float) -> tuple:
+    """The five views of one point cloud (memoized figure: building it costs more than the maths) and their table."""
+    views = pre.cloud_views(pre.point_cloud(n, seed, angle, stretch, (dx, dy)))
+    return charts.cloud_figure(views, KINDS), pre.view_rows(views, KINDS)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -50,7 +50,9 @@ def render() -> None:
     dx = c3.slider("Offset x", -5.0, 5.0, 3.0, 0.5, key="pre_dx", help="Where the raw cloud's centre sits.")
     dy = c4.slider("Offset y", -5.0, 5.0, 2.0, 0.5, key="pre_dy")
     n = c5.select_slider("Points", [50, 100, 300, 1000], value=300, key="pre_n")
-    chart(cloud_fig(n, 0, float(angle), stretch, dx, dy), key="pre_cloud")
+    fig, rows = cloud_fig(n, 0, float(angle), stretch, dx, dy)
+    chart(fig, key="pre_cloud")
+    st.dataframe(rows, hide_index=True, key="pre_cov")
 
     st.subheader("Images: the mean image and the channel means")
     st.markdown(

@@ -27,7 +27,7 @@ def test_vanishing_gradients_with_deep_sigmoid():
     assert _first(sig, "fc1", "grad_std") < 1e-2 * _first(sig, "fc8", "grad_std")
     ratio = lambda tr: _first(tr, "fc1", "grad_std") / _first(tr, "fc8", "grad_std")  # noqa: E731
     assert ratio(relu) > 100 * ratio(sig)
-    assert relu.last_eval["val_acc"] > sig.last_eval["val_acc"] + 0.3
+    assert relu.last_eval["val_acc"] > sig.last_eval["val_acc"] + 0.2
 
 
 def test_dead_relus_from_a_high_learning_rate():
@@ -54,9 +54,10 @@ def test_small_subset_overfits_and_dropout_narrows_the_gap():
 
 
 def test_augmentation_helps_the_small_image_set():
-    plain, aug = _pair("dropout_augmentation", max_steps=300)
+    plain, aug = _pair("dropout_augmentation")
     gap = lambda tr: tr.last_eval["train_acc"] - tr.last_eval["val_acc"]  # noqa: E731
-    assert gap(aug) < gap(plain)
+    assert plain.last_eval["train_acc"] == 1.0 and gap(plain) > 0.15
+    assert aug.last_eval["val_acc"] > plain.last_eval["val_acc"] + 0.08 and gap(aug) < gap(plain)
 
 
 def test_xor_needs_a_hidden_layer():

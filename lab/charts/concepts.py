@@ -298,12 +298,7 @@ def schedules_figure(curves: Mapping[str, Sequence[float]], log_y: bool = False,
 
 def cloud_figure(views: Sequence, labels: Mapping[str, str]) -> go.Figure:
     """The same point cloud after each transform, one panel each, equal axis scales, origin marked."""
-    titles = []
-    for v in views:
-        c = v.cov
-        titles.append(f"{labels.get(v.kind, v.kind)}<br>cov [[{c[0][0]:.2f}, {c[0][1]:.2f}], "
-                      f"[{c[1][0]:.2f}, {c[1][1]:.2f}]]")
-    fig = _panels(titles, gap=0.03)
+    fig = _panels([labels.get(v.kind, v.kind) for v in views], gap=0.03)
     for i, v in enumerate(views, start=1):
         pts = np.asarray(v.points, dtype=np.float32)
         fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers", showlegend=False, xaxis=_ax("x", i),
@@ -315,15 +310,13 @@ def cloud_figure(views: Sequence, labels: Mapping[str, str]) -> go.Figure:
         lim = float(np.abs(pts).max()) * 1.05 + 1e-9
         _axis(fig, "x", i, range=[-lim, lim])
         _axis(fig, "y", i, range=[-lim, lim], scaleanchor=_ax("x", i))
-    style_figure(fig, "One cloud, five preprocessings (orange cross: the origin)", height=360, uirevision="cloud")
-    fig.update_layout(margin={"l": 40, "r": 16, "t": 80, "b": 40})
-    return fig
+    return style_figure(fig, "One cloud, five preprocessings (orange cross: the origin)", height=340,
+                        uirevision="cloud")
 
 
 def image_stats_figure(stats) -> go.Figure:
     """Mean image, one example, and the example centred by the mean image and by the channel means."""
-    fig = _panels(["mean image", f"example ({stats.label})", "example − mean image", "example − channel means"],
-                  gap=0.03)
+    fig = _panels(["mean image", f"example: {stats.label}", "− mean image", "− channel means"], gap=0.04)
     for i, img in ((1, stats.mean_image), (2, stats.example)):
         fig.add_trace(go.Image(source=_png(_to_rgb(img)), zsmooth=False, hoverinfo="skip", xaxis=_ax("x", i),
                                yaxis=_ax("y", i)))
@@ -336,7 +329,7 @@ def image_stats_figure(stats) -> go.Figure:
     for i in range(1, 5):
         _axis(fig, "x", i, visible=False)
         _axis(fig, "y", i, visible=False, scaleanchor=_ax("x", i))
-    return style_figure(fig, f"{stats.dataset}: what zero-centring removes", height=300, uirevision="images")
+    return style_figure(fig, f"{stats.dataset}: an example, centred two ways", height=320, uirevision="images")
 
 
 def channel_means_figure(stats) -> go.Figure:
@@ -415,7 +408,9 @@ def dropout_figure(demo) -> go.Figure:
     _axis(fig, "y", 1, title_text="sample")
     _axis(fig, "x", 2, title_text="unit")
     _axis(fig, "x", 3, title_text="output (dashed: mean of the samples)")
-    return style_figure(fig, f"Dropout with p = {demo.p:g}", height=380, uirevision="dropout")
+    style_figure(fig, f"Dropout with p = {demo.p:g}", height=400, uirevision="dropout")
+    fig.update_layout(legend={"y": -0.25})  # below the panels' own axis titles
+    return fig
 
 
 def penalty_figure(weights: Mapping[str, Sequence[float]], tol: float) -> go.Figure:
@@ -455,5 +450,6 @@ def batchnorm_figure(demo) -> go.Figure:
                              marker={"color": PALETTE[i % 2], "pattern": {"shape": "" if i < 2 else "/"}}))
     fig.update_layout(barmode="group", shapes=shapes)
     _axis(fig, "x", 1, title_text="training step")
-    return style_figure(fig, "Batch norm: statistics in training vs evaluation mode", height=380,
-                        uirevision="batchnorm")
+    style_figure(fig, "Batch norm: statistics in training vs evaluation mode", height=400, uirevision="batchnorm")
+    fig.update_layout(legend={"y": -0.25})  # below the panels' own axis titles
+    return fig

@@ -99,10 +99,13 @@ def minimum(key: str) -> tuple[tuple[float, float], float]:
     s = SURFACES[key]
     p = torch.tensor(s.min_guess, dtype=torch.float64)
     for _ in range(50):
-        g = torch.func.grad(s.value)(p)
-        h = torch.func.hessian(s.value)(p)
-        p = p - torch.linalg.solve(h, g)
-    return (float(p[0]), float(p[1])), float(s.value(p))
+        p.requires_grad_(True)
+        (g,) = torch.autograd.grad(s.value(p), p, create_graph=True)
+        # Two parameters: the Hessian is two backward passes through the gradient's components.
+        h = torch.stack([torch.autograd.grad(g[i], p, retain_graph=True)[0] for i in range(2)])
+        p = (p - torch.linalg.solve(h, g)).detach()
+    with torch.no_grad():
+        return (float(p[0]), float(p[1])), float(s.value(p))
 
 
 def grid(key: str, n: int = 100) -> tuple[list[float], list[float], list[list[float]]]:

@@ -116,3 +116,10 @@ def race(dataset: str, kinds: tuple[str, ...], steps: int = 200, optimizer: str 
         Trainer(cfg, callbacks=[log], record=False).fit()
         out[kind] = log.losses
     return out
+
+
+def view_rows(views: list[CloudView], labels: dict[str, str]) -> list[dict]:
+    """One table row per view: mean and covariance entries, rounded for reading."""
+    return [{"transform": labels.get(v.kind, v.kind), "mean x": round(v.mean[0], 3), "mean y": round(v.mean[1], 3),
+             "var x": round(v.cov[0][0], 3), "cov xy": round(v.cov[0][1], 3), "var y": round(v.cov[1][1], 3)}
+            for v in views]

@@ -168,10 +168,14 @@ def feature_batches(steps: int, batch: int, means: torch.Tensor, stds: torch.Ten
     return torch.randn(steps, batch, len(means), generator=g, dtype=torch.float64) * stds + means
 
 
+BN_MEANS = (3.0, -1.0, 0.5, 8.0)  # true per-feature means of the batch-norm demo's input
+BN_STDS = (2.0, 0.5, 1.0, 4.0)  # and their stds: every feature off-centre and differently scaled
+
+
 def batchnorm_demo(steps: int = 50, batch: int = 32, momentum: float = 0.1, seed: int = 0) -> BatchNormDemo:
     """Train-mode batches update the running statistics; eval mode then normalizes with them instead."""
-    means = torch.tensor([3.0, -1.0, 0.5, 8.0], dtype=torch.float64)
-    stds = torch.tensor([2.0, 0.5, 1.0, 4.0], dtype=torch.float64)
+    means = torch.tensor(BN_MEANS, dtype=torch.float64)
+    stds = torch.tensor(BN_STDS, dtype=torch.float64)
     xs = feature_batches(steps, batch, means, stds, seed)
     bn = nn.BatchNorm1d(len(means), momentum=momentum).double()
     r_mean, r_std = [], []
