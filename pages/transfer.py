@@ -30,7 +30,8 @@ def backbone_card() -> bool:
 def controls() -> tuple[dict, list[str]]:
     """The target-task settings and the chosen strategies."""
     c1, c2, c3, c4, c5 = st.columns(5)
-    kw = {"per_class": int(c1.number_input("labels per class", 1, ti.MAX_PER_CLASS, ti.DEFAULT_PER_CLASS,
+    kw = {  # in run_strategy's argument order
+          "per_class": int(c1.number_input("labels per class", 1, ti.MAX_PER_CLASS, ti.DEFAULT_PER_CLASS,
                                            key="tr_per_class", help="Labelled target images per new class.")),
           "sample_seed": int(c2.number_input("label sample seed", 0, 10_000, 0, key="tr_seed",
                                              help="Which images get labels; also seeds init and shuffling.")),
@@ -69,7 +70,7 @@ def render() -> None:
     active = any(wf.task(k)[0] == "running" for k in keys)
     if st.button("Train the strategies", key="tr_start", disabled=active or not chosen):
         for k in chosen:
-            wf.start_task(f"tr_{k}", runner.call, WORKER, k, **kw)
+            wf.start_task(f"tr_{k}", runner.call, WORKER, k, *kw.values())  # run_strategy's positional order
         st.session_state["tr_started"] = chosen
         st.rerun()
 

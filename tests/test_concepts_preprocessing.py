@@ -33,7 +33,7 @@ def test_cloud_has_the_requested_shape(cloud) -> None:
 def test_whitened_cloud_has_identity_covariance(views) -> None:
     """Whitening divides by sqrt(eigenvalue + 1e-5): the variance is lambda / (lambda + eps), 1 within 1e-4 here."""
     np.testing.assert_allclose(views["whiten"].cov, np.eye(2), atol=1e-4)
-    np.testing.assert_allclose(views["whiten"].mean, [0, 0], atol=1e-9)
+    np.testing.assert_allclose(views["whiten"].mean, [0, 0], atol=1e-6)  # float32 output
 
 
 def test_pca_decorrelates_and_keeps_the_eigenvalues(views, cloud) -> None:
@@ -51,7 +51,7 @@ def test_centring_and_standardizing(views, cloud) -> None:
     s = np.array(views["standardize"].cov)
     assert np.diag(s) == pytest.approx([1.0, 1.0], abs=1e-5)
     assert s[0, 1] == pytest.approx(raw[0, 1] / math.sqrt(raw[0, 0] * raw[1, 1]), abs=1e-5)
-    np.testing.assert_allclose(views["none"].cov, raw, rtol=1e-12)
+    np.testing.assert_allclose(views["none"].cov, raw, rtol=1e-6)  # apply() returns float32
 
 
 def test_view_rows_show_the_whitened_identity(views) -> None:
