@@ -41,7 +41,8 @@ def curves_fig(names: tuple, keys: tuple, threshold: float):
 @st.cache_resource(show_spinner=False, max_entries=32)
 def signs_fig(source: str, key: tuple):
     """The gradient-sign heatmaps: N(0, 1) inputs against `source` outputs."""
-    return charts.grad_sign_figure({"N(0,1) inputs": signs("none", ()), f"{LABELS[source]} outputs": signs(source, key)})
+    patterns = {"N(0,1) inputs": signs("none", ()), f"{LABELS[source]} outputs": signs(source, key)}
+    return charts.grad_sign_figure(patterns)
 
 
 def _key(name: str, params: dict) -> tuple:

@@ -37,6 +37,8 @@ def _state(cfg) -> dict:
 def _active(bs: dict) -> bool:
     tasks = any(wf.task(k)[0] == "running" for k in ("babysit_t1", "babysit_t3"))
     view = bs.get("overfit")
+    if view is not None:
+        runs.refresh(view)  # a just-submitted run has no row yet; it must still count as active
     searches = [st.session_state.get(s) for s in ("babysit_coarse", "babysit_refine")]
     return tasks or (view is not None and view.active) or any(s is not None and not s.finished for s in searches)
 

@@ -11,10 +11,10 @@ OPTS = {k: o.label for k, o in registry.OPTIMIZERS.items()}
 SURFACES = {k: s.label for k, s in op.SURFACES.items()}
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
-def path(surface: str, optimizer: str, knobs: tuple, steps: int) -> op.Path:
-    """One optimizer's trajectory; cached per optimizer, so changing one knob reruns only that optimizer."""
-    return op.trajectory(surface, op.optimizer_config(optimizer, **dict(knobs)), steps)
+@st.cache_data(show_spinner=False, max_entries=128)
+def paths(surface: str, settings: tuple, steps: int) -> list[op.Path]:
+    """All chosen optimizers' trajectories, computed together (one forward/backward pass per step for all)."""
+    return op.trajectories(surface, [op.optimizer_config(n, **dict(kw)) for n, kw in settings], steps)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -27,12 +27,12 @@ def surface_grid(surface: str) -> tuple:
 @st.cache_resource(show_spinner=False, max_entries=32)
 def figures(surface: str, settings: tuple, steps: int) -> tuple:
     """Contour-with-paths and loss figures for (optimizer, knobs) pairs on a surface, plus the paths."""
-    paths = [path(surface, n, kw, steps) for n, kw in settings]
+    found = paths(surface, settings, steps)
     xs, ys, z = surface_grid(surface)
     minimum = op.minimum(surface)
     s = op.SURFACES[surface]
-    return (charts.optimizer_paths_figure(xs, ys, z, paths, OPTS, minimum, s.start, s.label),
-            charts.optimizer_loss_figure(paths, OPTS, minimum[1]), paths)
+    return (charts.optimizer_paths_figure(xs, ys, z, found, OPTS, minimum, s.start, s.label),
+            charts.optimizer_loss_figure(found, OPTS, minimum[1]), found)
 
 
 def knobs(col, name: str, surface: str) -> dict:
@@ -70,14 +70,14 @@ def render() -> None:
     c1.caption(op.SURFACES[surface].help)
     names = c2.multiselect("Optimizers", list(OPTS), default=["sgd", "momentum", "rmsprop", "adam"],
                            format_func=OPTS.get, key="opt_pick", help="All start from the same point.")
-    steps = c3.slider("Steps", 10, 500, 150, 10, key="opt_steps")
+    steps = c3.slider("Steps", 10, 300, 150, 10, key="opt_steps")
     cols = st.columns(max(len(names), 1))
     settings = {n: knobs(col, n, surface) for n, col in zip(names, cols, strict=False)}
-    paths_fig, loss_fig, paths = figures(surface, tuple((n, tuple(sorted(kw.items()))) for n, kw in settings.items()),
+    paths_fig, loss_fig, found = figures(surface, tuple((n, tuple(sorted(kw.items()))) for n, kw in settings.items()),
                                          steps)
     chart(paths_fig, key="opt_paths")
     chart(loss_fig, key="opt_loss")
-    if any(p.diverged for p in paths):
+    if any(p.diverged for p in found):
         st.warning("A path left the surface (the loss blew up): lower that optimizer's learning rate.")
 
 

@@ -63,8 +63,7 @@ def render() -> None:
                                       help="Evaluations without improvement before a cut."),
     }
     log_y = k5.toggle("Log scale", key="sched_log")
-    base = RunConfig(lr=lr, warmup_steps=warmup, optimizer="sgd", **knobs)
-    items = tuple((SCHEDS[n], dataclasses.replace(base, schedule=n).to_json()) for n in names)
+    items = tuple((SCHEDS[n], sc.schedule_config(n, lr, warmup, **knobs).to_json()) for n in names)
     chart(curves_fig(items, steps, log_y), key="sched_curves")
 
     st.subheader("Bigger batches: scale the rate, then warm it up")
@@ -81,7 +80,7 @@ def render() -> None:
     epochs = b4.slider("Epochs", 1, 100, 10, key="lb_epochs")
     after = b5.selectbox("Schedule after warmup", ["constant", "cosine", "linear", "step"], index=1,
                          format_func=SCHEDS.get, key="lb_sched")
-    cfg = RunConfig(lr=lr, lr_reference_batch=ref_batch, optimizer="sgd", schedule=after, **knobs)
+    cfg = dataclasses.replace(sc.schedule_config(after, lr, **knobs), lr_reference_batch=ref_batch)
     plan = sc.large_batch_plan(cfg, new_batch, int(n_train), epochs)
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("k = new / reference", f"{plan.k:g}x")

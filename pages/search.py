@@ -100,7 +100,9 @@ def live() -> None:
 
 def history() -> None:
     """Past searches of this session, reloaded from the Optuna storage."""
-    studies = search.list_studies(wf.search_storage(), owner_token())
+    current = st.session_state.get(SLOT)
+    live_name = current.study.study_name if current is not None and not current.finished else ""
+    studies = [s for s in search.list_studies(wf.search_storage(), owner_token()) if s["name"] != live_name]
     if not studies:
         return
     st.subheader("Stored searches")

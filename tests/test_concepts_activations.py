@@ -1,4 +1,4 @@
-"""lab.concepts.activations: curves, derivatives, vanishing stretches and measured properties against hand references."""
+"""lab.concepts.activations: curves, slopes, vanishing stretches and measured properties against hand references."""
 
 import math
 

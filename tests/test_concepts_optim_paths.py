@@ -1,4 +1,4 @@
-"""lab.concepts.optim_paths: paths equal hand-rolled torch.optim loops and closed forms; surfaces and minima are right."""
+"""lab.concepts.optim_paths: paths equal hand-rolled torch.optim loops and closed forms; minima are where expected."""
 
 import math
 
@@ -114,3 +114,16 @@ def test_suggested_rates_do_not_blow_up(surface: str) -> None:
 def test_unknown_optimizer_is_a_config_error() -> None:
     with pytest.raises(ConfigError):
         op.optimizer_config("lbfgs", 0.1)
+
+
+def test_joint_run_equals_separate_runs() -> None:
+    """Sharing one forward/backward pass between optimizers changes nothing: each path is the one it has alone,
+    including a diverging one that stops early while the others go on."""
+    for surface in ("wells", "rosenbrock"):
+        cfgs = [op.optimizer_config(n, op.SURFACES[surface].suggested_lr(n)) for n in registry.OPTIMIZERS]
+        assert op.trajectories(surface, cfgs, 80) == [op.trajectory(surface, c, 80) for c in cfgs]
+    cfgs.append(op.optimizer_config("sgd", 0.1))  # far too large for Rosenbrock's steep walls
+    joint = op.trajectories("rosenbrock", cfgs, 80)
+    alone = [op.trajectory("rosenbrock", c, 80) for c in cfgs]
+    assert joint == alone
+    assert joint[-1].diverged and not any(p.diverged for p in joint[:-1])

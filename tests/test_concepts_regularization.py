@@ -73,7 +73,9 @@ def test_batchnorm_train_vs_eval() -> None:
 def test_running_statistics_converge_to_the_truth() -> None:
     """After many batches the running mean and std settle near the features' true values."""
     d = reg.batchnorm_demo(steps=200, batch=64, momentum=0.1)
-    np.testing.assert_allclose(d.running_mean[-1], reg.BN_MEANS, atol=0.15 * np.array(reg.BN_STDS) + 0.05)
+    # momentum 0.1 averages about the last 10 batches of 64: the mean's error is about std / sqrt(640) ~ 0.04 std
+    err = np.abs(np.array(d.running_mean[-1]) - reg.BN_MEANS) / np.array(reg.BN_STDS)
+    assert np.all(err < 0.2)
     np.testing.assert_allclose(d.running_std[-1], reg.BN_STDS, rtol=0.15)
 
 
@@ -82,7 +84,7 @@ def test_gallery_rows_and_labels() -> None:
     knobs = {"flip": 1, "rotate": 0.0, "noise": 0.2, "mixup": 1.0, "cutmix": 0.5}
     g = reg.gallery("digits", knobs, n=5, seed=2)
     assert [r.name for r in g.rows] == ["flip", "noise", "mixup", "cutmix"]
-    raw = load_data(RunConfig(dataset="digits", preprocess="none")).raw_train[:5]
+    raw = load_data(RunConfig(dataset="digits", preprocess="none", seed=2)).raw_train[:5]  # the seed picks the split
     orig = torch.tensor(g.originals)
     assert torch.equal(orig, raw)
     flipped = torch.tensor(g.rows[0].images)

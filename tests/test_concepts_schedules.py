@@ -63,3 +63,17 @@ def test_short_runs_get_a_warning() -> None:
     plan = sc.large_batch_plan(RunConfig(lr=0.1, lr_reference_batch=64), 1024, 5000, 4)
     assert plan.warmup_steps == min(plan.total_steps - 1, math.ceil(4.0 * plan.steps_per_epoch))
     assert "sqrt(k)" in plan.advice and "per epoch" in plan.advice
+
+
+@pytest.mark.parametrize("schedule", list(sc.SCHEDULE_KNOBS))
+def test_schedule_knobs_list_every_field_a_schedule_reads(schedule: str) -> None:
+    """Moving any knob outside a schedule's list leaves its curve unchanged, so caching on the list is safe;
+    moving a listed one changes it (both checked against lab.optim, which owns the schedules)."""
+    knobs = {"step_size": 40, "gamma": 0.5, "min_lr_ratio": 0.1, "plateau_patience": 1}
+    other = {"step_size": 70, "gamma": 0.2, "min_lr_ratio": 0.3, "plateau_patience": 3}
+    base = sc.schedule_curve(RunConfig(schedule=schedule, lr=0.1, optimizer="sgd", **knobs), 300)
+    for key in knobs:
+        moved = sc.schedule_curve(RunConfig(schedule=schedule, lr=0.1, optimizer="sgd", **{**knobs, key: other[key]}),
+                                  300)
+        assert (moved != base) == (key in sc.SCHEDULE_KNOBS[schedule]), key
+    assert sc.schedule_curve(sc.schedule_config(schedule, 0.1, **knobs), 300) == base

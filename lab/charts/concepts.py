@@ -231,10 +231,11 @@ def optimizer_paths_figure(xs: Sequence[float], ys: Sequence[float], z: Sequence
             color += [i] * len(keep)
             size += [4] * (len(keep) - 1) + [11]
         return {"x": _f32(x), "y": _f32(y),
-                "marker": {"color": np.asarray(color, dtype=np.uint8), "size": np.asarray(size, dtype=np.uint8),
-                           "colorscale": scale, "cmin": 0, "cmax": n - 1}}
+                "marker": {"color": np.asarray(color, dtype=np.uint8), "size": np.asarray(size, dtype=np.uint8)}}
 
-    fig.add_trace(go.Scatter(mode="markers", showlegend=False, hoverinfo="skip", **progress(frame_steps[-1])))
+    dots_trace = go.Scatter(mode="markers", showlegend=False, hoverinfo="skip", **progress(frame_steps[-1]))
+    dots_trace.marker.update(colorscale=scale, cmin=0, cmax=n - 1)  # once here; frames only change the data
+    fig.add_trace(dots_trace)
     dots = len(fig.data) - 1
     fig.frames = [go.Frame(data=[go.Scatter(**progress(s))], traces=[dots], name=str(s)) for s in frame_steps]
     still = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate", "transition": {"duration": 0}}
@@ -305,7 +306,8 @@ def cloud_figure(views: Sequence, labels: Mapping[str, str]) -> go.Figure:
                                  yaxis=_ax("y", i), marker={"size": 4, "color": PALETTE[0], "opacity": 0.6}))
         fig.add_trace(go.Scatter(x=[0], y=[0], mode="markers", showlegend=False, hoverinfo="skip", xaxis=_ax("x", i),
                                  yaxis=_ax("y", i),
-                                 marker={"symbol": "cross-thin", "size": 14, "line": {"width": 2, "color": PALETTE[1]}}))
+                                 marker={"symbol": "cross-thin", "size": 14,
+                                         "line": {"width": 2, "color": PALETTE[1]}}))
         # The same range on both axes of a panel, so a round cloud looks round and a stretched one stretched.
         lim = float(np.abs(pts).max()) * 1.05 + 1e-9
         _axis(fig, "x", i, range=[-lim, lim])
@@ -394,8 +396,9 @@ def dropout_figure(demo) -> go.Figure:
     fig.add_trace(go.Heatmap(z=_f32(demo.masks), colorscale=HEATMAP_SCALE, zmin=0, showscale=False, xgap=1, ygap=1,
                              hovertemplate="sample %{y}, unit %{x}: ×%{z:.3g}<extra></extra>"))
     units = np.arange(len(demo.h))
-    for i, (name, vals) in enumerate((("eval output", demo.eval_out), ("train mean (inverted dropout)", demo.train_mean),
-                                      ("train mean without the 1/(1-p)", demo.plain_mean))):
+    bars = (("eval output", demo.eval_out), ("train mean (inverted dropout)", demo.train_mean),
+            ("train mean without the 1/(1-p)", demo.plain_mean))
+    for i, (name, vals) in enumerate(bars):
         fig.add_trace(go.Bar(x=units, y=_f32(vals), name=name, marker_color=run_color(i), xaxis="x2", yaxis="y2"))
     fig.add_trace(go.Histogram(x=_f32(demo.unit_samples), nbinsx=40, name="train-mode samples", xaxis="x3",
                                yaxis="y3", marker_color=PALETTE[4]))

@@ -35,15 +35,16 @@ def _saddle(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 WELLS = ((1.5, 1.0, 2.0, 1.0), (-1.5, 0.0, 0.7, 0.6), (1.0, -2.5, 0.8, 0.5))  # (cx, cy, depth, width)
+_W = torch.tensor(WELLS, dtype=torch.float64)
 
 
 def _wells(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     # A bowl around the deep dip plus two shallow dips: one global minimum and two local ones. The shallow dip
     # at (-1.5, 0) sits on the way down from the start, so plain SGD stops there while momentum rolls through.
-    out = 0.1 * ((x - 1.5) ** 2 + y**2)
-    for cx, cy, depth, width in WELLS:
-        out = out - depth * torch.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * width**2))
-    return out
+    # The dips are evaluated together (a trailing dim of 3), fewer tiny operations than a loop over them.
+    cx, cy, depth, width = _W.unbind(1)
+    r2 = (x[..., None] - cx) ** 2 + (y[..., None] - cy) ** 2
+    return 0.1 * ((x - 1.5) ** 2 + y**2) - (depth * torch.exp(-r2 / (2 * width**2))).sum(-1)
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ SURFACES: dict[str, Surface] = {s.key: s for s in (
 )}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def minimum(key: str) -> tuple[tuple[float, float], float]:
     """Location and value of a surface's global minimum, polished by Newton steps from its guess."""
     s = SURFACES[key]
@@ -135,31 +136,51 @@ def optimizer_config(optimizer: str, lr: float, **knobs) -> RunConfig:
     return RunConfig.from_dict({"optimizer": optimizer, "lr": lr, **knobs})
 
 
-def trajectory(key: str, cfg: RunConfig, steps: int, start: tuple[float, float] | None = None) -> Path:
-    """Run `steps` optimizer steps of cfg's optimizer (built by make_optimizer) on surface `key`.
+def trajectories(key: str, cfgs: list[RunConfig], steps: int, start: tuple[float, float] | None = None
+                 ) -> list[Path]:
+    """Run `steps` steps of each config's optimizer (built by make_optimizer) from the same start on surface `key`.
 
+    Every optimizer owns its 2-parameter tensor and its torch.optim instance; they share one forward and one
+    backward pass per step (the surface evaluated on all points at once), which is what makes a page with
+    several optimizers fast: the surface's many tiny operations cost more than the optimizer steps. Each
+    value depends on its own point only, so the gradient of their sum is each point's own gradient.
     float64 keeps round-off out of the picture; the update rule is torch.optim's either way.
     """
     s = SURFACES[key]
-    p = torch.tensor(start or s.start, dtype=torch.float64, requires_grad=True)
-    opt = make_optimizer([p], cfg)
-    xy = [tuple(p.detach().tolist())]
-    losses = []
-    diverged = False
+    ps = [torch.tensor(start or s.start, dtype=torch.float64, requires_grad=True) for _ in cfgs]
+    opts = [make_optimizer([p], cfg) for p, cfg in zip(ps, cfgs, strict=True)]
+    xy = [[tuple(p.detach().tolist())] for p in ps]
+    losses: list[list[float]] = [[] for _ in cfgs]
+    diverged = [False] * len(cfgs)
+    active = list(range(len(cfgs)))
     for _ in range(steps):
-        opt.zero_grad()
-        loss = s.value(p)
-        losses.append(float(loss.detach()))
-        loss.backward()
-        opt.step()
-        x, y = p.detach().tolist()
-        if not (math.isfinite(x) and math.isfinite(y)) or max(abs(x), abs(y)) > BLOWUP:
-            diverged = True
+        if not active:
             break
-        xy.append((x, y))
-    if not diverged:
-        with torch.no_grad():
-            losses.append(float(s.value(p)))
-    if not all(math.isfinite(v) for v in losses):
-        diverged = True
-    return Path(cfg.optimizer, xy, losses[: len(xy)], diverged)
+        for i in active:
+            opts[i].zero_grad()
+        values = s.value(torch.stack([ps[i] for i in active]))
+        values.sum().backward()
+        still = []
+        for i, v in zip(active, values.detach().tolist(), strict=True):
+            losses[i].append(v)
+            opts[i].step()
+            x, y = ps[i].detach().tolist()
+            if not (math.isfinite(x) and math.isfinite(y)) or max(abs(x), abs(y)) > BLOWUP:
+                diverged[i] = True  # the point left the surface: stop moving it, keep what it did so far
+                continue
+            xy[i].append((x, y))
+            still.append(i)
+        active = still
+    out = []
+    for i, cfg in enumerate(cfgs):
+        if not diverged[i]:
+            with torch.no_grad():
+                losses[i].append(float(s.value(ps[i])))
+        bad = diverged[i] or not all(math.isfinite(v) for v in losses[i])
+        out.append(Path(cfg.optimizer, xy[i], losses[i][: len(xy[i])], bad))
+    return out
+
+
+def trajectory(key: str, cfg: RunConfig, steps: int, start: tuple[float, float] | None = None) -> Path:
+    """One optimizer's path: `trajectories` with a single config."""
+    return trajectories(key, [cfg], steps, start)[0]

@@ -111,7 +111,7 @@ def race(dataset: str, kinds: tuple[str, ...], steps: int = 200, optimizer: str 
     for kind in kinds:
         cfg = RunConfig.from_dict({"dataset": dataset, "preprocess": kind, "optimizer": optimizer, "lr": lr,
                                    "model": "mlp", "depth": 2, "width": 64, "batch_size": 64, "epochs": 1000,
-                                   "max_steps": steps, "seed": seed, "device": "cpu"})
+                                   "max_steps": steps, "eval_every": steps, "seed": seed, "device": "cpu"})
         log = _LossLog()
         Trainer(cfg, callbacks=[log], record=False).fit()
         out[kind] = log.losses

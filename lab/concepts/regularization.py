@@ -130,8 +130,8 @@ def penalty_weights(l1: float, l2: float, steps: int = 200, seed: int = 0,
     out = {}
     for name, pen in (("none", {}), ("L1", {"l1": l1}), ("L2", {"l2": l2})):
         cfg = RunConfig.from_dict({"dataset": dataset, "model": "mlp", "depth": 1, "width": 64, "optimizer": "adam",
-                                   "lr": 1e-3, "epochs": 1000, "max_steps": steps, "seed": seed, "device": "cpu",
-                                   **pen})
+                                   "lr": 1e-3, "epochs": 1000, "max_steps": steps, "eval_every": steps, "seed": seed,
+                                   "device": "cpu", **pen})
         model = Trainer(cfg, record=False).fit().model
         out[name] = model.fc1.op.weight.detach().flatten().tolist()
     return out

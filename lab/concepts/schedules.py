@@ -16,6 +16,20 @@ from lab.config import RunConfig
 from lab.optim import effective_lr, preview_schedule
 
 
+# The config fields each schedule reads besides lr and warmup_steps (see lab.optim._main_schedule). A preview
+# keyed on these alone is not recomputed when a knob that the schedule ignores moves.
+SCHEDULE_KNOBS: dict[str, tuple[str, ...]] = {
+    "constant": (), "step": ("step_size", "gamma"), "cosine": ("min_lr_ratio",), "linear": ("min_lr_ratio",),
+    "inv_sqrt": (), "cyclic": ("step_size", "min_lr_ratio"), "one_cycle": (), "plateau": ("gamma", "plateau_patience"),
+}
+
+
+def schedule_config(schedule: str, lr: float, warmup_steps: int = 0, **knobs) -> RunConfig:
+    """A config for previewing `schedule`: the knobs it reads are taken from `knobs`, the others keep defaults."""
+    used = {k: v for k, v in knobs.items() if k in SCHEDULE_KNOBS[schedule]}
+    return RunConfig(schedule=schedule, lr=lr, warmup_steps=warmup_steps, optimizer="sgd", **used)
+
+
 def plateau_val_loss(total_steps: int, floor_at: float = 0.4) -> Callable[[int], float]:
     """A made-up validation loss that falls until `floor_at` of the run and is flat afterwards.
 

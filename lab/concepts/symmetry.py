@@ -48,7 +48,7 @@ def symmetry_run(init: str, steps: int = 30, activation: str = "tanh", width: in
     cfg = RunConfig.from_dict({"dataset": dataset, "model": "mlp", "depth": 2, "width": width,
                                "activation": activation, "init": init, "init_constant": constant,
                                "optimizer": "sgd", "lr": lr, "epochs": 1000, "max_steps": steps, "seed": seed,
-                               "device": "cpu"})
+                               "eval_every": steps, "device": "cpu"})  # one evaluation, at the end
     tr = Trainer(cfg, record=False)
     ws = [_fc1(tr)]
     losses = []

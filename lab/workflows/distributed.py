@@ -167,19 +167,53 @@ def single_process(cfg: RunConfig, x_train: torch.Tensor, y_train: torch.Tensor,
             "losses": losses, "step_s": statistics.median(step_times)}
 
 
-def run_group(config: dict, x_train: torch.Tensor, y_train: torch.Tensor, n_classes: int, batch_size: int,
-              steps: int, repeats: int) -> dict:
-    """Spawn the WORLD-process gloo group and return rank 0's results (tensors)."""
+def _spawn_group(worker, *args) -> dict:
+    """Run worker(rank, WORLD, init_file, out_dir, *args) in WORLD spawned processes; returns rank 0's saved dict."""
     with tempfile.TemporaryDirectory(prefix="lab-ddp-") as folder:
         init_file = str(Path(folder) / "rendezvous")
-        args = (WORLD, init_file, folder, config, x_train, y_train, n_classes, batch_size, steps, repeats)
         try:
-            tmp.start_processes(_worker, args=args,
-                                nprocs=WORLD, join=True, start_method="spawn")
+            tmp.start_processes(worker, args=(WORLD, init_file, folder, *args), nprocs=WORLD, join=True,
+                                start_method="spawn")
         except tmp.ProcessException as e:  # a child's traceback: keep its last line, the actual error
             last = [line for line in str(e).strip().splitlines() if line.strip()][-1:]
             raise RuntimeError(f"a data-parallel worker failed: {last[0] if last else e}") from None
         return torch.load(Path(folder) / "rank0.pt", weights_only=True)
+
+
+def run_group(config: dict, x_train: torch.Tensor, y_train: torch.Tensor, n_classes: int, batch_size: int,
+              steps: int, repeats: int) -> dict:
+    """Spawn the WORLD-process gloo group for the gradient check and the DDP steps; returns rank 0's results."""
+    return _spawn_group(_worker, config, x_train, y_train, n_classes, batch_size, steps, repeats)
+
+
+def _sweep_worker(rank: int, world: int, init_file: str, out_dir: str, sizes: list[int], repeats: int) -> None:
+    """Time all-reduces of float32 buffers of each size; rank 0 saves the medians."""
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world,
+                            timeout=datetime.timedelta(seconds=TIMEOUT_S))
+    try:
+        medians = []
+        for n in sizes:
+            buf = torch.ones(n)
+            dist.all_reduce(buf)  # untimed first call: connection set-up and buffer allocation
+            dist.barrier()
+            medians.append(_median_seconds(lambda b=buf: dist.all_reduce(b), repeats))
+        if rank == 0:
+            torch.save({"seconds": medians}, Path(out_dir) / "rank0.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def allreduce_sweep(sizes: list[int], repeats: int = 20) -> list[dict]:
+    """Median time of one all-reduce across WORLD processes for float32 buffers of each size, with bandwidths."""
+    seconds = _spawn_group(_sweep_worker, list(sizes), repeats)["seconds"]
+    out = []
+    for n, t in zip(sizes, seconds, strict=True):
+        nbytes = 4 * n
+        # algorithm bandwidth: buffer bytes per second; bus bandwidth: what each link carries in a ring (2(W-1)/W).
+        out.append({"numel": n, "bytes": nbytes, "ms": t * 1e3, "algbw_mb_s": nbytes / t / 1e6,
+                    "busbw_mb_s": 2 * (WORLD - 1) / WORLD * nbytes / t / 1e6})
+    return out
 
 
 def data_parallel_check(config: dict, batch_size: int = 64, steps: int = 5, repeats: int = 20) -> dict:

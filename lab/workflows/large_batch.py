@@ -17,10 +17,11 @@ manager (stored, visible on Compare); this module is torch-free planning and rea
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lab import registry
 from lab.config import ConfigError, Limits, RunConfig
+from lab.jobs import CapacityError
 
 # Examples before the train/val split, for the datasets whose size is fixed (the 2D toys use toy_samples).
 # lab.data builds these; a test checks the numbers against load_data so they cannot drift apart.
@@ -86,6 +87,33 @@ def plan(base: RunConfig, small: int = 32, factor: int = 8, warmup_epochs: float
     for arm in arms:
         arm.cfg.validate(limits)
     return arms
+
+
+@dataclass
+class Comparison:
+    """The arms of one comparison and their run ids; arms wait until the job manager has room for them."""
+
+    arms: list[Arm]
+    runs: dict[str, str | None] = field(default_factory=dict)  # arm key -> run id (None: refused, see errors)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def waiting(self) -> bool:
+        """True while some arm has not been submitted yet."""
+        return any(a.key not in self.runs for a in self.arms)
+
+    def submit_waiting(self, jobs, owner: str) -> None:
+        """Submit arms in order until the manager refuses for capacity (the next call tries again)."""
+        for arm in self.arms:
+            if arm.key in self.runs:
+                continue
+            try:
+                self.runs[arm.key] = jobs.submit(arm.cfg, owner=owner, label=f"large batch: {arm.label}")
+            except CapacityError:
+                return
+            except ConfigError as e:
+                self.runs[arm.key] = None
+                self.errors.append(f"{arm.label}: {e}")
 
 
 def epoch_series(rows: list[dict], key: str) -> tuple[list[float], list[float]]:

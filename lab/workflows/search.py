@@ -315,11 +315,13 @@ def record_run(study: optuna.Study, trial: optuna.trial.Trial | int, row: dict |
     row = row or {"status": "failed", "reason": "the run disappeared from the store", "summary": {}}
     summary = row.get("summary", {})
     if not isinstance(trial, int):
-        trial.set_user_attr("status", row.get("status", ""))
-        trial.set_user_attr("reason", row.get("reason", ""))
-        for key in ("val_acc", "val_loss", "train_acc", "steps"):
-            if summary.get(key) is not None:
-                trial.set_user_attr(key, summary[key])
+        attrs = {"status": row.get("status", ""), "reason": row.get("reason", ""),
+                 **{k: summary[k] for k in ("val_acc", "val_loss", "train_acc", "steps") if summary.get(k) is not None}}
+        try:
+            for key, value in attrs.items():
+                trial.set_user_attr(key, value)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return  # another page (a reloaded view of the same study) recorded it first; the outcome is the same
     value = summary.get("val_acc")
     ok = row.get("status") == "completed" and value is not None and math.isfinite(value)
     _tell(study, trial if isinstance(trial, int) else trial.number, value if ok else None,
@@ -404,6 +406,7 @@ class Search:
     message: str = ""  # the last problem worth showing (capacity, a refused config)
     started: float = field(default_factory=time.time)
     ended: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def create(cls, storage, spec: SearchSpec, base: RunConfig, owner: str, label: str = "search") -> Search:
@@ -452,12 +455,20 @@ class Search:
 
     def pump(self, jobs) -> None:
         """Record ended runs, move to the next round when one is complete, and submit trials while there is room."""
+        if not self._lock.acquire(blocking=False):
+            return  # another rerun of the page is pumping this search right now
+        try:
+            self._pump(jobs)
+        finally:
+            self._lock.release()
+
+    def _pump(self, jobs) -> None:
         from lab.jobs import CapacityError  # the web process imports jobs anyway; keep this module light for tests
 
         for number, run_id in list(self.running.items()):
             if not jobs.is_active(run_id):
-                record_run(self.study, self.trials.pop(number), jobs.store.get_run(run_id))
                 del self.running[number]
+                record_run(self.study, self.trials.pop(number), jobs.store.get_run(run_id))
         if self.finished:
             return
         if self.stopped:
@@ -498,10 +509,11 @@ class Search:
 
     def stop(self, jobs) -> None:
         """Stop every running trial and ask for no more; unsubmitted trials are marked failed."""
-        self.stopped = True
-        for trial in self.waiting:
-            record_run(self.study, trial, {"status": "stopped", "reason": "the search was stopped", "summary": {}})
-        self.waiting.clear()
-        for run_id in self.running.values():
-            jobs.stop(run_id)
+        with self._lock:
+            self.stopped = True
+            for trial in self.waiting:
+                record_run(self.study, trial, {"status": "stopped", "reason": "the search was stopped", "summary": {}})
+            self.waiting.clear()
+            for run_id in self.running.values():
+                jobs.stop(run_id)
         self.pump(jobs)

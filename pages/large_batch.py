@@ -1,0 +1,175 @@
+"""Large batches: the linear scaling rule with and without warmup, and real data parallelism on two processes."""
+
+import streamlit as st
+
+from lab.charts import large_batch as charts
+from lab.config import ConfigError
+from lab.ui import runs
+from lab.ui import workflows as wf
+from lab.ui.common import chart, get_jobs, get_settings
+from lab.workflows import large_batch as lb
+from lab.workflows import runner
+
+POLL_SECONDS = 0.5
+DP_WORKER = "lab.workflows.distributed:data_parallel_check"  # called by name: this page never imports torch
+DP_REPEATS = 20  # timed repetitions of the compute and the all-reduce (medians are reported)
+SETUPS = {"demo": "Demo setup (digits, MLP, SGD + momentum)", "mine": "My settings (Train page, in the sidebar)"}
+
+
+def _views(comp: lb.Comparison) -> dict[str, runs.RunView]:
+    """The submitted arms' run views (kept in session state), refreshed incrementally."""
+    cache = st.session_state.setdefault("lb_views", {})
+    for run_id in comp.runs.values():
+        if run_id and run_id not in cache:
+            cache[run_id] = runs.RunView(run_id)
+    return {k: runs.refresh(cache[r]) for k, r in comp.runs.items() if r}
+
+
+def _busy(comp: lb.Comparison | None) -> bool:
+    cache = st.session_state.get("lb_views", {})
+    # A run not viewed yet counts as active: it was submitted a moment ago.
+    live = any(r not in cache or cache[r].active for r in comp.runs.values() if r) if comp else False
+    return comp is not None and (comp.waiting or live)
+
+
+def scaling(cfg) -> None:
+    """Four runs: small batch, large batch at the same rate, scaled rate, scaled rate with warmup."""
+    st.markdown("A batch k times larger averages k times more examples per gradient, so the gradient is less noisy, "
+                "but an epoch has k times fewer steps. Keep the rate and the large batch falls behind; scale the "
+                "rate by k (the **linear scaling rule**) and it catches up, except that the first steps, taken from "
+                "random weights with a huge rate, can throw the network somewhere it never recovers from. "
+                "**Warmup** ramps the rate up over the first steps. All four runs see the same examples "
+                "(same epochs), so the curves are drawn against epochs.")
+    wf.config_caption(cfg)
+    c1, c2, c3, c4 = st.columns(4)
+    small = int(c1.number_input("small batch", 1, 512, min(32, cfg.batch_size), key="lb_small"))
+    factor = int(c2.number_input("large = small x", 2, 16, 8, key="lb_factor"))
+    warm = float(c3.number_input("warmup epochs", 0.1, 50.0, 2.0, format="%g", key="lb_warmup"))
+    epochs = int(c4.number_input("epochs", 1, 200, cfg.epochs, key="lb_epochs"))
+    arms = None
+    try:
+        arms = lb.plan(cfg.replace(epochs=epochs), small, factor, warm, get_settings().limits)
+    except ConfigError as e:
+        st.error(str(e), icon="⚠️")
+    active = _busy(st.session_state.get("lb"))
+    if st.button("Start the four runs", key="lb_start", disabled=active or arms is None):
+        st.session_state["lb"] = lb.Comparison(arms)
+        st.session_state["lb_views"] = {}
+        st.session_state["lb"].submit_waiting(get_jobs(), wf.owner_for("large-batch"))
+        st.rerun()
+
+    @st.fragment(run_every=POLL_SECONDS if active else None)
+    def results() -> None:
+        comp = st.session_state.get("lb")
+        if not comp:
+            chart(charts.epoch_curves_figure([], "Validation loss", "loss", "lb_val_loss"), "lb_val_loss")
+            return
+        comp.submit_waiting(get_jobs(), wf.owner_for("large-batch"))
+        views = _views(comp)
+        for e in comp.errors:
+            st.error(e, icon="⚠️")
+        table = [lb.arm_summary(a, views[a.key].row if a.key in views else None) for a in comp.arms]
+        finished = [r for r in table if r["status"] in ("completed", "stopped", "diverged", "failed")]
+        st.caption(f"{len(finished)} of {len(table)} runs finished; two train at a time.")
+        if len(finished) == len(table):
+            st.markdown("  \n".join(f"**{r['arm']}**: " + (f"{r['val acc']:.1%} validation accuracy, loss "
+                                                          f"{r['val loss']:.3f}, {r['steps']} steps"
+                                                          if r["val acc"] is not None else r["status"])
+                                    + ("" if r["status"] == "completed" else f" ({r['status']})") for r in table))
+
+        def series(kind: str, key: str) -> list:
+            out = []
+            for a in comp.arms:
+                v = views.get(a.key)
+                out.append((a.label, *lb.epoch_series(getattr(v, kind) if v else [], key)))
+            return out
+
+        c1, c2 = st.columns(2)
+        with c1:
+            chart(wf.fig(charts.epoch_curves_figure(series("val", "val_loss"), "Validation loss",
+                                                    "loss (cross-entropy)", "lb_val_loss")), "lb_val_loss")
+        with c2:
+            chart(wf.fig(charts.epoch_curves_figure(series("val", "val_acc"), "Validation accuracy",
+                                                    "accuracy", "lb_val_acc", percent=True)), "lb_val_acc")
+        chart(wf.fig(charts.epoch_curves_figure(series("train", "lr"), "Learning rate", "learning rate (log scale)",
+                                                "lb_lr", log_y=True)), "lb_lr")
+        st.dataframe(table, key="lb_table", hide_index=True)
+        if active and not _busy(comp):
+            st.rerun()
+
+    results()
+
+
+def verdict(r: dict) -> str:
+    """One sentence on whether splitting the batch paid off at this model size."""
+    ratio = r["allreduce_ms"] / max(r["compute_half_ms"], 1e-9)
+    if ratio > 0.25:
+        return (f"The all-reduce costs {ratio:.0%} of the compute it saves a step: at this size the split does not "
+                "pay; it does once the compute per step dwarfs the communication (bigger models, bigger batches).")
+    return f"The all-reduce adds only {ratio:.0%} to each process's compute: here the split pays."
+
+
+def data_parallel(cfg) -> None:
+    """One batch split over two processes; all-reduce gives back the full batch's gradient, at a price."""
+    st.markdown("With several machines or GPUs, each one computes the gradient on its share of the batch; an "
+                "**all-reduce** then sums the gradients across processes so that every one holds the mean and "
+                "takes the same step. Here it runs for real: two processes in a `torch.distributed` group "
+                "(gloo backend, CPU), each on half of every batch. The check compares the averaged gradient "
+                "with the one a single process computes on the whole batch, then trains a few steps with "
+                "`DistributedDataParallel` against one process. Dropout is turned off for this (the two "
+                "processes would draw different masks).")
+    c1, c2, c3 = st.columns([1, 1, 2])
+    batch = int(c1.number_input("batch (split in two)", 2, 1024, 64, step=2, key="dp_batch"))
+    steps = int(c2.number_input("DDP steps", 1, 50, 5, key="dp_steps"))
+    state, _, _ = wf.task("dp")
+    if c3.button("Run on two processes", key="dp_start", disabled=state == "running"):
+        wf.start_task("dp", runner.call, DP_WORKER, cfg.to_dict(), batch, steps, DP_REPEATS)
+        st.rerun()
+
+    @st.fragment(run_every=POLL_SECONDS if state == "running" else None)
+    def results() -> None:
+        now, r, error = wf.task("dp")
+        if error:
+            st.error(f"The data-parallel run failed: {error}", icon="⚠️")
+        if now == "running":
+            st.caption("Starting two processes and a gloo group (a few seconds)...")
+        if r:
+            st.markdown(
+                f"**Gradient check:** the all-reduced mean of the two half-batch gradients differs from the "
+                f"full-batch gradient by at most **{r['max_abs_diff']:.1e}** (largest gradient entry "
+                f"{r['max_abs_grad']:.2e}); one half alone is off by {r['half_only_diff']:.1e}.  \n"
+                f"**{r['ddp_steps']} DDP steps** ({r['optimizer']}) end with parameters at most "
+                f"**{r['ddp_max_param_diff']:.1e}** from one process trained on the full batches.  \n"
+                f"**Communication:** {r['n_params']:,} gradient numbers = {r['grad_bytes'] / 1024:.1f} kB per "
+                f"all-reduce (a ring sends about {r['ring_bytes_per_process'] / 1024:.1f} kB per process); one "
+                f"all-reduce takes {r['allreduce_ms']:.2f} ms against {r['compute_half_ms']:.2f} ms of forward "
+                f"and backward on a half batch ({r['compute_full_ms']:.2f} ms for the full batch in one process). "
+                + verdict(r))
+            for note in r["notes"]:
+                st.warning(note, icon="ℹ️")
+        c1, c2 = st.columns(2)
+        with c1:
+            chart(wf.fig(charts.step_cost_figure(r)), "dp_cost")
+        with c2:
+            chart(wf.fig(charts.ddp_loss_figure(r)), "dp_loss")
+        if state == "running" and now != "running":
+            st.rerun()
+
+    results()
+
+
+def render() -> None:
+    """Settings choice, then the scaling comparison and the data-parallel check."""
+    st.title("Large batches and data parallelism")
+    setup = st.radio("Settings", list(SETUPS), format_func=SETUPS.get, key="lb_setup", horizontal=True)
+    cfg = wf.user_config(sidebar=True) if setup == "mine" else lb.DEMO
+    if cfg is None:
+        st.error("Your settings are invalid (see the sidebar); fix them or use the demo setup.", icon="⚠️")
+        return
+    st.header("Batch size and learning rate")
+    scaling(cfg)
+    st.header("Data parallelism on two processes")
+    data_parallel(cfg)
+
+
+render()
