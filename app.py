@@ -36,8 +36,11 @@ def _pages() -> dict[str, list[st.Page]]:
     """st.Page objects for the pages present in this checkout."""
     out = {}
     for section, entries in PAGES.items():
-        pages = [st.Page(path, title=title, icon=icon, default=path == "pages/home.py")
-                 for path, title, icon in entries if (HERE / path).exists()]
+        pages = [
+            st.Page(path, title=title, icon=icon, default=path == "pages/home.py")
+            for path, title, icon in entries
+            if (HERE / path).exists()
+        ]
         if pages:
             out[section] = pages
     return out

@@ -26,8 +26,15 @@ sys.path.insert(0, str(ROOT))
 from lab.config import RunConfig  # noqa: E402
 from lab.store import RunStore  # noqa: E402
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-dev-shm-usage",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 COUNT_JS = """(sel) => { const el = document.querySelector(sel); if (!el || !el.data) return 0;
   let n = 0; for (const t of el.data) { if (t.x && t.x.length !== undefined) n += t.x.length;
   else if (t.x && t.x.bdata) n += t.x.shape ? Number(String(t.x.shape).split(',')[0]) : 1; } return n; }"""
@@ -54,9 +61,11 @@ def wait_health(url: str, timeout: float = 90) -> None:
 
 def headless_ips(cfg: RunConfig, threads: int) -> float:
     """Images/s of the same run trained headless in a fresh process with `threads` torch threads."""
-    code = (f"import torch; torch.set_num_threads({threads}); from lab.config import RunConfig; "
-            f"from lab.trainer import Trainer; t = Trainer(RunConfig.from_json({cfg.to_json()!r})).fit(); "
-            "print(t.step * t.batch_size / t.train_seconds)")
+    code = (
+        f"import torch; torch.set_num_threads({threads}); from lab.config import RunConfig; "
+        f"from lab.trainer import Trainer; t = Trainer(RunConfig.from_json({cfg.to_json()!r})).fit(); "
+        "print(t.step * t.batch_size / t.train_seconds)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -73,9 +82,23 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, TRAINING_LAB_STORE=str(tmp / "runs.db"))
-    server = subprocess.Popen([sys.executable, "-m", "lab.ui.serve", "--server.port", str(port),
-                               "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lab.ui.serve",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     first_points, intervals, web_ips = [], [], []
     try:
         wait_health(url)
@@ -112,14 +135,20 @@ def main() -> None:
     head_all = [headless_ips(cfg.replace(seed=r), os.cpu_count() or 1) for r in range(args.repeats)]
     p95 = sorted(intervals)[max(0, int(len(intervals) * 0.95) - 1)] if intervals else float("nan")
     print(f"config: default MLP on digits, {cfg.epochs} epochs; {args.repeats} runs")
-    print(f"Start -> first loss points : median {statistics.median(first_points):.2f} s, "
-          f"max {max(first_points):.2f} s   (target < 2 s)")
-    print(f"chart refresh interval     : median {statistics.median(intervals):.2f} s, p95 {p95:.2f} s, "
-          f"{len(intervals)} updates   (target <= 1 s)")
+    print(
+        f"Start -> first loss points : median {statistics.median(first_points):.2f} s, "
+        f"max {max(first_points):.2f} s   (target < 2 s)"
+    )
+    print(
+        f"chart refresh interval     : median {statistics.median(intervals):.2f} s, p95 {p95:.2f} s, "
+        f"{len(intervals)} updates   (target <= 1 s)"
+    )
     mw, mh, ma = statistics.median(web_ips), statistics.median(head), statistics.median(head_all)
     print(f"training speed, page open  : {mw:,.0f} images/s (worker, {threads} thread)")
-    print(f"training speed, headless   : {mh:,.0f} images/s ({threads} thread), {ma:,.0f} images/s "
-          f"({os.cpu_count()} threads)")
+    print(
+        f"training speed, headless   : {mh:,.0f} images/s ({threads} thread), {ma:,.0f} images/s "
+        f"({os.cpu_count()} threads)"
+    )
     print(f"ratio page/headless        : {mw / mh:.2f}x same threads, {mw / ma:.2f}x vs all cores   (target >= 0.9x)")
 
 

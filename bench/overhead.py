@@ -43,7 +43,7 @@ def plain_loop(cfg: RunConfig, data, steps: int) -> float:
     while step < steps:
         perm = torch.randperm(len(x), generator=gen)
         for i in range(per_epoch):
-            idx = perm[i * bs:(i + 1) * bs]
+            idx = perm[i * bs : (i + 1) * bs]
             model.train()
             loss = F.cross_entropy(model(x[idx]), y[idx])
             opt.zero_grad(set_to_none=True)

@@ -15,41 +15,46 @@ if TYPE_CHECKING:  # pragma: no cover
     from lab.trainer import Trainer
 
 EVENTS: tuple[str, ...] = (
-    "on_fit_start", "on_fit_end",
-    "on_epoch_start", "on_epoch_end",
-    "on_batch_start", "on_after_backward", "on_batch_end",
-    "on_eval_start", "on_eval_end",
+    "on_fit_start",
+    "on_fit_end",
+    "on_epoch_start",
+    "on_epoch_end",
+    "on_batch_start",
+    "on_after_backward",
+    "on_batch_end",
+    "on_eval_start",
+    "on_eval_end",
 )
 
 
 class Callback:
     """Base class: typed no-op hooks, one per event. Subclasses override what they need."""
 
-    def on_fit_start(self, trainer: "Trainer") -> None:
+    def on_fit_start(self, trainer: Trainer) -> None:
         """Before the first step: register hooks, open resources."""
 
-    def on_fit_end(self, trainer: "Trainer") -> None:
+    def on_fit_end(self, trainer: Trainer) -> None:
         """After the last step (completed, stopped or diverged): release resources."""
 
-    def on_epoch_start(self, trainer: "Trainer") -> None:
+    def on_epoch_start(self, trainer: Trainer) -> None:
         """Before the first batch of an epoch."""
 
-    def on_epoch_end(self, trainer: "Trainer") -> None:
+    def on_epoch_end(self, trainer: Trainer) -> None:
         """After the last batch of an epoch."""
 
-    def on_batch_start(self, trainer: "Trainer") -> None:
+    def on_batch_start(self, trainer: Trainer) -> None:
         """Before the forward pass of a step."""
 
-    def on_after_backward(self, trainer: "Trainer") -> None:
+    def on_after_backward(self, trainer: Trainer) -> None:
         """Gradients are in p.grad; the optimizer has not stepped yet."""
 
-    def on_batch_end(self, trainer: "Trainer") -> None:
+    def on_batch_end(self, trainer: Trainer) -> None:
         """After the optimizer and schedule stepped; trainer.loss holds this step's loss."""
 
-    def on_eval_start(self, trainer: "Trainer") -> None:
+    def on_eval_start(self, trainer: Trainer) -> None:
         """Before a validation pass."""
 
-    def on_eval_end(self, trainer: "Trainer") -> None:
+    def on_eval_end(self, trainer: Trainer) -> None:
         """After a validation pass; trainer.last_eval holds its metrics."""
 
 
@@ -67,7 +72,7 @@ class DivergenceGuard(Callback):
         self.grace_steps = grace_steps  # ignore spikes in the very first steps
         self.start: float | None = None
 
-    def on_batch_end(self, trainer: "Trainer") -> None:
+    def on_batch_end(self, trainer: Trainer) -> None:
         """Compare this step's loss with the first one."""
         loss = trainer.loss
         if not math.isfinite(loss):
@@ -78,7 +83,8 @@ class DivergenceGuard(Callback):
             return
         if trainer.step > self.grace_steps and loss > self.factor * self.start:
             trainer.request_stop(
-                "diverged", f"loss {loss:.3g} at step {trainer.step} is over {self.factor:g}x the starting loss {self.start:.3g}"
+                "diverged",
+                f"loss {loss:.3g} at step {trainer.step} is over {self.factor:g}x the starting loss {self.start:.3g}",
             )
 
 
@@ -94,7 +100,7 @@ class EarlyStopping(Callback):
         self.bad = 0
         self.best_state: dict | None = None
 
-    def on_eval_end(self, trainer: "Trainer") -> None:
+    def on_eval_end(self, trainer: Trainer) -> None:
         """Track the best validation loss and count evaluations without improvement."""
         loss = trainer.last_eval["val_loss"]
         if loss < self.best - self.min_delta:
@@ -105,10 +111,13 @@ class EarlyStopping(Callback):
         else:
             self.bad += 1
             if self.bad >= self.patience:
-                trainer.request_stop("completed", f"early stopping: no better validation loss for {self.bad} evaluations "
-                                                  f"(best {self.best:.4f} at step {self.best_step})")
+                trainer.request_stop(
+                    "completed",
+                    f"early stopping: no better validation loss for {self.bad} evaluations "
+                    f"(best {self.best:.4f} at step {self.best_step})",
+                )
 
-    def on_fit_end(self, trainer: "Trainer") -> None:
+    def on_fit_end(self, trainer: Trainer) -> None:
         """Put the best weights back when asked to."""
         if self.restore_best and self.best_state is not None and trainer.status == "completed":
             trainer.model.load_state_dict(copy.deepcopy(self.best_state))

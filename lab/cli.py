@@ -11,8 +11,8 @@ import json
 import math
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from lab import registry
 from lab.callbacks import Callback
@@ -143,8 +143,17 @@ def cmd_train(args) -> int:
     if args.json:
         print(json.dumps(summary, default=_json_default))
     else:
-        for k in ("run_id", "status", "steps", "initial_loss", "train_loss", "val_loss", "train_acc", "val_acc",
-                  "best_val_acc"):
+        for k in (
+            "run_id",
+            "status",
+            "steps",
+            "initial_loss",
+            "train_loss",
+            "val_loss",
+            "train_acc",
+            "val_acc",
+            "best_val_acc",
+        ):
             print(f"{k:>13}: {summary[k]}")
         for h in summary.get("hints", []):
             print(f"  [{h['level']}] {h['text']}")
@@ -163,16 +172,29 @@ def cmd_init_stats(args) -> int:
         raise ConfigError("activation", args.activation, f"choose one of: {', '.join(registry.ACTIVATIONS)}")
     if args.init not in registry.INITS:
         raise ConfigError("init", args.init, f"choose one of: {', '.join(registry.INITS)}")
-    for name, value, lo, hi in (("depth", args.depth, 1, 100), ("width", args.width, 1, 4096),
-                                ("batch", args.batch, 2, 100_000)):
+    for name, value, lo, hi in (
+        ("depth", args.depth, 1, 100),
+        ("width", args.width, 1, 4096),
+        ("batch", args.batch, 2, 100_000),
+    ):
         if not lo <= value <= hi:
             raise ConfigError(name, value, f"a whole number from {lo} to {hi}")
     from lab.concepts.init_stats import init_stats
 
     stats = init_stats(args.depth, args.width, args.activation, args.init, batch=args.batch, seed=args.seed)
     if args.json:
-        print(json.dumps({"depth": args.depth, "width": args.width, "activation": args.activation, "init": args.init,
-                          "input": stats.rows()[0], "layers": stats.rows()[1:]}))
+        print(
+            json.dumps(
+                {
+                    "depth": args.depth,
+                    "width": args.width,
+                    "activation": args.activation,
+                    "init": args.init,
+                    "input": stats.rows()[0],
+                    "layers": stats.rows()[1:],
+                }
+            )
+        )
     else:
         print(stats.format())
     return 0
@@ -188,8 +210,10 @@ def cmd_list(args) -> int:
         c, s = r["config"], r["summary"]
         acc = s.get("val_acc")
         acc_text = f"{acc:.3f}" if isinstance(acc, float) else "-"
-        print(f"{r['id']}  {r['status']:<11} {c.get('dataset', '?'):<10} {c.get('model', '?'):<4} "
-              f"{c.get('optimizer', '?'):<8} lr={c.get('lr')}  val_acc={acc_text}")
+        print(
+            f"{r['id']}  {r['status']:<11} {c.get('dataset', '?'):<10} {c.get('model', '?'):<4} "
+            f"{c.get('optimizer', '?'):<8} lr={c.get('lr')}  val_acc={acc_text}"
+        )
     return 0
 
 
@@ -212,8 +236,13 @@ def cmd_delete(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "init-stats": cmd_init_stats, "list": cmd_list, "export": cmd_export,
-            "delete": cmd_delete}
+COMMANDS = {
+    "train": cmd_train,
+    "init-stats": cmd_init_stats,
+    "list": cmd_list,
+    "export": cmd_export,
+    "delete": cmd_delete,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,8 +14,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any
 
 from lab import registry
 
@@ -59,13 +60,21 @@ class RunConfig:
     pool: str = _f("max", "Model", "Pooling between CNN stages.")
     batch_norm: bool = _f(False, "Model", "Batch norm after each conv/linear layer, before the activation.")
     residual: bool = _f(False, "Model", "Wrap layers in residual blocks (skip connections).")
-    zero_init_residual: bool = _f(False, "Model", "Zero the last layer of each residual block so it starts as identity.")
+    zero_init_residual: bool = _f(
+        False, "Model", "Zero the last layer of each residual block so it starts as identity."
+    )
 
     # --- Activation and init ---
     activation: str = _f("relu", "Activation and init", "Non-linearity of every hidden layer.")
-    leaky_slope: float = _f(0.01, "Activation and init", "Negative slope of Leaky ReLU (start value for PReLU).", 0.0, 1.0)
-    elu_alpha: float = _f(1.0, "Activation and init", "ELU's alpha: the value approached for very negative inputs.", 0.0, 10.0)
-    swish_beta: float = _f(1.0, "Activation and init", "Swish's beta; 1 is SiLU, large beta approaches ReLU.", 0.0, 20.0)
+    leaky_slope: float = _f(
+        0.01, "Activation and init", "Negative slope of Leaky ReLU (start value for PReLU).", 0.0, 1.0
+    )
+    elu_alpha: float = _f(
+        1.0, "Activation and init", "ELU's alpha: the value approached for very negative inputs.", 0.0, 10.0
+    )
+    swish_beta: float = _f(
+        1.0, "Activation and init", "Swish's beta; 1 is SiLU, large beta approaches ReLU.", 0.0, 20.0
+    )
     maxout_k: int = _f(2, "Activation and init", "Maxout pieces per unit.", 2, 8)
     init: str = _f("default", "Activation and init", "How weights start out.")
     init_constant: float = _f(0.1, "Activation and init", "Value used by the 'constant' init.", -10.0, 10.0)
@@ -77,26 +86,44 @@ class RunConfig:
     momentum: float = _f(0.9, "Optimizer and schedule", "Velocity decay of SGD + momentum and Nesterov.", 0.0, 0.999)
     beta1: float = _f(0.9, "Optimizer and schedule", "Adam's first-moment decay.", 0.0, 0.9999)
     beta2: float = _f(0.999, "Optimizer and schedule", "Adam's second-moment decay.", 0.0, 0.99999)
-    rms_alpha: float = _f(0.99, "Optimizer and schedule", "RMSprop's decay of the squared-gradient average.", 0.0, 0.99999)
+    rms_alpha: float = _f(
+        0.99, "Optimizer and schedule", "RMSprop's decay of the squared-gradient average.", 0.0, 0.99999
+    )
     eps: float = _f(1e-8, "Optimizer and schedule", "Added to denominators of adaptive optimizers.", 1e-12, 1.0)
-    weight_decay: float = _f(0.0, "Optimizer and schedule", "Optimizer weight decay (L2 for SGD/Adam, decoupled for AdamW).", 0.0, 1.0)
+    weight_decay: float = _f(
+        0.0, "Optimizer and schedule", "Optimizer weight decay (L2 for SGD/Adam, decoupled for AdamW).", 0.0, 1.0
+    )
     schedule: str = _f("constant", "Optimizer and schedule", "How the learning rate changes over the run.")
-    warmup_steps: int = _f(0, "Optimizer and schedule", "Linear warmup from near zero over this many steps.", 0, 100_000)
-    step_size: int = _f(200, "Optimizer and schedule", "Step schedule: steps between decays; cyclic: half-cycle length.", 1, 1_000_000)
+    warmup_steps: int = _f(
+        0, "Optimizer and schedule", "Linear warmup from near zero over this many steps.", 0, 100_000
+    )
+    step_size: int = _f(
+        200, "Optimizer and schedule", "Step schedule: steps between decays; cyclic: half-cycle length.", 1, 1_000_000
+    )
     gamma: float = _f(0.5, "Optimizer and schedule", "Step schedule: factor applied at each decay.", 0.0, 1.0)
-    min_lr_ratio: float = _f(0.01, "Optimizer and schedule", "Cosine/linear/cyclic: lowest rate as a fraction of lr.", 0.0, 1.0)
-    plateau_patience: int = _f(2, "Optimizer and schedule", "Reduce-on-plateau: evaluations without improvement before a cut.", 0, 1000)
-    scale_lr_with_batch: bool = _f(False, "Optimizer and schedule", "Linear scaling rule: lr x batch_size / lr_reference_batch.")
+    min_lr_ratio: float = _f(
+        0.01, "Optimizer and schedule", "Cosine/linear/cyclic: lowest rate as a fraction of lr.", 0.0, 1.0
+    )
+    plateau_patience: int = _f(
+        2, "Optimizer and schedule", "Reduce-on-plateau: evaluations without improvement before a cut.", 0, 1000
+    )
+    scale_lr_with_batch: bool = _f(
+        False, "Optimizer and schedule", "Linear scaling rule: lr x batch_size / lr_reference_batch."
+    )
     lr_reference_batch: int = _f(64, "Optimizer and schedule", "Batch size at which lr applies unscaled.", 1, 65536)
     clip_value: float = _f(0.0, "Optimizer and schedule", "Clip each gradient entry to +-value (0 = off).", 0.0, 1e6)
-    clip_norm: float = _f(0.0, "Optimizer and schedule", "Rescale the whole gradient to at most this norm (0 = off).", 0.0, 1e6)
+    clip_norm: float = _f(
+        0.0, "Optimizer and schedule", "Rescale the whole gradient to at most this norm (0 = off).", 0.0, 1e6
+    )
 
     # --- Regularization ---
     l1: float = _f(0.0, "Regularization", "L1 penalty added to the loss (with l2: elastic net).", 0.0, 1.0)
     l2: float = _f(0.0, "Regularization", "L2 penalty added to the loss.", 0.0, 1.0)
     dropout: float = _f(0.0, "Regularization", "Probability of zeroing each hidden unit while training.", 0.0, 0.95)
     dropconnect: float = _f(0.0, "Regularization", "Probability of zeroing each weight while training.", 0.0, 0.95)
-    stochastic_depth: float = _f(0.0, "Regularization", "Probability of skipping a residual block while training.", 0.0, 0.95)
+    stochastic_depth: float = _f(
+        0.0, "Regularization", "Probability of skipping a residual block while training.", 0.0, 0.95
+    )
     label_smoothing: float = _f(0.0, "Regularization", "Spread this much target mass over the other classes.", 0.0, 0.5)
     aug_crop: int = _f(0, "Regularization", "Random crop after padding by this many pixels (0 = off).", 0, 8)
     aug_flip: bool = _f(False, "Regularization", "Random horizontal flips.")
@@ -104,12 +131,18 @@ class RunConfig:
     aug_translate: float = _f(0.0, "Regularization", "Random shift up to this fraction of the size.", 0.0, 0.5)
     aug_scale: float = _f(0.0, "Regularization", "Random zoom by up to +-this fraction.", 0.0, 0.5)
     aug_shear: float = _f(0.0, "Regularization", "Random shear up to +-degrees.", 0.0, 45.0)
-    aug_jitter: float = _f(0.0, "Regularization", "Colour jitter strength (brightness, contrast, saturation).", 0.0, 1.0)
+    aug_jitter: float = _f(
+        0.0, "Regularization", "Colour jitter strength (brightness, contrast, saturation).", 0.0, 1.0
+    )
     aug_noise: float = _f(0.0, "Regularization", "Std of Gaussian noise added to inputs.", 0.0, 2.0)
-    cutout: float = _f(0.0, "Regularization", "Erase a random square of this fraction of the image side (0 = off).", 0.0, 0.9)
+    cutout: float = _f(
+        0.0, "Regularization", "Erase a random square of this fraction of the image side (0 = off).", 0.0, 0.9
+    )
     mixup: float = _f(0.0, "Regularization", "Mixup alpha: blend pairs of examples and labels (0 = off).", 0.0, 5.0)
     cutmix: float = _f(0.0, "Regularization", "CutMix alpha: paste patches and mix labels by area (0 = off).", 0.0, 5.0)
-    early_stopping: int = _f(0, "Regularization", "Stop after this many evaluations without a better val loss (0 = off).", 0, 1000)
+    early_stopping: int = _f(
+        0, "Regularization", "Stop after this many evaluations without a better val loss (0 = off).", 0, 1000
+    )
     restore_best: bool = _f(True, "Regularization", "With early stopping, restore the weights of the best evaluation.")
 
     # --- Run ---
@@ -118,7 +151,9 @@ class RunConfig:
     batch_size: int = _f(64, "Run", "Examples per step.", 1, 65536)
     seed: int = _f(0, "Run", "Seeds data split, init, dropout and shuffling.", 0, 2**31 - 1)
     overfit_batches: int = _f(0, "Run", "Train on only this many batches with regularization off (0 = off).", 0, 1000)
-    eval_every: int = _f(0, "Run", "Evaluate every this many steps (0 = about 20 times per run, at least each epoch).", 0, 1_000_000)
+    eval_every: int = _f(
+        0, "Run", "Evaluate every this many steps (0 = about 20 times per run, at least each epoch).", 0, 1_000_000
+    )
     record_every: int = _f(0, "Run", "Record layer statistics every this many steps (0 = automatic).", 0, 1_000_000)
     device: str = _f("auto", "Run", "Where to train.")
 
@@ -140,7 +175,7 @@ class RunConfig:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], limits: "Limits | None" = None) -> "RunConfig":
+    def from_dict(cls, data: Mapping[str, Any], limits: Limits | None = None) -> RunConfig:
         """Build and validate from a dict of typed values; unknown keys are rejected."""
         kwargs = {}
         for key, raw in data.items():
@@ -152,7 +187,7 @@ class RunConfig:
         return cfg
 
     @classmethod
-    def from_json(cls, text: str, limits: "Limits | None" = None) -> "RunConfig":
+    def from_json(cls, text: str, limits: Limits | None = None) -> RunConfig:
         """Parse JSON text (an object of settings) into a validated config."""
         try:
             data = json.loads(text)
@@ -172,8 +207,9 @@ class RunConfig:
         return out
 
     @classmethod
-    def from_query(cls, params: Mapping[str, Any], limits: "Limits | None" = None,
-                   ignore: tuple[str, ...] = ()) -> "RunConfig":
+    def from_query(
+        cls, params: Mapping[str, Any], limits: Limits | None = None, ignore: tuple[str, ...] = ()
+    ) -> RunConfig:
         """Parse query parameters (strings); keys in `ignore` (e.g. `run`) are skipped."""
         data = {}
         for key, raw in params.items():
@@ -184,7 +220,7 @@ class RunConfig:
             data[key] = parse_text(key, str(raw)) if key in FIELDS else raw
         return cls.from_dict(data, limits)
 
-    def replace(self, **changes: Any) -> "RunConfig":
+    def replace(self, **changes: Any) -> RunConfig:
         """A validated copy with some fields changed."""
         data = self.to_dict()
         data.update(changes)
@@ -192,7 +228,7 @@ class RunConfig:
 
     # ---- validation --------------------------------------------------------------
 
-    def validate(self, limits: "Limits | None" = None) -> None:
+    def validate(self, limits: Limits | None = None) -> None:
         """Raise ConfigError for the first invalid field (names, ranges, server limits)."""
         for f in fields(self):
             value = getattr(self, f.name)
@@ -207,9 +243,15 @@ class RunConfig:
             if lo is not None and value < lo or hi is not None and value > hi:
                 raise ConfigError(f.name, value, f"a value from {_num(lo)} to {_num(hi)}")
         if self.activation == "maxout" and self.model == "cnn" and self.residual:
-            raise ConfigError("activation", "maxout", "maxout is not available in residual CNN blocks; pick another activation or turn residual off")
+            raise ConfigError(
+                "activation",
+                "maxout",
+                "maxout is not available in residual CNN blocks; pick another activation or turn residual off",
+            )
         if self.stochastic_depth > 0 and not self.residual:
-            raise ConfigError("stochastic_depth", self.stochastic_depth, "0 unless residual blocks are on (it skips blocks)")
+            raise ConfigError(
+                "stochastic_depth", self.stochastic_depth, "0 unless residual blocks are on (it skips blocks)"
+            )
         if self.mixup > 0 and self.cutmix > 0:
             raise ConfigError("cutmix", self.cutmix, "0 when mixup is on (pick one of the two)")
         (limits or Limits()).check(self)
@@ -243,17 +285,28 @@ class Limits:
     def check_steps(self, total_steps: int) -> None:
         """Raise when epochs x steps per epoch exceeds the step cap."""
         if total_steps > self.max_steps:
-            raise ConfigError("epochs", total_steps, f"at most {self.max_steps} steps in total on this server; lower epochs or set max_steps")
+            raise ConfigError(
+                "epochs",
+                total_steps,
+                f"at most {self.max_steps} steps in total on this server; lower epochs or set max_steps",
+            )
 
     def check_samples(self, n_train: int) -> None:
         """Raise when the training set is larger than allowed (set `subset`)."""
         if n_train > self.max_samples:
-            raise ConfigError("subset", n_train, f"at most {self.max_samples} training examples on this server; set subset")
+            raise ConfigError(
+                "subset", n_train, f"at most {self.max_samples} training examples on this server; set subset"
+            )
 
     def check_params(self, n_params: int) -> None:
         """Raise when the built model has too many parameters."""
         if n_params > self.max_params:
-            raise ConfigError("width", n_params, f"models of at most {self.max_params:,} parameters on this server (this one has {n_params:,}); make it narrower or shallower")
+            raise ConfigError(
+                "width",
+                n_params,
+                f"models of at most {self.max_params:,} parameters on this server (this one has {n_params:,}); "
+                "make it narrower or shallower",
+            )
 
 
 FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in fields(RunConfig)}

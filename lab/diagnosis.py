@@ -39,28 +39,58 @@ def _initial_loss(initial: float | None, n_classes: int, loss_name: str) -> list
     if not math.isfinite(initial):
         return [Hint("bad", "initial loss", f"The very first loss was {initial}: something is numerically broken.")]
     if abs(initial - expected) <= INIT_LOSS_TOLERANCE * expected:
-        return [Hint("ok", "initial loss", f"Starting loss {initial:.2f} is close to ln({n_classes}) = {expected:.2f}, "
-                                            "what a network that guesses uniformly should score.")]
+        return [
+            Hint(
+                "ok",
+                "initial loss",
+                f"Starting loss {initial:.2f} is close to ln({n_classes}) = {expected:.2f}, "
+                "what a network that guesses uniformly should score.",
+            )
+        ]
     if initial > expected:
-        return [Hint("warn", "initial loss", f"Starting loss {initial:.2f} is well above ln({n_classes}) = {expected:.2f}: "
-                                              "the untrained network is confidently wrong, so the initial weights are "
-                                              "probably too large.")]
-    return [Hint("warn", "initial loss", f"Starting loss {initial:.2f} is below ln({n_classes}) = {expected:.2f} before "
-                                          "any learning; check for a label leak or a regularization term missing.")]
+        return [
+            Hint(
+                "warn",
+                "initial loss",
+                f"Starting loss {initial:.2f} is well above ln({n_classes}) = {expected:.2f}: "
+                "the untrained network is confidently wrong, so the initial weights are "
+                "probably too large.",
+            )
+        ]
+    return [
+        Hint(
+            "warn",
+            "initial loss",
+            f"Starting loss {initial:.2f} is below ln({n_classes}) = {expected:.2f} before "
+            "any learning; check for a label leak or a regularization term missing.",
+        )
+    ]
 
 
 def _loss_trend(train: list[dict], status: str, reason: str) -> list[Hint]:
     if status == "diverged":
-        return [Hint("bad", "loss", f"The run diverged ({reason}). Lower the learning rate (try 3-10x smaller), "
-                                    "add warmup, or clip gradients.")]
+        return [
+            Hint(
+                "bad",
+                "loss",
+                f"The run diverged ({reason}). Lower the learning rate (try 3-10x smaller), "
+                "add warmup, or clip gradients.",
+            )
+        ]
     if len(train) < 4 or train[-1]["step"] < MIN_STEPS_FOR_TRENDS:
         return []
     first = train[0]["train_loss"]
     k = max(1, len(train) // 10)
     last = sum(r["train_loss"] for r in train[-k:]) / k
     if first > 0 and last > 0.95 * first:
-        return [Hint("warn", "loss", f"The training loss barely moved ({first:.3f} to {last:.3f}). The learning rate "
-                                     "may be too low, or gradients are not reaching the early layers.")]
+        return [
+            Hint(
+                "warn",
+                "loss",
+                f"The training loss barely moved ({first:.3f} to {last:.3f}). The learning rate "
+                "may be too low, or gradients are not reaching the early layers.",
+            )
+        ]
     return []
 
 
@@ -68,21 +98,41 @@ def _update_ratio(snapshots: list[dict]) -> list[Hint]:
     if not snapshots:
         return []
     last = snapshots[-1]
-    ratios = [p["ratio"] for name, p in last.get("params", {}).items()
-              if p.get("ratio") is not None and name.endswith("weight") and p.get("w_std", 0) > 0]
+    ratios = [
+        p["ratio"]
+        for name, p in last.get("params", {}).items()
+        if p.get("ratio") is not None and name.endswith("weight") and p.get("w_std", 0) > 0
+    ]
     if not ratios:
         return []
     med = median(ratios)
     if med > RATIO_TOO_HIGH:
-        return [Hint("warn", "update/weight ratio", f"Each step changes the weights by about {med:.1e} of their size "
-                                                   f"(healthy is near {HEALTHY_RATIO:.0e}): the learning rate is "
-                                                   "probably too high.")]
+        return [
+            Hint(
+                "warn",
+                "update/weight ratio",
+                f"Each step changes the weights by about {med:.1e} of their size "
+                f"(healthy is near {HEALTHY_RATIO:.0e}): the learning rate is "
+                "probably too high.",
+            )
+        ]
     if med < RATIO_TOO_LOW:
-        return [Hint("warn", "update/weight ratio", f"Each step changes the weights by only {med:.1e} of their size "
-                                                   f"(healthy is near {HEALTHY_RATIO:.0e}): the learning rate is "
-                                                   "probably too low.")]
-    return [Hint("ok", "update/weight ratio", f"Median update/weight ratio {med:.1e}, in a healthy range around "
-                                             f"{HEALTHY_RATIO:.0e}.")]
+        return [
+            Hint(
+                "warn",
+                "update/weight ratio",
+                f"Each step changes the weights by only {med:.1e} of their size "
+                f"(healthy is near {HEALTHY_RATIO:.0e}): the learning rate is "
+                "probably too low.",
+            )
+        ]
+    return [
+        Hint(
+            "ok",
+            "update/weight ratio",
+            f"Median update/weight ratio {med:.1e}, in a healthy range around {HEALTHY_RATIO:.0e}.",
+        )
+    ]
 
 
 def _layers(snapshots: list[dict], meta: dict) -> list[Hint]:
@@ -94,20 +144,40 @@ def _layers(snapshots: list[dict], meta: dict) -> list[Hint]:
     for name, row in last.get("layers", {}).items():
         dead, sat = row.get("dead"), row.get("sat")
         if dead is not None and dead >= DEAD_WARN:
-            hints.append(Hint("warn", "dead units", f"{name}: {dead:.0%} of its {kinds.get(name, 'ReLU')} units output zero "
-                                                    "for every example in the batch and no longer learn. A lower learning "
-                                                    "rate, Kaiming init or Leaky ReLU keeps them alive.", name))
+            hints.append(
+                Hint(
+                    "warn",
+                    "dead units",
+                    f"{name}: {dead:.0%} of its {kinds.get(name, 'ReLU')} units output zero "
+                    "for every example in the batch and no longer learn. A lower learning "
+                    "rate, Kaiming init or Leaky ReLU keeps them alive.",
+                    name,
+                )
+            )
         if sat is not None and sat >= SAT_WARN:
-            hints.append(Hint("warn", "saturation", f"{name}: {sat:.0%} of its {kinds.get(name, '')} outputs sit at the "
-                                                    "flat ends of the curve, where almost no gradient passes. Try Xavier "
-                                                    "init, smaller weights, or batch norm.", name))
+            hints.append(
+                Hint(
+                    "warn",
+                    "saturation",
+                    f"{name}: {sat:.0%} of its {kinds.get(name, '')} outputs sit at the "
+                    "flat ends of the curve, where almost no gradient passes. Try Xavier "
+                    "init, smaller weights, or batch norm.",
+                    name,
+                )
+            )
     layers = [row for row in last.get("layers", {}).values() if row.get("grad_std")]
     if len(layers) >= 3:
         first, final = layers[0]["grad_std"], layers[-1]["grad_std"]
         if final > 0 and first < 1e-2 * final:
-            hints.append(Hint("warn", "vanishing gradients", f"The gradient reaching the first layer is "
-                                                             f"{first / final:.0e} times the one at the last hidden "
-                                                             "layer: early layers hardly learn."))
+            hints.append(
+                Hint(
+                    "warn",
+                    "vanishing gradients",
+                    f"The gradient reaching the first layer is "
+                    f"{first / final:.0e} times the one at the last hidden "
+                    "layer: early layers hardly learn.",
+                )
+            )
     return hints
 
 
@@ -122,22 +192,42 @@ def _fit(val: list[dict], cfg: dict) -> list[Hint]:
     if tr - va > GAP_WARN:
         rising = last["val_loss"] > best_loss * 1.05
         more = " and validation loss has started rising" if rising else ""
-        return [Hint("warn", "overfitting", f"Training accuracy {tr:.0%} against validation {va:.0%}{more}: the model "
-                                            "memorizes. More data or augmentation, dropout, weight decay or early "
-                                            "stopping will help.")]
+        return [
+            Hint(
+                "warn",
+                "overfitting",
+                f"Training accuracy {tr:.0%} against validation {va:.0%}{more}: the model "
+                "memorizes. More data or augmentation, dropout, weight decay or early "
+                "stopping will help.",
+            )
+        ]
     if last["step"] >= MIN_STEPS_FOR_TRENDS and tr < UNDERFIT_ACC and va < UNDERFIT_ACC:
-        return [Hint("warn", "underfitting", f"Both training ({tr:.0%}) and validation ({va:.0%}) accuracy are low: the "
-                                             "model is too small, trained too briefly, or the learning rate is off.")]
+        return [
+            Hint(
+                "warn",
+                "underfitting",
+                f"Both training ({tr:.0%}) and validation ({va:.0%}) accuracy are low: the "
+                "model is too small, trained too briefly, or the learning rate is off.",
+            )
+        ]
     return []
 
 
-def diagnose(train: list[dict], val: list[dict], snapshots: list[dict], meta: dict, config: dict,
-             summary: dict) -> list[Hint]:
+def diagnose(
+    train: list[dict], val: list[dict], snapshots: list[dict], meta: dict, config: dict, summary: dict
+) -> list[Hint]:
     """All hints for a run, most serious first."""
-    hints = (_loss_trend(train, summary.get("status", ""), summary.get("reason", ""))
-             + _initial_loss(summary.get("initial_loss"), meta.get("n_classes", summary.get("n_classes", 0)),
-                             config.get("loss", "cross_entropy"))
-             + _update_ratio(snapshots) + _layers(snapshots, meta) + _fit(val, config))
+    hints = (
+        _loss_trend(train, summary.get("status", ""), summary.get("reason", ""))
+        + _initial_loss(
+            summary.get("initial_loss"),
+            meta.get("n_classes", summary.get("n_classes", 0)),
+            config.get("loss", "cross_entropy"),
+        )
+        + _update_ratio(snapshots)
+        + _layers(snapshots, meta)
+        + _fit(val, config)
+    )
     order = {"bad": 0, "warn": 1, "info": 2, "ok": 3}
     return sorted(hints, key=lambda h: order.get(h.level, 9))
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 import multiprocessing as mp
 import queue
 import sys
-import types
-from contextlib import contextmanager
 import threading
 import time
+import types
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from lab.config import ConfigError, RunConfig
@@ -67,8 +67,9 @@ def _safe_reason(e: BaseException) -> str:
     return f"{type(e).__name__}: {text}"[:300]
 
 
-def worker_main(wid: int, commands: mp.Queue, events: mp.Queue, store_path: str, threads: int,
-                slice_seconds: float, limits) -> None:
+def worker_main(
+    wid: int, commands: mp.Queue, events: mp.Queue, store_path: str, threads: int, slice_seconds: float, limits
+) -> None:
     """Worker process loop: receive commands, step active runs in turn, report ends."""
     import os
 
@@ -155,8 +156,11 @@ def _warm_up() -> None:
     from lab.config import RunConfig
     from lab.trainer import Trainer
 
-    for cfg in (RunConfig(max_steps=2, eval_every=1), RunConfig(model="cnn", dataset="shapes", max_steps=1),
-                RunConfig(dataset="spiral", max_steps=1)):
+    for cfg in (
+        RunConfig(max_steps=2, eval_every=1),
+        RunConfig(model="cnn", dataset="shapes", max_steps=1),
+        RunConfig(dataset="spiral", max_steps=1),
+    ):
         try:
             Trainer(cfg).fit()
         except Exception:  # warming is best effort; a real start reports real errors
@@ -194,8 +198,10 @@ class JobManager:
         with self._lock:
             mine = [r for r, o in self._owner.items() if o == owner] if owner else []
             if owner and len(mine) >= self.settings.max_runs_per_session:
-                raise CapacityError(f"this session already has {len(mine)} active run(s); the limit is "
-                                    f"{self.settings.max_runs_per_session}. Stop one first.")
+                raise CapacityError(
+                    f"this session already has {len(mine)} active run(s); the limit is "
+                    f"{self.settings.max_runs_per_session}. Stop one first."
+                )
             run_id = self.store.create_run(cfg.to_dict(), owner=owner, label=label, status="queued")
             self._owner[run_id] = owner
             self._pending.append((run_id, {"config": cfg.to_dict(), "paused": paused}))
@@ -286,9 +292,12 @@ class JobManager:
     def _spawn(self, index: int) -> _Worker:
         commands = self._ctx.Queue()
         s = self.settings
-        proc = self._ctx.Process(target=worker_main, name=f"lab-worker-{index}", daemon=True,
-                                 args=(index, commands, self._events, self.store_path, s.n_threads,
-                                       s.slice_seconds, self.limits))
+        proc = self._ctx.Process(
+            target=worker_main,
+            name=f"lab-worker-{index}",
+            daemon=True,
+            args=(index, commands, self._events, self.store_path, s.n_threads, s.slice_seconds, self.limits),
+        )
         with _plain_main():
             proc.start()
         return _Worker(proc, commands)

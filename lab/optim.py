@@ -8,7 +8,7 @@ step, plus `on_eval(val_loss)` for reduce-on-plateau.
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch.optim import lr_scheduler as lrs
@@ -84,8 +84,14 @@ def _main_schedule(opt: torch.optim.Optimizer, cfg: RunConfig, steps: int, lr: f
         return lrs.LambdaLR(opt, lambda s: 1.0 / math.sqrt(s + 1))
     if name == "cyclic":
         # cycle_momentum=False: Adam-family optimizers have no 'momentum' to cycle.
-        return lrs.CyclicLR(opt, base_lr=lr * cfg.min_lr_ratio, max_lr=lr, step_size_up=cfg.step_size,
-                            mode="triangular", cycle_momentum=False)
+        return lrs.CyclicLR(
+            opt,
+            base_lr=lr * cfg.min_lr_ratio,
+            max_lr=lr,
+            step_size_up=cfg.step_size,
+            mode="triangular",
+            cycle_momentum=False,
+        )
     if name == "one_cycle":
         return lrs.OneCycleLR(opt, max_lr=lr, total_steps=steps + 1, cycle_momentum=False)
     if name == "plateau":
@@ -104,8 +110,9 @@ class LRSchedule:
         main = _main_schedule(opt, cfg, total_steps - warm, base)
         self.plateau = None
         if cfg.schedule == "plateau":
-            self.plateau = lrs.ReduceLROnPlateau(opt, factor=cfg.gamma if cfg.gamma > 0 else 0.1,
-                                                 patience=cfg.plateau_patience)
+            self.plateau = lrs.ReduceLROnPlateau(
+                opt, factor=cfg.gamma if cfg.gamma > 0 else 0.1, patience=cfg.plateau_patience
+            )
         if warm > 0:
             # Start at 1/warm of the rate and reach the full rate after `warm` steps.
             warmup = lrs.LinearLR(opt, start_factor=1.0 / warm, end_factor=1.0, total_iters=warm)
@@ -136,12 +143,15 @@ class LRSchedule:
 
     def state_dict(self) -> dict:
         """Scheduler state for checkpoints."""
-        return {"sched": self.sched.state_dict() if self.sched else None,
-                "plateau": self.plateau.state_dict() if self.plateau else None}
+        return {
+            "sched": self.sched.state_dict() if self.sched else None,
+            "plateau": self.plateau.state_dict() if self.plateau else None,
+        }
 
 
-def preview_schedule(cfg: RunConfig, total_steps: int, val_losses: Callable[[int], float] | None = None,
-                     eval_every: int = 0) -> list[float]:
+def preview_schedule(
+    cfg: RunConfig, total_steps: int, val_losses: Callable[[int], float] | None = None, eval_every: int = 0
+) -> list[float]:
     """The learning rate at every step of a run, computed by the trainer's own LRSchedule.
 
     For reduce-on-plateau, `val_losses(step)` supplies a validation loss every

@@ -31,17 +31,17 @@ class StoreWriter(Callback):
         self._dropped = 0
         self._meta_sent = False
 
-    def on_fit_start(self, trainer: "Trainer") -> None:
+    def on_fit_start(self, trainer: Trainer) -> None:
         """Mark the run as running."""
         self.store.set_status(self.run_id, "running")
 
-    def on_batch_end(self, trainer: "Trainer") -> None:
+    def on_batch_end(self, trainer: Trainer) -> None:
         """Flush when the interval has passed (and right after the first step)."""
         now = time.monotonic()
         if trainer.step == 1 or now - self._last_flush >= self.interval:
             self.flush(trainer)
 
-    def flush(self, trainer: "Trainer", status: str | None = None) -> None:
+    def flush(self, trainer: Trainer, status: str | None = None) -> None:
         """Write everything recorded since the last flush."""
         self._last_flush = time.monotonic()
         hist = trainer.history
@@ -50,14 +50,19 @@ class StoreWriter(Callback):
         train = [r for r in hist.train if r["step"] > self._train_step]
         val = [r for r in hist.val if r["step"] > self._val_step]
         snaps = [s for s in hist.snapshots if s["step"] > self._snap_step]
-        dropped = hist.dropped[self._dropped:]
+        dropped = hist.dropped[self._dropped :]
         meta_ready = bool(hist.meta.get("act_edges") or hist.snapshots)
-        meta = dict(hist.meta, steps_per_epoch=trainer.steps_per_epoch, total_steps=trainer.total_steps,
-                    n_classes=trainer.data.n_classes, class_names=trainer.data.class_names,
-                    input_shape=list(trainer.data.input_shape), step=trainer.step,
-                    n_params=sum(p.numel() for p in trainer.model.parameters()))
-        self.store.append(self.run_id, train=train, val=val, snapshots=snaps, dropped=dropped, meta=meta,
-                          status=status)
+        meta = dict(
+            hist.meta,
+            steps_per_epoch=trainer.steps_per_epoch,
+            total_steps=trainer.total_steps,
+            n_classes=trainer.data.n_classes,
+            class_names=trainer.data.class_names,
+            input_shape=list(trainer.data.input_shape),
+            step=trainer.step,
+            n_params=sum(p.numel() for p in trainer.model.parameters()),
+        )
+        self.store.append(self.run_id, train=train, val=val, snapshots=snaps, dropped=dropped, meta=meta, status=status)
         self._meta_sent = meta_ready
         if train:
             self._train_step = train[-1]["step"]
@@ -67,7 +72,7 @@ class StoreWriter(Callback):
             self._snap_step = snaps[-1]["step"]
         self._dropped = len(hist.dropped)
 
-    def on_fit_end(self, trainer: "Trainer") -> None:
+    def on_fit_end(self, trainer: Trainer) -> None:
         """Final flush, then the final status, reason and summary."""
         self.flush(trainer)
         self.store.set_status(self.run_id, trainer.status, trainer.reason, trainer.summary())

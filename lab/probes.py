@@ -33,7 +33,7 @@ class ModelProbe(Callback):
         self._grid: torch.Tensor | None = None
         self._conv = None
 
-    def on_fit_start(self, trainer: "Trainer") -> None:
+    def on_fit_start(self, trainer: Trainer) -> None:
         """Fix the grid from the training data's range and store a sample of points in meta."""
         meta = trainer.history.meta
         x, y = trainer.x_train, trainer.y_train
@@ -51,7 +51,7 @@ class ModelProbe(Callback):
             meta["grid"] = {"x": xs.tolist(), "y": ys.tolist()}
             meta["points"] = {"x": x[idx, 0].tolist(), "y": x[idx, 1].tolist(), "label": y[idx].tolist()}
 
-    def on_batch_end(self, trainer: "Trainer") -> None:
+    def on_batch_end(self, trainer: Trainer) -> None:
         """On a step the recorder just recorded, attach the boundary and filters."""
         snaps = trainer.history.snapshots if trainer.history else []
         if not snaps or snaps[-1]["step"] != trainer.step or "probe" in snaps[-1]:
@@ -66,8 +66,10 @@ class ModelProbe(Callback):
                 trainer.model.train(was_training)
                 conf, cls = probs.max(1)
                 n = self.grid_n
-                snap["boundary"] = {"cls": cls.reshape(n, n).tolist(),
-                                    "conf": (conf.reshape(n, n) * 100).round().div(100).tolist()}
+                snap["boundary"] = {
+                    "cls": cls.reshape(n, n).tolist(),
+                    "conf": (conf.reshape(n, n) * 100).round().div(100).tolist(),
+                }
             if self._conv is not None:
                 w = self._conv.weight.detach().float().cpu()
                 snap["filters"] = w[:32].round(decimals=4).tolist()  # at most 32 filters: enough to see

@@ -36,7 +36,9 @@ class History:
     """Everything recorded for one run, as plain JSON-ready Python values."""
 
     train: list[dict] = field(default_factory=list)  # bucketed rows: step, train_loss, train_acc, lr, images_per_s
-    val: list[dict] = field(default_factory=list)  # one row per evaluation: step, val_loss, val_acc, train_loss, train_acc
+    val: list[dict] = field(
+        default_factory=list
+    )  # one row per evaluation: step, val_loss, val_acc, train_loss, train_acc
     snapshots: list[dict] = field(default_factory=list)  # per-layer/per-parameter stats at recorded steps
     meta: dict = field(default_factory=dict)  # layer names, kinds, histogram edges
     dropped: list[int] = field(default_factory=list)  # snapshot steps thinned away (the store deletes them too)
@@ -74,8 +76,9 @@ def act_range(kind: str, a: torch.Tensor) -> tuple[float, float]:
 class Recorder(Callback):
     """Captures layer and parameter statistics every `every` steps (0 = adaptive, within an overhead budget)."""
 
-    def __init__(self, every: int = 0, bins: int = 40, max_snapshots: int = 300, max_points: int = 1000,
-                 budget: float = 0.03):
+    def __init__(
+        self, every: int = 0, bins: int = 40, max_snapshots: int = 300, max_points: int = 1000, budget: float = 0.03
+    ):
         self.fixed_every = every
         self.every = every or 1
         self.bins = bins
@@ -100,7 +103,7 @@ class Recorder(Callback):
 
     # ---- lifecycle -------------------------------------------------------------
 
-    def on_fit_start(self, trainer: "Trainer") -> None:
+    def on_fit_start(self, trainer: Trainer) -> None:
         """Register one forward hook per tap; describe layers and parameters in meta."""
         model = trainer.model
         self._total_steps = trainer.total_steps
@@ -110,12 +113,19 @@ class Recorder(Callback):
         self._names = {n: readable.get(n, n) for n, p in model.named_parameters() if p.requires_grad}
         self._params = {n: p for n, p in model.named_parameters() if p.requires_grad}
         meta = self.history.meta
-        meta.update(layers=list(taps), kinds=dict(kinds), params=list(self._names.values()), bins=self.bins,
-                    act_edges={}, w_edges={}, g_edges={})
+        meta.update(
+            layers=list(taps),
+            kinds=dict(kinds),
+            params=list(self._names.values()),
+            bins=self.bins,
+            act_edges={},
+            w_edges={},
+            g_edges={},
+        )
         for name, module in taps.items():
             self._handles.append(module.register_forward_hook(self._make_hook(name, kinds.get(name, ""))))
 
-    def on_fit_end(self, trainer: "Trainer") -> None:
+    def on_fit_end(self, trainer: Trainer) -> None:
         """Remove every hook and drop references to the model's tensors."""
         self.remove_hooks()
         self._flush_bucket(trainer, force=True)
@@ -173,13 +183,13 @@ class Recorder(Callback):
 
     # ---- events ------------------------------------------------------------------
 
-    def on_batch_start(self, trainer: "Trainer") -> None:
+    def on_batch_start(self, trainer: Trainer) -> None:
         """Switch the hooks on for recording steps only."""
         self._active = trainer.model.training and trainer.step >= self._next_record
         self._layer = {}
         self._t0 = time.perf_counter()
 
-    def on_after_backward(self, trainer: "Trainer") -> None:
+    def on_after_backward(self, trainer: Trainer) -> None:
         """Read gradients from p.grad and keep the pre-step weights for the update ratio."""
         if not self._active:
             return
@@ -215,7 +225,7 @@ class Recorder(Callback):
         if not meta:
             amax = torch.zeros(n_par, device=flat.device).scatter_reduce_(0, seg, flat.abs(), reduce="amax")
             m = torch.where(torch.isfinite(amax) & (amax > 0), amax * widen, torch.full_like(amax, 1e-3))
-            for key, v in zip(self._names.values(), m.tolist()):
+            for key, v in zip(self._names.values(), m.tolist(), strict=True):
                 meta[key] = [-v, v]
         lo = torch.tensor([meta[k][0] for k in self._names.values()], device=flat.device)
         hi = torch.tensor([meta[k][1] for k in self._names.values()], device=flat.device)
@@ -223,7 +233,7 @@ class Recorder(Callback):
         hist = torch.bincount(pos + seg * bins, minlength=n_par * bins).reshape(n_par, bins)
         return {"mean": mean, "std": var.sqrt(), "norm": sq.sqrt(), "hist": hist}
 
-    def on_batch_end(self, trainer: "Trainer") -> None:
+    def on_batch_end(self, trainer: Trainer) -> None:
         """Bucket the train metrics; on recording steps, finish and store the snapshot."""
         self._bucket(trainer)
         step_time = time.perf_counter() - self._t0
@@ -239,7 +249,11 @@ class Recorder(Callback):
                 seg = self._segments(flat.device)
                 diff = flat.float() - self._prev_flat.float()
                 dnorm = torch.zeros(len(self._sizes), device=flat.device).index_add_(0, seg, diff * diff).sqrt()
-                pnorm = torch.zeros(len(self._sizes), device=flat.device).index_add_(0, seg, self._prev_flat.float() ** 2).sqrt()
+                pnorm = (
+                    torch.zeros(len(self._sizes), device=flat.device)
+                    .index_add_(0, seg, self._prev_flat.float() ** 2)
+                    .sqrt()
+                )
                 g = self._gstats
                 # One device->host transfer for every figure of every parameter.
                 table = torch.stack([w["mean"], w["std"], g["norm"], g["std"], dnorm, pnorm]).T.tolist()
@@ -247,8 +261,15 @@ class Recorder(Callback):
             for i, key in enumerate(self._names.values()):
                 w_mean, w_std, g_norm, g_std, d, pn = table[i]
                 # Ratio relative to the weights the update was applied to: ||W_after - W_before|| / ||W_before||.
-                params[key] = {"w_mean": w_mean, "w_std": w_std, "w_hist": w_hist[i], "g_norm": g_norm,
-                               "g_std": g_std, "g_hist": g_hist[i], "ratio": d / pn if pn > 0 else None}
+                params[key] = {
+                    "w_mean": w_mean,
+                    "w_std": w_std,
+                    "w_hist": w_hist[i],
+                    "g_norm": g_norm,
+                    "g_std": g_std,
+                    "g_hist": g_hist[i],
+                    "ratio": d / pn if pn > 0 else None,
+                }
             self._prev_flat = None
             self._gstats = None
         snap = {"step": trainer.step, "epoch": trainer.epoch_float, "layers": self._layer, "params": params}
@@ -286,12 +307,12 @@ class Recorder(Callback):
         self.history.snapshots = keep
         self.every *= 2  # future snapshots at the thinned density
 
-    def _bucket(self, trainer: "Trainer") -> None:
+    def _bucket(self, trainer: Trainer) -> None:
         self._acc_bucket.append((trainer.loss, trainer.batch_acc, trainer.batch_size_seen))
         if len(self._acc_bucket) >= self._stride:
             self._flush_bucket(trainer)
 
-    def _flush_bucket(self, trainer: "Trainer", force: bool = False) -> None:
+    def _flush_bucket(self, trainer: Trainer, force: bool = False) -> None:
         if not self._acc_bucket:
             return
         n = sum(b[2] for b in self._acc_bucket)
@@ -299,20 +320,33 @@ class Recorder(Callback):
         acc = sum(b[1] * b[2] for b in self._acc_bucket) / max(n, 1)
         self._acc_bucket.clear()
         rows = self.history.train
-        rows.append({"step": trainer.step, "epoch": trainer.epoch_float, "train_loss": loss, "train_acc": acc,
-                     "lr": trainer.lr, "images_per_s": trainer.images_per_s})
+        rows.append(
+            {
+                "step": trainer.step,
+                "epoch": trainer.epoch_float,
+                "train_loss": loss,
+                "train_acc": acc,
+                "lr": trainer.lr,
+                "images_per_s": trainer.images_per_s,
+            }
+        )
         if len(rows) > self.max_points and not force:
             # Merge neighbours: the curve keeps its shape, memory stays bounded.
             merged = []
-            for a, b in zip(rows[0::2], rows[1::2]):
-                merged.append({**b, "train_loss": (a["train_loss"] + b["train_loss"]) / 2,
-                               "train_acc": (a["train_acc"] + b["train_acc"]) / 2})
+            for a, b in zip(rows[0::2], rows[1::2], strict=False):  # an odd last row is kept below
+                merged.append(
+                    {
+                        **b,
+                        "train_loss": (a["train_loss"] + b["train_loss"]) / 2,
+                        "train_acc": (a["train_acc"] + b["train_acc"]) / 2,
+                    }
+                )
             if len(rows) % 2:
                 merged.append(rows[-1])
             self.history.train = merged
             self._stride *= 2
 
-    def on_eval_end(self, trainer: "Trainer") -> None:
+    def on_eval_end(self, trainer: Trainer) -> None:
         """Append the evaluation row."""
         self.history.val.append(dict(trainer.last_eval))
 

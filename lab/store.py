@@ -14,9 +14,10 @@ import os
 import secrets
 import sqlite3
 import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -91,24 +92,31 @@ class RunStore:
 
     # ---- runs --------------------------------------------------------------------
 
-    def create_run(self, config: dict, owner: str = "", label: str = "", status: str = "queued",
-                   run_id: str | None = None) -> str:
+    def create_run(
+        self, config: dict, owner: str = "", label: str = "", status: str = "queued", run_id: str | None = None
+    ) -> str:
         """Insert a new run and return its id."""
         run_id = run_id or new_run_id()
         now = time.time()
         with self._tx() as c:
-            c.execute("INSERT INTO runs (id, owner, label, status, config, created, updated) VALUES (?,?,?,?,?,?,?)",
-                      (run_id, owner, label, status, json.dumps(config, sort_keys=True), now, now))
+            c.execute(
+                "INSERT INTO runs (id, owner, label, status, config, created, updated) VALUES (?,?,?,?,?,?,?)",
+                (run_id, owner, label, status, json.dumps(config, sort_keys=True), now, now),
+            )
         return run_id
 
     def set_status(self, run_id: str, status: str, reason: str = "", summary: dict | None = None) -> None:
         """Update a run's status (and reason/summary when given)."""
         with self._tx() as c:
             if summary is None:
-                c.execute("UPDATE runs SET status=?, reason=?, updated=? WHERE id=?", (status, reason, time.time(), run_id))
+                c.execute(
+                    "UPDATE runs SET status=?, reason=?, updated=? WHERE id=?", (status, reason, time.time(), run_id)
+                )
             else:
-                c.execute("UPDATE runs SET status=?, reason=?, summary=?, updated=? WHERE id=?",
-                          (status, reason, json.dumps(summary), time.time(), run_id))
+                c.execute(
+                    "UPDATE runs SET status=?, reason=?, summary=?, updated=? WHERE id=?",
+                    (status, reason, json.dumps(summary), time.time(), run_id),
+                )
 
     def get_run(self, run_id: str) -> dict | None:
         """One run's row (config, summary and meta parsed), or None."""
@@ -120,8 +128,9 @@ class RunStore:
         if owner is None:
             rows = self._conn.execute("SELECT * FROM runs ORDER BY created DESC LIMIT ?", (limit,)).fetchall()
         else:
-            rows = self._conn.execute("SELECT * FROM runs WHERE owner=? ORDER BY created DESC LIMIT ?",
-                                      (owner, limit)).fetchall()
+            rows = self._conn.execute(
+                "SELECT * FROM runs WHERE owner=? ORDER BY created DESC LIMIT ?", (owner, limit)
+            ).fetchall()
         return [self._row(r) for r in rows]
 
     def delete_run(self, run_id: str) -> bool:
@@ -132,8 +141,12 @@ class RunStore:
             cur = c.execute("DELETE FROM runs WHERE id=?", (run_id,))
         return cur.rowcount > 0
 
-    def mark_unfinished(self, status: str = "interrupted", reason: str = "the server stopped while this run was active",
-                        run_ids: Iterable[str] | None = None) -> int:
+    def mark_unfinished(
+        self,
+        status: str = "interrupted",
+        reason: str = "the server stopped while this run was active",
+        run_ids: Iterable[str] | None = None,
+    ) -> int:
         """Mark queued/running/paused runs (all, or the given ones) as ended; returns how many."""
         with self._tx() as c:
             q = f"UPDATE runs SET status=?, reason=?, updated=? WHERE status IN ({','.join('?' * len(ACTIVE))})"
@@ -149,22 +162,34 @@ class RunStore:
     @staticmethod
     def _row(row: tuple) -> dict:
         keys = ("id", "owner", "label", "status", "reason", "config", "summary", "meta", "created", "updated")
-        d = dict(zip(keys, row))
+        d = dict(zip(keys, row, strict=True))
         for k in ("config", "summary", "meta"):
             d[k] = json.loads(d[k])
         return d
 
     # ---- recorded data -------------------------------------------------------------
 
-    def append(self, run_id: str, train: list[dict] = (), val: list[dict] = (), snapshots: list[dict] = (),
-               dropped: list[int] = (), meta: dict | None = None, status: str | None = None) -> None:
+    def append(
+        self,
+        run_id: str,
+        train: list[dict] = (),
+        val: list[dict] = (),
+        snapshots: list[dict] = (),
+        dropped: list[int] = (),
+        meta: dict | None = None,
+        status: str | None = None,
+    ) -> None:
         """Write new rows (and optionally meta/status) for a run in one transaction."""
         with self._tx() as c:
-            c.executemany("INSERT OR REPLACE INTO metrics VALUES (?,?,?,?)",
-                          [(run_id, "train", r["step"], json.dumps(r)) for r in train]
-                          + [(run_id, "val", r["step"], json.dumps(r)) for r in val])
-            c.executemany("INSERT OR REPLACE INTO snapshots VALUES (?,?,?)",
-                          [(run_id, s["step"], json.dumps(s)) for s in snapshots])
+            c.executemany(
+                "INSERT OR REPLACE INTO metrics VALUES (?,?,?,?)",
+                [(run_id, "train", r["step"], json.dumps(r)) for r in train]
+                + [(run_id, "val", r["step"], json.dumps(r)) for r in val],
+            )
+            c.executemany(
+                "INSERT OR REPLACE INTO snapshots VALUES (?,?,?)",
+                [(run_id, s["step"], json.dumps(s)) for s in snapshots],
+            )
             if dropped:
                 c.executemany("DELETE FROM snapshots WHERE run_id=? AND step=?", [(run_id, s) for s in dropped])
             sets, args = ["updated=?"], [time.time()]
@@ -178,8 +203,9 @@ class RunStore:
 
     def metrics(self, run_id: str, kind: str = "train", after_step: int = -1) -> list[dict]:
         """Metric rows of one kind, in step order, optionally only those after a step."""
-        rows = self._conn.execute("SELECT data FROM metrics WHERE run_id=? AND kind=? AND step>? ORDER BY step",
-                                  (run_id, kind, after_step)).fetchall()
+        rows = self._conn.execute(
+            "SELECT data FROM metrics WHERE run_id=? AND kind=? AND step>? ORDER BY step", (run_id, kind, after_step)
+        ).fetchall()
         return [json.loads(r[0]) for r in rows]
 
     def snapshot_steps(self, run_id: str) -> list[int]:
@@ -188,14 +214,16 @@ class RunStore:
 
     def snapshots(self, run_id: str, after_step: int = -1) -> list[dict]:
         """Snapshots in step order, optionally only those after a step."""
-        rows = self._conn.execute("SELECT data FROM snapshots WHERE run_id=? AND step>? ORDER BY step",
-                                  (run_id, after_step)).fetchall()
+        rows = self._conn.execute(
+            "SELECT data FROM snapshots WHERE run_id=? AND step>? ORDER BY step", (run_id, after_step)
+        ).fetchall()
         return [json.loads(r[0]) for r in rows]
 
     def snapshot(self, run_id: str, step: int) -> dict | None:
         """The snapshot recorded closest to `step`."""
-        row = self._conn.execute("SELECT data FROM snapshots WHERE run_id=? ORDER BY ABS(step-?) LIMIT 1",
-                                 (run_id, step)).fetchone()
+        row = self._conn.execute(
+            "SELECT data FROM snapshots WHERE run_id=? ORDER BY ABS(step-?) LIMIT 1", (run_id, step)
+        ).fetchone()
         return json.loads(row[0]) if row else None
 
     # ---- export --------------------------------------------------------------------
@@ -205,8 +233,12 @@ class RunStore:
         run = self.get_run(run_id)
         if run is None:
             raise KeyError(run_id)
-        return {**run, "train": self.metrics(run_id, "train"), "val": self.metrics(run_id, "val"),
-                "snapshots": self.snapshots(run_id)}
+        return {
+            **run,
+            "train": self.metrics(run_id, "train"),
+            "val": self.metrics(run_id, "val"),
+            "snapshots": self.snapshots(run_id),
+        }
 
     def export_csv(self, run_id: str) -> str:
         """Train and validation metrics merged by step as CSV text."""
@@ -218,8 +250,18 @@ class RunStore:
                     if kind == "val" and k in ("train_loss", "train_acc"):
                         k = f"eval_{k}"  # eval-mode train metrics, distinct from the running batch average
                     row[k] = v
-        cols = ["step", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "eval_train_loss",
-                "eval_train_acc", "lr", "images_per_s"]
+        cols = [
+            "step",
+            "epoch",
+            "train_loss",
+            "train_acc",
+            "val_loss",
+            "val_acc",
+            "eval_train_loss",
+            "eval_train_acc",
+            "lr",
+            "images_per_s",
+        ]
         out = io.StringIO()
         w = csv.DictWriter(out, fieldnames=cols, extrasaction="ignore")
         w.writeheader()

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -38,9 +38,28 @@ def pick_device(name: str = "auto") -> torch.device:
 
 def overfit_config(cfg: RunConfig) -> RunConfig:
     """The same config with every regularizer off (used with overfit_batches)."""
-    return replace(cfg, dropout=0.0, dropconnect=0.0, stochastic_depth=0.0, l1=0.0, l2=0.0, weight_decay=0.0,
-                   label_smoothing=0.0, aug_crop=0, aug_flip=False, aug_rotate=0.0, aug_translate=0.0, aug_scale=0.0,
-                   aug_shear=0.0, aug_jitter=0.0, aug_noise=0.0, cutout=0.0, mixup=0.0, cutmix=0.0, early_stopping=0)
+    return replace(
+        cfg,
+        dropout=0.0,
+        dropconnect=0.0,
+        stochastic_depth=0.0,
+        l1=0.0,
+        l2=0.0,
+        weight_decay=0.0,
+        label_smoothing=0.0,
+        aug_crop=0,
+        aug_flip=False,
+        aug_rotate=0.0,
+        aug_translate=0.0,
+        aug_scale=0.0,
+        aug_shear=0.0,
+        aug_jitter=0.0,
+        aug_noise=0.0,
+        cutout=0.0,
+        mixup=0.0,
+        cutmix=0.0,
+        early_stopping=0,
+    )
 
 
 def auto_eval_every(steps_per_epoch: int, total_steps: int) -> int:
@@ -51,8 +70,15 @@ def auto_eval_every(steps_per_epoch: int, total_steps: int) -> int:
 class Trainer:
     """Builds data, model, optimizer and schedule from a config and trains them with callbacks."""
 
-    def __init__(self, cfg: RunConfig, callbacks: Sequence[Callback] = (), data: DataBundle | None = None,
-                 limits: Limits | None = None, record: bool | Recorder = True, device: str | None = None):
+    def __init__(
+        self,
+        cfg: RunConfig,
+        callbacks: Sequence[Callback] = (),
+        data: DataBundle | None = None,
+        limits: Limits | None = None,
+        record: bool | Recorder = True,
+        device: str | None = None,
+    ):
         limits = limits or Limits()
         cfg.validate(limits)
         self.requested_cfg = cfg
@@ -153,7 +179,7 @@ class Trainer:
             self._emit("on_fit_start")
         self._finish()
 
-    def fit(self) -> "Trainer":
+    def fit(self) -> Trainer:
         """Train until the end, a stop request, early stopping or divergence."""
         while not self.done:
             self.advance(self.total_steps)
@@ -195,8 +221,14 @@ class Trainer:
         k = min(len(self.x_train), max(len(self.x_val), 256))
         tr_loss, tr_acc = self._eval_on(self.x_train[:k], self.y_train[:k])
         self.best_val_acc = max(self.best_val_acc, val_acc)
-        self.last_eval = {"step": self.step, "epoch": self.epoch_float, "val_loss": val_loss, "val_acc": val_acc,
-                          "train_loss": tr_loss, "train_acc": tr_acc}
+        self.last_eval = {
+            "step": self.step,
+            "epoch": self.epoch_float,
+            "val_loss": val_loss,
+            "val_acc": val_acc,
+            "train_loss": tr_loss,
+            "train_acc": tr_acc,
+        }
         self.sched.on_eval(val_loss)
         self._emit("on_eval_end")
         return self.last_eval
@@ -204,15 +236,28 @@ class Trainer:
     def summary(self) -> dict:
         """The final figures of the run (what the CLI prints with --json)."""
         ev = self.last_eval or {}
-        out = {"status": self.status, "reason": self.reason, "steps": self.step, "total_steps": self.total_steps,
-                "initial_loss": self.initial_loss, "train_loss": ev.get("train_loss"), "val_loss": ev.get("val_loss"),
-                "train_acc": ev.get("train_acc"), "val_acc": ev.get("val_acc"), "best_val_acc": self.best_val_acc,
-                "n_classes": self.data.n_classes, "device": str(self.device), "notes": list(self.notes),
-               "train_seconds": self.train_seconds, "batch_size": self.batch_size}
+        out = {
+            "status": self.status,
+            "reason": self.reason,
+            "steps": self.step,
+            "total_steps": self.total_steps,
+            "initial_loss": self.initial_loss,
+            "train_loss": ev.get("train_loss"),
+            "val_loss": ev.get("val_loss"),
+            "train_acc": ev.get("train_acc"),
+            "val_acc": ev.get("val_acc"),
+            "best_val_acc": self.best_val_acc,
+            "n_classes": self.data.n_classes,
+            "device": str(self.device),
+            "notes": list(self.notes),
+            "train_seconds": self.train_seconds,
+            "batch_size": self.batch_size,
+        }
         h = self.history
         if h is not None:
-            hints = diagnose(h.train, h.val, h.snapshots, dict(h.meta, n_classes=self.data.n_classes),
-                             self.cfg.to_dict(), out)
+            hints = diagnose(
+                h.train, h.val, h.snapshots, dict(h.meta, n_classes=self.data.n_classes), self.cfg.to_dict(), out
+            )
             out["hints"] = hints_as_dicts(hints)
         return out
 
@@ -228,7 +273,7 @@ class Trainer:
             self._perm = torch.randperm(self.n_train, generator=self.gen).to(self.device)
             self._emit("on_epoch_start")
         i = self.batch_in_epoch * self.batch_size
-        idx = self._perm[i:i + self.batch_size]
+        idx = self._perm[i : i + self.batch_size]
         return self.x_train[idx], self.y_train[idx]
 
     def _loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -304,10 +349,12 @@ class Trainer:
         self.model.eval()
         loss_sum, correct = 0.0, 0
         for i in range(0, len(x), chunk):
-            logits = self.model(x[i:i + chunk])
-            yb = y[i:i + chunk]
+            logits = self.model(x[i : i + chunk])
+            yb = y[i : i + chunk]
             if self.cfg.loss == "mse":
-                loss_sum += float(F.mse_loss(logits, F.one_hot(yb, logits.shape[1]).float(), reduction="sum")) / logits.shape[1]
+                loss_sum += (
+                    float(F.mse_loss(logits, F.one_hot(yb, logits.shape[1]).float(), reduction="sum")) / logits.shape[1]
+                )
             else:
                 loss_sum += float(F.cross_entropy(logits, yb, reduction="sum"))
             correct += int((logits.argmax(1) == yb).sum())

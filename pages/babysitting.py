@@ -50,9 +50,12 @@ def _verdict(n: int, v: dict) -> None:
 
 
 def step1(cfg, bs) -> None:
+    """Step 1: the untrained loss against ln(C), computed in the worker."""
     st.subheader("1 · Initial loss")
-    st.caption("Before any training, a classifier that spreads its bets evenly over C classes scores ln(C). "
-               "Regularization is off for this check, so the number is the data loss alone.")
+    st.caption(
+        "Before any training, a classifier that spreads its bets evenly over C classes scores ln(C). "
+        "Regularization is off for this check, so the number is the data loss alone."
+    )
     state, result, error = wf.task("babysit_t1")
     if st.button("Check the initial loss", key="babysit_step1", disabled=state == "running"):
         wf.start_task("babysit_t1", babysit.initial_loss_check, cfg, get_settings().limits)
@@ -68,9 +71,12 @@ def step1(cfg, bs) -> None:
 
 
 def step2(cfg, bs) -> None:
+    """Step 2: memorize a few batches through the job manager, with live progress and a verdict."""
     st.subheader("2 · Overfit a few batches")
-    st.caption("With regularization off, a working model and optimizer memorize a handful of batches: training "
-               "accuracy should reach 100%. If it cannot, more data will not help.")
+    st.caption(
+        "With regularization off, a working model and optimizer memorize a handful of batches: training "
+        "accuracy should reach 100%. If it cannot, more data will not help."
+    )
     c1, c2, c3 = st.columns([1, 1, 2])
     batches = c1.number_input("batches", 1, 50, babysit.OVERFIT_BATCHES, key="babysit_batches")
     steps = c2.number_input("steps at most", 10, 5000, babysit.OVERFIT_STEPS, step=50, key="babysit_overfit_steps")
@@ -91,8 +97,10 @@ def step2(cfg, bs) -> None:
     if view.active and babysit.first_perfect_step(view.val) is not None:
         get_jobs().stop(view.run_id)  # the point is made; no need to run the remaining steps
     last = view.val[-1]["train_acc"] if view.val else 0.0
-    st.caption(f"{view.status} · step {view.meta.get('step', 0)} of {view.meta.get('total_steps', '?')} · "
-               f"accuracy on the sample {last:.0%}")
+    st.caption(
+        f"{view.status} · step {view.meta.get('step', 0)} of {view.meta.get('total_steps', '?')} · "
+        f"accuracy on the sample {last:.0%}"
+    )
     chart(wf.fig(wcharts.overfit_figure(view.train, view.val, bs["batches"])), "babysit_overfit")
     if not view.active:
         bs["step2"] = babysit.judge_overfit(view.row, view.train, view.val).to_dict()
@@ -100,9 +108,12 @@ def step2(cfg, bs) -> None:
 
 
 def step3(cfg, bs) -> None:
+    """Step 3: the LR range test in the worker, its curve and the suggested rate."""
     st.subheader("3 · Find a learning rate")
-    st.caption("A short run whose learning rate grows exponentially every step. The loss first falls faster and "
-               "faster, then blows up; the suggestion is a tenth of the rate at the lowest smoothed loss.")
+    st.caption(
+        "A short run whose learning rate grows exponentially every step. The loss first falls faster and "
+        "faster, then blows up; the suggestion is a tenth of the rate at the lowest smoothed loss."
+    )
     c1, c2, c3, c4 = st.columns(4)
     n = c1.number_input("steps", 20, 1000, 150, step=10, key="babysit_lr_steps")
     lo = c2.number_input("from lr", 1e-7, 1.0, 1e-5, format="%g", key="babysit_lr_min")
@@ -120,52 +131,48 @@ def step3(cfg, bs) -> None:
     if "step3" in bs:
         r = bs["step3"]
         chart(wf.fig(wcharts.lr_finder_figure(r)), "babysit_lr")
-        st.success(f"Step 3 done: suggested learning rate {r['suggested_lr']:.2g} (lowest smoothed loss at "
-                   f"{r['min_loss_lr']:.2g}; {r['reason']}; {len(r['lrs'])} steps in {r['seconds']:.1f} s).", icon="✅")
-
-
-def _search_step(n: int, slot: str, key: str, title: str) -> None:
-    s = st.session_state.get(slot)
-    if s is None:
-        return
-    st.markdown(f"**{wf.progress_text(s)}**")
-    if s.message:
-        st.caption(s.message)
-    wf.results(s.study, key, x="lr", color="weight_decay")
-    best = search.best_trial(s.study)
-    if s.finished:
-        if best is None:
-            st.error(f"Step {n} failed: no trial finished; look at the table for the reasons.", icon="🛑")
-        else:
-            st.success(f"Step {n} done: best {title} {search.describe(best.params)} with validation accuracy "
-                       f"{best.value:.1%}.", icon="✅")
+        st.success(
+            f"Step 3 done: suggested learning rate {r['suggested_lr']:.2g} (lowest smoothed loss at "
+            f"{r['min_loss_lr']:.2g}; {r['reason']}; {len(r['lrs'])} steps in {r['seconds']:.1f} s).",
+            icon="✅",
+        )
 
 
 def step45(cfg, bs) -> None:
+    """Steps 4 and 5: a coarse grid around the suggested rate, then a random refinement."""
     st.subheader("4 · Coarse grid  ·  5 · Refine")
-    st.caption("A few epochs per trial: enough to rank settings, not to finish training. The grid brackets the "
-               "suggested rate 3x either way with two weight decays; the refinement samples rates and decays "
-               "log-uniformly in half that range, centred on the grid's best.")
+    st.caption(
+        "A few epochs per trial: enough to rank settings, not to finish training. The grid brackets the "
+        "suggested rate 3x either way with two weight decays; the refinement samples rates and decays "
+        "log-uniformly in half that range, centred on the grid's best."
+    )
     epochs = st.number_input("epochs per trial", 1, 50, babysit.COARSE_EPOCHS, key="babysit_epochs")
     coarse = st.session_state.get("babysit_coarse")
-    if st.button("Run the coarse grid", key="babysit_step4", disabled="step3" not in bs or
-                 (coarse is not None and not coarse.finished)):
+    if st.button(
+        "Run the coarse grid",
+        key="babysit_step4",
+        disabled="step3" not in bs or (coarse is not None and not coarse.finished),
+    ):
         spec = babysit.coarse_spec(bs["step3"]["suggested_lr"], int(epochs), seed=cfg.seed)
         st.session_state.pop("babysit_refine", None)
         if wf.start_search("babysit_coarse", spec, cfg, "babysit", "babysit-grid"):
             st.rerun()
-    _search_step(4, "babysit_coarse", "babysit_grid", "grid point")
+    wf.search_panel(4, "babysit_coarse", "babysit_grid", "grid point")
     best = search.best_trial(coarse.study) if coarse is not None and coarse.finished else None
     refine = st.session_state.get("babysit_refine")
-    if st.button("Refine around the best", key="babysit_step5",
-                 disabled=best is None or (refine is not None and not refine.finished)):
+    if st.button(
+        "Refine around the best",
+        key="babysit_step5",
+        disabled=best is None or (refine is not None and not refine.finished),
+    ):
         spec = babysit.refine_spec(coarse.spec, best.params, seed=cfg.seed + 1)
         if wf.start_search("babysit_refine", spec, cfg, "babysit", "babysit-refine"):
             st.rerun()
-    _search_step(5, "babysit_refine", "babysit_refine", "sample")
+    wf.search_panel(5, "babysit_refine", "babysit_refine", "sample")
 
 
 def step6(cfg, bs) -> None:
+    """Step 6: the best run's curves and diagnosis hints; optionally adopt its settings."""
     st.subheader("6 · Read the curves")
     done = [st.session_state.get(s) for s in ("babysit_coarse", "babysit_refine")]
     bests = [b for s in done if s is not None and s.finished and (b := search.best_trial(s.study)) is not None]
@@ -193,8 +200,10 @@ def render() -> None:
     """Intro, then the six steps in one polling fragment."""
     cfg = wf.user_config()
     st.title("Babysitting recipe")
-    st.markdown("A careful way to start on a new problem: check that the setup is sane before spending compute, "
-                "then search for good settings from coarse to fine, and finally read what the curves say.")
+    st.markdown(
+        "A careful way to start on a new problem: check that the setup is sane before spending compute, "
+        "then search for good settings from coarse to fine, and finally read what the curves say."
+    )
     if cfg is None:
         st.info("Fix the highlighted setting in the sidebar to start.")
         return

@@ -18,8 +18,14 @@ def render() -> None:
     st.subheader("Lessons")
     st.caption("Each lesson sets up a scenario in the live lab and says what to look for.")
     for lesson_id, lesson in lessons().items():
-        st.page_link("pages/train.py", label=lesson["title"], query_params={"lesson": lesson_id, **{
-            k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in lesson["config"].items()}})
+        st.page_link(
+            "pages/train.py",
+            label=lesson["title"],
+            query_params={
+                "lesson": lesson_id,
+                **{k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in lesson["config"].items()},
+            },
+        )
     st.subheader("Around the lab")
     st.markdown(
         "- **Concepts**: one knob at a time on activations, initialization, optimizers, schedules, "

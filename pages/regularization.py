@@ -84,8 +84,8 @@ def render() -> None:
     st.markdown(
         "Both penalties pull weights towards zero, but differently: L2's pull shrinks with the weight, so small "
         "weights become smaller without ever reaching zero, while L1 pulls with the same force at any size and "
-        "drives many weights all the way to zero. The histograms are the first layer of the same network trained "
-        "three times.")
+        "drives many weights to zero or within a hair of it. The histograms are the first layer of the same network "
+        "trained three times.")
     with st.form("reg_penalty_form"):
         f1, f2, f3 = st.columns(3)
         l1 = f1.select_slider("L1 strength", [1e-4, 3e-4, 1e-3, 3e-3], value=1e-3, key="reg_l1")

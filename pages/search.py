@@ -14,20 +14,26 @@ SLOT = "search_current"
 
 def space() -> list[search.Param]:
     """The settings to search and their ranges (defaults: a sensible range per setting)."""
-    names = st.multiselect("Settings to search", list(search.DEFAULT_RANGES), default=["lr", "weight_decay"],
-                           max_selections=search.MAX_PARAMS, key="search_params",
-                           help="Rates and strengths are best searched on a log scale: 1e-4 to 1e-3 matters as "
-                                "much as 1e-2 to 1e-1.")
+    names = st.multiselect(
+        "Settings to search",
+        list(search.DEFAULT_RANGES),
+        default=["lr", "weight_decay"],
+        max_selections=search.MAX_PARAMS,
+        key="search_params",
+        help="Rates and strengths are best searched on a log scale: 1e-4 to 1e-3 matters as much as 1e-2 to 1e-1.",
+    )
     params = []
     for name in names:
         low0, high0, log0 = search.DEFAULT_RANGES[name]
         is_int = field_type(name) is int
         cast = int if is_int else float
         c1, c2, c3 = st.columns([2, 2, 1])
-        low = c1.number_input(f"{name} from", value=cast(low0), format=None if is_int else "%g",
-                              key=f"search_{name}_low")
-        high = c2.number_input(f"{name} to", value=cast(high0), format=None if is_int else "%g",
-                               key=f"search_{name}_high")
+        low = c1.number_input(
+            f"{name} from", value=cast(low0), format=None if is_int else "%g", key=f"search_{name}_low"
+        )
+        high = c2.number_input(
+            f"{name} to", value=cast(high0), format=None if is_int else "%g", key=f"search_{name}_high"
+        )
         log = c3.checkbox("log scale", value=log0, key=f"search_{name}_log")
         params.append(search.Param(name, float(low), float(high), log))
     return params
@@ -37,28 +43,53 @@ def setup(cfg) -> None:
     """The search form: space, mode, budget, rounds, zoom, epochs; Start and Stop."""
     params = space()
     c1, c2, c3, c4, c5 = st.columns(5)
-    mode = c1.radio("Sampling", ["random", "grid"], horizontal=True, key="search_mode",
-                    help="Random tries more distinct values of each setting for the same budget.")
+    mode = c1.radio(
+        "Sampling",
+        ["random", "grid"],
+        horizontal=True,
+        key="search_mode",
+        help="Random tries more distinct values of each setting for the same budget.",
+    )
     budget = c2.number_input("trials (budget)", value=4, step=1, key="search_budget")
-    rounds = c3.number_input("rounds (coarse to fine)", value=1, step=1, key="search_rounds",
-                             help="Each round after the first zooms into the best region found so far.")
-    zoom = c4.number_input("zoom per round", value=0.5, step=0.1, format="%g", key="search_zoom",
-                           help="Width of each new range as a share of the previous one (log scale for rates).")
+    rounds = c3.number_input(
+        "rounds (coarse to fine)",
+        value=1,
+        step=1,
+        key="search_rounds",
+        help="Each round after the first zooms into the best region found so far.",
+    )
+    zoom = c4.number_input(
+        "zoom per round",
+        value=0.5,
+        step=0.1,
+        format="%g",
+        key="search_zoom",
+        help="Width of each new range as a share of the previous one (log scale for rates).",
+    )
     epochs = c5.number_input("epochs per trial", value=2, step=1, key="search_epochs")
     current = st.session_state.get(SLOT)
     running = current is not None and not current.finished
     b1, b2, _ = st.columns([1, 1, 4])
     if b1.button("▶ Start search", type="primary", key="search_start", disabled=cfg is None or running):
-        spec = search.SearchSpec(params=tuple(params), mode=mode, budget=int(budget), rounds=int(rounds),
-                                 zoom=float(zoom), epochs=int(epochs), seed=cfg.seed)
+        spec = search.SearchSpec(
+            params=tuple(params),
+            mode=mode,
+            budget=int(budget),
+            rounds=int(rounds),
+            zoom=float(zoom),
+            epochs=int(epochs),
+            seed=cfg.seed,
+        )
         if wf.start_search(SLOT, spec, cfg, "search", "search"):
             st.rerun()
     if b2.button("⏹ Stop", key="search_stop", disabled=not running):
         current.stop(get_jobs())
         st.rerun()
     cap = get_settings().max_runs_per_session
-    st.caption(f"Up to {cap} trials train at the same time in separate worker processes; the rest wait their turn. "
-               "Each trial trains the sidebar settings with the sampled values and the same seed.")
+    st.caption(
+        f"Up to {cap} trials train at the same time in separate worker processes; the rest wait their turn. "
+        "Each trial trains the sidebar settings with the sampled values and the same seed."
+    )
 
 
 def axes(params: list[str]) -> tuple[str | None, str | None]:
@@ -90,8 +121,15 @@ def live() -> None:
         names = [p.name for p in s.params]
         x, color = axes(names)
         lookup = {p.name: p for p in s.params}
-        wf.results(s.study, "search", x, color, log_x=bool(x and lookup[x].log),
-                   log_color=bool(color and lookup[color].log), progress=True)
+        wf.results(
+            s.study,
+            "search",
+            x,
+            color,
+            log_x=bool(x and lookup[x].log),
+            log_color=bool(color and lookup[color].log),
+            progress=True,
+        )
         if active and s.finished:
             st.rerun()
 
@@ -106,9 +144,12 @@ def history() -> None:
     if not studies:
         return
     st.subheader("Stored searches")
-    pick = st.selectbox("Search", [s["name"] for s in studies], key="search_study",
-                        format_func=lambda n: next(f"{s['name']} ({s['trials']} trials)" for s in studies
-                                                   if s["name"] == n))
+    pick = st.selectbox(
+        "Search",
+        [s["name"] for s in studies],
+        key="search_study",
+        format_func=lambda n: next(f"{s['name']} ({s['trials']} trials)" for s in studies if s["name"] == n),
+    )
     study = search.load_study(wf.search_storage(), pick)
     search.sync_study(study, get_store())  # trials whose runs ended while no page was watching
     wf.results(study, "search_old", progress=True)
@@ -118,8 +159,10 @@ def render() -> None:
     """Form, live results, stored searches."""
     cfg = wf.user_config()
     st.title("Hyperparameter search")
-    st.markdown("Train many short runs that differ only in a few settings and compare their validation accuracy. "
-                "Search coarse to fine: a wide range first, then zoom into the best region.")
+    st.markdown(
+        "Train many short runs that differ only in a few settings and compare their validation accuracy. "
+        "Search coarse to fine: a wide range first, then zoom into the best region."
+    )
     if cfg is None:
         st.info("Fix the highlighted setting in the sidebar to start.")
     else:

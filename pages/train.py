@@ -15,8 +15,12 @@ def render() -> None:
     with st.sidebar:
         dashboard.lesson_picker()
         cfg = controls.draw_controls(settings.limits)
-        st.toggle("Presenter mode", key="_present", help="Large fonts and no sidebar, for a projector. "
-                  "Turn it off again with ?present=0 in the URL or the toggle at the bottom of the page.")
+        st.toggle(
+            "Presenter mode",
+            key="_present",
+            help="Large fonts and no sidebar, for a projector. "
+            "Turn it off again with ?present=0 in the URL or the toggle at the bottom of the page.",
+        )
     st.title("Train")
     for message in st.session_state.pop("url_errors", []):
         st.warning(f"Ignored a link parameter: {message}", icon="🔗")
@@ -24,11 +28,20 @@ def render() -> None:
     dashboard.run_buttons(cfg)
     dashboard.live()
     if common.presenter_mode():
-        st.toggle("Presenter mode", key="_present_bottom", value=True,
-                  on_change=lambda: st.session_state.update(_present=False))
-    controls.sync_url(cfg, run=st.session_state.get("run", ""), cmp=st.session_state.get("cmp", ""),
-                      tok=common.owner_token(), lesson=st.session_state.get("lesson", ""),
-                      present="1" if common.presenter_mode() else "")
+        st.toggle(
+            "Presenter mode",
+            key="_present_bottom",
+            value=True,
+            on_change=lambda: st.session_state.update(_present=False),
+        )
+    controls.sync_url(
+        cfg,
+        run=st.session_state.get("run", ""),
+        cmp=st.session_state.get("cmp", ""),
+        tok=common.owner_token(),
+        lesson=st.session_state.get("lesson", ""),
+        present="1" if common.presenter_mode() else "",
+    )
 
 
 render()

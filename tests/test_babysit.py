@@ -80,7 +80,7 @@ def test_overfit_reports_a_learning_rate_that_is_too_low():
 def test_overfit_verdicts_from_rows():
     diverged = babysit.judge_overfit({"status": "diverged", "reason": "loss became nan"}, [], [])
     assert diverged.passed is False and "lower it" in diverged.advice
-    falling = [{"step": i, "train_loss": 2.0 * 0.98 ** i} for i in range(1, 100)]
+    falling = [{"step": i, "train_loss": 2.0 * 0.98**i} for i in range(1, 100)]
     val = [{"step": 99, "train_acc": 0.9}]
     slow = babysit.judge_overfit({"status": "completed", "config": {"model": "mlp", "depth": 2}}, falling, val)
     assert slow.passed is False and "more steps" in slow.advice

@@ -1,5 +1,6 @@
 """The CLI as a user runs it: a real subprocess, real store, exit codes."""
 
+import itertools
 import json
 import math
 import subprocess
@@ -20,8 +21,18 @@ def test_train_json_summary_and_store(tmp_path):
     r = _cli("train", "--set", "subset=300", "--set", "epochs=3", "--set", "seed=3", "--json", store=db)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    for key in ("run_id", "status", "steps", "initial_loss", "train_loss", "val_loss", "train_acc", "val_acc",
-                "best_val_acc", "hints"):
+    for key in (
+        "run_id",
+        "status",
+        "steps",
+        "initial_loss",
+        "train_loss",
+        "val_loss",
+        "train_acc",
+        "val_acc",
+        "best_val_acc",
+        "hints",
+    ):
         assert key in out
     assert out["status"] == "completed" and out["steps"] == 3 * (300 // 64)
     assert abs(out["initial_loss"] - math.log(10)) < 0.5
@@ -37,28 +48,50 @@ def test_train_json_summary_and_store(tmp_path):
 def test_train_from_config_file(tmp_path):
     cfg = tmp_path / "c.json"
     cfg.write_text(json.dumps({"dataset": "xor", "depth": 1, "width": 8, "epochs": 2}))
-    assert main(["train", "--config", str(cfg), "--set", "lr=0.01", "--json", "--quiet",
-                 "--store", str(tmp_path / "r.db")]) == 0
+    assert (
+        main(
+            ["train", "--config", str(cfg), "--set", "lr=0.01", "--json", "--quiet", "--store", str(tmp_path / "r.db")]
+        )
+        == 0
+    )
 
 
 def test_overfit_batches_from_cli(tmp_path, capsys):
-    code = main(["train", "--set", "overfit_batches=5", "--set", "batch_size=32", "--set", "epochs=60",
-                 "--set", "width=128", "--json", "--quiet", "--store", str(tmp_path / "r.db")])
+    code = main(
+        [
+            "train",
+            "--set",
+            "overfit_batches=5",
+            "--set",
+            "batch_size=32",
+            "--set",
+            "epochs=60",
+            "--set",
+            "width=128",
+            "--json",
+            "--quiet",
+            "--store",
+            str(tmp_path / "r.db"),
+        ]
+    )
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert out["train_acc"] == 1.0
 
 
-@pytest.mark.parametrize("args, words", [
-    (["train", "--set", "activation=relux"], "activation='relux'"),
-    (["train", "--set", "lr=fast"], "lr='fast'"),
-    (["train", "--set", "lr"], "KEY=VALUE"),
-    (["train", "--set", "colour=red"], "unknown setting"),
-    (["train", "--config", "/nonexistent.json"], "cannot read"),
-    (["init-stats", "--init", "magic"], "init='magic'"),
-    (["init-stats", "--depth", "0"], "depth=0"),
-    (["frobnicate"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["train", "--set", "activation=relux"], "activation='relux'"),
+        (["train", "--set", "lr=fast"], "lr='fast'"),
+        (["train", "--set", "lr"], "KEY=VALUE"),
+        (["train", "--set", "colour=red"], "unknown setting"),
+        (["train", "--config", "/nonexistent.json"], "cannot read"),
+        (["init-stats", "--init", "magic"], "init='magic'"),
+        (["init-stats", "--depth", "0"], "depth=0"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(args, words, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
@@ -82,4 +115,4 @@ def test_init_stats_json():
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     stds = [row["std"] for row in out["layers"]]
-    assert len(stds) == 4 and all(b < a for a, b in zip(stds, stds[1:]))
+    assert len(stds) == 4 and all(b < a for a, b in itertools.pairwise(stds))

@@ -17,8 +17,10 @@ TOK, OTHER = "tokA" * 5, "tokB" * 5
 
 def _run(store, owner, label, cfg, status="completed", steps=5, val_acc=0.8):
     run_id = store.create_run(cfg.to_dict(), owner=owner, label=label, status="running")
-    train = [{"step": s, "epoch": s / 10, "train_loss": 2.0 / s, "train_acc": 0.1 * s, "lr": cfg.lr,
-              "images_per_s": 1000.0} for s in range(1, steps + 1)]
+    train = [
+        {"step": s, "epoch": s / 10, "train_loss": 2.0 / s, "train_acc": 0.1 * s, "lr": cfg.lr, "images_per_s": 1000.0}
+        for s in range(1, steps + 1)
+    ]
     val = [{"step": steps, "val_loss": 0.5, "val_acc": val_acc, "train_loss": 0.4, "train_acc": 0.9}]
     store.append(run_id, train=train, val=val, meta={"n_classes": 10})
     store.set_status(run_id, status, "", {"steps": steps, "val_acc": val_acc, "val_loss": 0.5, "best_val_acc": val_acc})

@@ -25,8 +25,12 @@ def _value_strategy(f):
 
 def _configs():
     # Only fields without cross-field rules vary freely; that keeps every draw valid.
-    free = [f for f in fields(RunConfig) if f.name not in ("stochastic_depth", "mixup", "cutmix", "activation",
-                                                            "subset", "toy_samples", "max_steps", "batch_size")]
+    free = [
+        f
+        for f in fields(RunConfig)
+        if f.name
+        not in ("stochastic_depth", "mixup", "cutmix", "activation", "subset", "toy_samples", "max_steps", "batch_size")
+    ]
     return st.fixed_dictionaries({f.name: _value_strategy(f) for f in free}).map(lambda d: RunConfig.from_dict(d))
 
 

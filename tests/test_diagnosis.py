@@ -10,8 +10,14 @@ def _topics(hints, level=None):
 
 
 def _run(**kw):
-    base = dict(train=[], val=[], snapshots=[], meta={"n_classes": 10}, config={"loss": "cross_entropy"},
-                summary={"status": "completed", "initial_loss": math.log(10)})
+    base = dict(
+        train=[],
+        val=[],
+        snapshots=[],
+        meta={"n_classes": 10},
+        config={"loss": "cross_entropy"},
+        summary={"status": "completed", "initial_loss": math.log(10)},
+    )
     base.update(kw)
     return diagnose(**base)
 
@@ -34,8 +40,10 @@ def test_flat_loss():
 
 
 def _snap(ratio=1e-3, dead=0.0, sat=None, grads=(1.0, 1.0, 1.0)):
-    layers = {f"fc{i + 1}": {"mean": 0, "std": 1, "grad_std": g, **({"dead": dead} if sat is None else {"sat": sat})}
-              for i, g in enumerate(grads)}
+    layers = {
+        f"fc{i + 1}": {"mean": 0, "std": 1, "grad_std": g, **({"dead": dead} if sat is None else {"sat": sat})}
+        for i, g in enumerate(grads)
+    }
     return {"step": 100, "layers": layers, "params": {"fc1.weight": {"ratio": ratio, "w_std": 0.1}}}
 
 
@@ -57,12 +65,18 @@ def test_vanishing_gradients():
 
 
 def test_overfitting_and_underfitting():
-    over = [{"step": 50, "val_loss": 0.5, "val_acc": 0.7, "train_acc": 0.99},
-            {"step": 100, "val_loss": 0.8, "val_acc": 0.7, "train_acc": 1.0}]
-    under = [{"step": 50, "val_loss": 2.0, "val_acc": 0.3, "train_acc": 0.3},
-             {"step": 100, "val_loss": 2.0, "val_acc": 0.35, "train_acc": 0.36}]
-    good = [{"step": 50, "val_loss": 0.3, "val_acc": 0.9, "train_acc": 0.92},
-            {"step": 100, "val_loss": 0.2, "val_acc": 0.95, "train_acc": 0.96}]
+    over = [
+        {"step": 50, "val_loss": 0.5, "val_acc": 0.7, "train_acc": 0.99},
+        {"step": 100, "val_loss": 0.8, "val_acc": 0.7, "train_acc": 1.0},
+    ]
+    under = [
+        {"step": 50, "val_loss": 2.0, "val_acc": 0.3, "train_acc": 0.3},
+        {"step": 100, "val_loss": 2.0, "val_acc": 0.35, "train_acc": 0.36},
+    ]
+    good = [
+        {"step": 50, "val_loss": 0.3, "val_acc": 0.9, "train_acc": 0.92},
+        {"step": 100, "val_loss": 0.2, "val_acc": 0.95, "train_acc": 0.96},
+    ]
     assert "overfitting" in _topics(_run(val=over))
     assert "underfitting" in _topics(_run(val=under))
     assert not {"overfitting", "underfitting"} & _topics(_run(val=good))

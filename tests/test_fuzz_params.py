@@ -13,8 +13,10 @@ from lab.ui.controls import RESERVED_PARAMS, config_from_params
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "train.py")
 KEYS = st_h.sampled_from(sorted(FIELDS) + list(RESERVED_PARAMS) + ["x", "", "lr ", "LR", "__class__"])
-VALUES = st_h.one_of(st_h.text(max_size=30), st_h.sampled_from(["nan", "inf", "-1", "1e309", "true", "0x10", "",
-                                                                 "relu", "9" * 40, "1.5", "-0"]))
+VALUES = st_h.one_of(
+    st_h.text(max_size=30),
+    st_h.sampled_from(["nan", "inf", "-1", "1e309", "true", "0x10", "", "relu", "9" * 40, "1.5", "-0"]),
+)
 
 
 @settings(max_examples=400, deadline=None)

@@ -71,14 +71,17 @@ def test_range_test_stops_once_the_smoothed_loss_passes_four_times_the_best():
     assert all(s <= 4.0 * min(r.smoothed[: i + 1]) for i, s in enumerate(r.smoothed[:-1]))
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    ({"steps": 5}, "lr_test_steps"),
-    ({"lr_min": 0.0}, "lr_min"),
-    ({"lr_min": 1e-3, "lr_max": 5e-3}, "lr_max"),
-    ({"lr_max": 50.0}, "lr_max"),
-    ({"beta": 1.0}, "smoothing"),
-    ({"stop_factor": 1.0}, "stop_factor"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"steps": 5}, "lr_test_steps"),
+        ({"lr_min": 0.0}, "lr_min"),
+        ({"lr_min": 1e-3, "lr_max": 5e-3}, "lr_max"),
+        ({"lr_max": 50.0}, "lr_max"),
+        ({"beta": 1.0}, "smoothing"),
+        ({"stop_factor": 1.0}, "stop_factor"),
+    ],
+)
 def test_bad_arguments_name_the_field(kwargs, field):
     with pytest.raises(ConfigError) as e:
         lr_range_test(RunConfig(), **kwargs)

@@ -1,5 +1,6 @@
 """Optimizers and schedules against hand-written references."""
 
+import itertools
 import math
 
 import pytest
@@ -133,9 +134,13 @@ def test_warmup_then_cosine():
 
 
 def test_plateau_cuts_when_validation_stalls():
-    lrs = preview_schedule(RunConfig(optimizer="sgd", lr=0.1, schedule="plateau", gamma=0.5, plateau_patience=1),
-                           N, val_losses=lambda step: 1.0, eval_every=10)
-    assert lrs[0] == 0.1 and lrs[-1] < 0.1 and all(b <= a for a, b in zip(lrs, lrs[1:]))
+    lrs = preview_schedule(
+        RunConfig(optimizer="sgd", lr=0.1, schedule="plateau", gamma=0.5, plateau_patience=1),
+        N,
+        val_losses=lambda step: 1.0,
+        eval_every=10,
+    )
+    assert lrs[0] == 0.1 and lrs[-1] < 0.1 and all(b <= a for a, b in itertools.pairwise(lrs))
 
 
 def test_warmup_then_plateau():

@@ -59,13 +59,16 @@ def test_url_restores_the_config():
     assert at.selectbox(key="w_activation").value == "elu" and at.number_input(key="w_seed").value == 11
 
 
-@pytest.mark.parametrize("params, words", [
-    ({"lr": "abc"}, "lr='abc'"),
-    ({"activation": "<script>"}, "activation='<script>'"),
-    ({"batch_size": "999999"}, "batch_size=999999"),
-    ({"nonsense": "1"}, "unknown setting"),
-    ({"run": "does-not-exist"}, "no such run"),
-])
+@pytest.mark.parametrize(
+    "params, words",
+    [
+        ({"lr": "abc"}, "lr='abc'"),
+        ({"activation": "<script>"}, "activation='<script>'"),
+        ({"batch_size": "999999"}, "batch_size=999999"),
+        ({"nonsense": "1"}, "unknown setting"),
+        ({"run": "does-not-exist"}, "no such run"),
+    ],
+)
 def test_bad_url_parameters_give_a_clear_message(params, words):
     at = _app(**params, seed="3")
     assert not at.exception

@@ -47,8 +47,9 @@ def _app(page: str, token: str = TOKEN, cfg: RunConfig | None = None) -> AppTest
 
 
 def _texts(at: AppTest) -> list[str]:
-    return [e.value for kind in ("markdown", "success", "error", "info", "caption", "warning")
-            for e in getattr(at, kind)]
+    return [
+        e.value for kind in ("markdown", "success", "error", "info", "caption", "warning") for e in getattr(at, kind)
+    ]
 
 
 def _until(at: AppTest, needle: str, timeout: float = 240.0) -> str:

@@ -25,12 +25,14 @@ class Spy(Callback):
 
     def on_fit_start(self, trainer):
         for name, mod in trainer.model.taps.items():
+
             def hook(m, i, out, name=name):
                 if not out.requires_grad:
                     return  # evaluation pass
                 self.outputs[(name, trainer.step + 1)] = out.detach().clone()
                 if out.requires_grad:
                     out.register_hook(lambda g: self.out_grads.__setitem__((name, trainer.step + 1), g.clone()))
+
             self.handles.append(mod.register_forward_hook(hook))
 
     def on_after_backward(self, trainer):
@@ -84,7 +86,7 @@ def test_activation_std_matches_a_plain_forward_pass():
     layers = [k[: -len(".weight")] for k in init_state if k.endswith(".weight") and not k.startswith("out")]
     snap = tr.history.snapshots[0]
     h = x
-    for name, prefix in zip(tr.model.taps, layers):
+    for name, prefix in zip(tr.model.taps, layers, strict=True):
         h = torch.tanh(h @ init_state[prefix + ".weight"].T + init_state[prefix + ".bias"])
         assert snap["layers"][name]["std"] == pytest.approx(float(h.std()), rel=1e-5)
         assert snap["layers"][name]["sat"] == pytest.approx(float((h.abs() > 0.97).float().mean()))
@@ -125,7 +127,9 @@ def test_dead_units_detected():
 
 
 def test_saturation_with_large_init():
-    tr, _ = _run(RunConfig(**{**TINY, "width": 256}, max_steps=1, record_every=1, activation="tanh", init="large_normal"))
+    tr, _ = _run(
+        RunConfig(**{**TINY, "width": 256}, max_steps=1, record_every=1, activation="tanh", init="large_normal")
+    )
     assert tr.history.snapshots[0]["layers"]["fc2"]["sat"] > 0.5
 
 

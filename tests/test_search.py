@@ -19,25 +19,37 @@ WD = S.Param("weight_decay", 1e-6, 1e-2, log=True)
 # ---- pure parts ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("param, field, words", [
-    (S.Param("lr", 0.1, 0.01, True), "lr range", "low value below"),
-    (S.Param("lr", 0.0, 0.1, True), "lr range", "values from 1e-07 to 10"),
-    (S.Param("weight_decay", 0.0, 0.1, True), "weight_decay range", "above 0 on a log scale"),
-    (S.Param("dropout", 0.0, 2.0), "dropout range", "values from 0 to 0.95"),
-    (S.Param("optimizer", 0.0, 1.0), "search parameter", "a numeric setting"),
-    (S.Param("depth", 2.0, 2.5), "depth range", "two whole numbers"),
-])
+@pytest.mark.parametrize(
+    "param, field, words",
+    [
+        (S.Param("lr", 0.1, 0.01, True), "lr range", "low value below"),
+        (S.Param("lr", 0.0, 0.1, True), "lr range", "values from 1e-07 to 10"),
+        (S.Param("weight_decay", 0.0, 0.1, True), "weight_decay range", "above 0 on a log scale"),
+        (S.Param("dropout", 0.0, 2.0), "dropout range", "values from 0 to 0.95"),
+        (S.Param("optimizer", 0.0, 1.0), "search parameter", "a numeric setting"),
+        (S.Param("depth", 2.0, 2.5), "depth range", "two whole numbers"),
+    ],
+)
 def test_bad_ranges_name_the_field_value_and_rule(param, field, words):
     with pytest.raises(ConfigError) as e:
         param.check()
     assert e.value.field == field and words in str(e.value)
 
 
-@pytest.mark.parametrize("changes, field", [
-    ({"budget": 0}, "budget"), ({"budget": 1000}, "budget"), ({"rounds": 9}, "rounds"), ({"zoom": 2.0}, "zoom"),
-    ({"epochs": 0}, "epochs"), ({"mode": "bayes"}, "mode"), ({"params": ()}, "parameters"),
-    ({"params": (LR, LR)}, "parameters"), ({"mode": "grid", "budget": 3}, "budget"),
-])
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"budget": 0}, "budget"),
+        ({"budget": 1000}, "budget"),
+        ({"rounds": 9}, "rounds"),
+        ({"zoom": 2.0}, "zoom"),
+        ({"epochs": 0}, "epochs"),
+        ({"mode": "bayes"}, "mode"),
+        ({"params": ()}, "parameters"),
+        ({"params": (LR, LR)}, "parameters"),
+        ({"mode": "grid", "budget": 3}, "budget"),
+    ],
+)
 def test_bad_specs_are_refused(changes, field):
     spec = S.SearchSpec(**{"params": (LR, WD), "budget": 4, **changes})
     with pytest.raises(ConfigError) as e:
@@ -60,7 +72,7 @@ def test_zoom_centres_on_the_best_and_narrows():
 
 def test_zoom_follows_a_best_value_on_the_border_but_stays_within_the_setting_limits():
     (lr,) = S.zoom_params((S.Param("lr", 1e-2, 10.0, True),), {"lr": 10.0}, 0.5)
-    assert lr.high == 10.0 and lr.low == pytest.approx(10 ** -0.5, rel=0.01)  # shifted inside, same width
+    assert lr.high == 10.0 and lr.low == pytest.approx(10**-0.5, rel=0.01)  # shifted inside, same width
     (lr,) = S.zoom_params((LR,), {"lr": 0.1}, 0.5)
     assert lr.high > 0.1  # a best value on the border moves the window beyond the old range
     (depth,) = S.zoom_params((S.Param("depth", 1, 8),), {"depth": 1}, 0.2)

@@ -13,9 +13,13 @@ from lab.store import RunStore
 
 
 def _fill(store, run_id, n=5):
-    store.append(run_id, train=[{"step": s, "train_loss": 1.0 / s, "train_acc": 0.1 * s, "lr": 0.1} for s in range(1, n + 1)],
-                 val=[{"step": n, "val_loss": 0.5, "val_acc": 0.8, "train_loss": 0.4, "train_acc": 0.9}],
-                 snapshots=[{"step": s, "layers": {}, "params": {}} for s in (1, 3, 5)], meta={"layers": ["fc1"]})
+    store.append(
+        run_id,
+        train=[{"step": s, "train_loss": 1.0 / s, "train_acc": 0.1 * s, "lr": 0.1} for s in range(1, n + 1)],
+        val=[{"step": n, "val_loss": 0.5, "val_acc": 0.8, "train_loss": 0.4, "train_acc": 0.9}],
+        snapshots=[{"step": s, "layers": {}, "params": {}} for s in (1, 3, 5)],
+        meta={"layers": ["fc1"]},
+    )
 
 
 def test_survives_reopening(tmp_path):

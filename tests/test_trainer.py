@@ -49,18 +49,45 @@ def test_every_embedded_dataset_trains(name):
     _finite(_train(dataset=name))
 
 
-@pytest.mark.parametrize("kw", [
-    dict(l1=1e-4), dict(l2=1e-3), dict(l1=1e-4, l2=1e-3), dict(weight_decay=1e-2, optimizer="adamw"),
-    dict(dropout=0.5), dict(dropconnect=0.3), dict(batch_norm=True), dict(residual=True, stochastic_depth=0.2),
-    dict(residual=True, zero_init_residual=True), dict(label_smoothing=0.1), dict(loss="mse"),
-    dict(early_stopping=1), dict(clip_value=0.1), dict(clip_norm=0.5), dict(aug_noise=0.1),
-    dict(dataset="shapes", model="cnn", aug_crop=2, aug_flip=True, aug_rotate=15, aug_translate=0.1, aug_scale=0.1,
-         aug_shear=5, aug_jitter=0.3, cutout=0.3),
-    dict(dataset="shapes", model="cnn", mixup=0.4), dict(dataset="shapes", model="cnn", cutmix=1.0),
-    dict(dataset="shapes", model="cnn", pool="fractional"), dict(dataset="shapes", model="cnn", batch_norm=True,
-                                                                residual=True, stochastic_depth=0.1),
-    dict(scale_lr_with_batch=True), dict(preprocess="whiten"), dict(preprocess="pca"),
-])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(l1=1e-4),
+        dict(l2=1e-3),
+        dict(l1=1e-4, l2=1e-3),
+        dict(weight_decay=1e-2, optimizer="adamw"),
+        dict(dropout=0.5),
+        dict(dropconnect=0.3),
+        dict(batch_norm=True),
+        dict(residual=True, stochastic_depth=0.2),
+        dict(residual=True, zero_init_residual=True),
+        dict(label_smoothing=0.1),
+        dict(loss="mse"),
+        dict(early_stopping=1),
+        dict(clip_value=0.1),
+        dict(clip_norm=0.5),
+        dict(aug_noise=0.1),
+        dict(
+            dataset="shapes",
+            model="cnn",
+            aug_crop=2,
+            aug_flip=True,
+            aug_rotate=15,
+            aug_translate=0.1,
+            aug_scale=0.1,
+            aug_shear=5,
+            aug_jitter=0.3,
+            cutout=0.3,
+        ),
+        dict(dataset="shapes", model="cnn", mixup=0.4),
+        dict(dataset="shapes", model="cnn", cutmix=1.0),
+        dict(dataset="shapes", model="cnn", pool="fractional"),
+        dict(dataset="shapes", model="cnn", batch_norm=True, residual=True, stochastic_depth=0.1),
+        dict(scale_lr_with_batch=True),
+        dict(preprocess="whiten"),
+        dict(preprocess="pca"),
+    ],
+)
 def test_every_regularizer_trains(kw):
     _finite(_train(**kw))
 
@@ -148,7 +175,7 @@ def test_event_order():
     Trainer(RunConfig(subset=128, batch_size=64, max_steps=2, eval_every=2), callbacks=[Order()]).fit()
     assert seen[0] == "on_fit_start" and seen[-1] == "on_fit_end"
     i = seen.index("on_batch_start")
-    assert seen[i:i + 3] == ["on_batch_start", "on_after_backward", "on_batch_end"]
+    assert seen[i : i + 3] == ["on_batch_start", "on_after_backward", "on_batch_end"]
     assert "on_eval_start" in seen and seen.index("on_eval_end") > seen.index("on_eval_start")
 
 
@@ -186,7 +213,9 @@ def test_overfit_config_turns_every_regularizer_off():
 def test_l1_l2_penalty_matches_direct_sum():
     tr = Trainer(RunConfig(subset=64, l1=0.01, l2=0.1, max_steps=1))
     ws = [p for n, p in tr.model.named_parameters() if p.dim() > 1]
-    direct = 0.01 * sum(float(w.detach().abs().sum()) for w in ws) + 0.1 * sum(float((w.detach() ** 2).sum()) for w in ws)
+    direct = 0.01 * sum(float(w.detach().abs().sum()) for w in ws) + 0.1 * sum(
+        float((w.detach() ** 2).sum()) for w in ws
+    )
     assert float(tr._penalty()) == pytest.approx(direct, rel=1e-5)
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import streamlit as st
 
@@ -53,9 +54,21 @@ ONLY_FOR: dict[str, Any] = {
     "plateau_patience": lambda c: c["schedule"] == "plateau",
     "lr_reference_batch": lambda c: c["scale_lr_with_batch"],
     "restore_best": lambda c: c["early_stopping"] > 0,
-    **{k: (lambda c: c["dataset"] not in registry.TOY_2D_DATASETS) for k in (
-        "aug_crop", "aug_flip", "aug_rotate", "aug_translate", "aug_scale", "aug_shear", "aug_jitter", "cutout",
-        "mixup", "cutmix")},
+    **{
+        k: (lambda c: c["dataset"] not in registry.TOY_2D_DATASETS)
+        for k in (
+            "aug_crop",
+            "aug_flip",
+            "aug_rotate",
+            "aug_translate",
+            "aug_scale",
+            "aug_shear",
+            "aug_jitter",
+            "cutout",
+            "mixup",
+            "cutmix",
+        )
+    },
 }
 
 
@@ -124,16 +137,23 @@ def _widget(name: str, cfg: dict) -> None:
     elif kind is bool:
         st.toggle(label, key=key, help=meta["help"])
     elif kind is int:
-        st.number_input(label, min_value=int(meta["lo"]), max_value=int(meta["hi"]), step=1, key=key,
-                        help=meta["help"])
+        st.number_input(label, min_value=int(meta["lo"]), max_value=int(meta["hi"]), step=1, key=key, help=meta["help"])
     else:
-        st.number_input(label, min_value=float(meta["lo"]), max_value=float(meta["hi"]),
-                        step=_step_for(f.default), format="%g", key=key, help=meta["help"])
+        st.number_input(
+            label,
+            min_value=float(meta["lo"]),
+            max_value=float(meta["hi"]),
+            step=_step_for(f.default),
+            format="%g",
+            key=key,
+            help=meta["help"],
+        )
     cfg[name] = st.session_state[key]
 
 
-def draw_controls(limits: Limits | None = None, groups: tuple[str, ...] = GROUPS,
-                  expanded: tuple[str, ...] = ("Data", "Model")) -> RunConfig | None:
+def draw_controls(
+    limits: Limits | None = None, groups: tuple[str, ...] = GROUPS, expanded: tuple[str, ...] = ("Data", "Model")
+) -> RunConfig | None:
     """All config widgets, grouped in expanders; returns the valid config or None (errors shown in place)."""
     cfg: dict = st.session_state["cfg"]
     slots = {}
@@ -157,8 +177,11 @@ def draw_controls(limits: Limits | None = None, groups: tuple[str, ...] = GROUPS
 
 def sync_url(cfg: RunConfig | None, **extra: str) -> None:
     """Write the config (changed fields + seed) and extra keys (run, cmp, tok, ...) to the URL."""
-    base = cfg.to_query() if cfg is not None else {k: v for k, v in st.query_params.to_dict().items()
-                                                    if k not in RESERVED_PARAMS}
+    base = (
+        cfg.to_query()
+        if cfg is not None
+        else {k: v for k, v in st.query_params.to_dict().items() if k not in RESERVED_PARAMS}
+    )
     wanted = {**base, **{k: v for k, v in extra.items() if v}}
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)

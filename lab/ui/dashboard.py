@@ -24,9 +24,14 @@ def lesson_picker() -> None:
     all_lessons = controls.lessons()
     ids = [""] + list(all_lessons)
     current = st.session_state.get("lesson", "")
-    choice = st.selectbox("Lesson", ids, index=ids.index(current) if current in ids else 0,
-                          format_func=lambda i: all_lessons[i]["title"] if i else "(free play)", key="lesson_pick",
-                          help="One-click teaching scenarios: they set every control and say what to watch.")
+    choice = st.selectbox(
+        "Lesson",
+        ids,
+        index=ids.index(current) if current in ids else 0,
+        format_func=lambda i: all_lessons[i]["title"] if i else "(free play)",
+        key="lesson_pick",
+        help="One-click teaching scenarios: they set every control and say what to watch.",
+    )
     if st.button("Load lesson", disabled=not choice, key="load_lesson", width="stretch"):
         controls.set_config(controls.lesson_config(choice))
         st.session_state["lesson"] = choice
@@ -59,8 +64,12 @@ def compare_box(cfg: RunConfig | None, busy: bool) -> None:
         name0, value0 = _compare_defaults(cfg or RunConfig())
         names = sorted(FIELDS)
         name = st.selectbox("Setting to change", names, index=names.index(name0), key="cmp_field")
-        text = st.text_input(f"New value ({field_type(name).__name__})", value=value0 if name == name0 else "",
-                             key=f"cmp_value_{name}", help="Everything else, the seed included, stays the same.")
+        text = st.text_input(
+            f"New value ({field_type(name).__name__})",
+            value=value0 if name == name0 else "",
+            key=f"cmp_value_{name}",
+            help="Everything else, the seed included, stays the same.",
+        )
         if st.button("Start comparison run", key="cmp_start", type="primary"):
             try:
                 other = cfg.replace(**{name: parse_text(name, text)})
@@ -78,25 +87,45 @@ def run_buttons(cfg: RunConfig | None) -> None:
     b = runs.view_for("cmp")
     mine_active = [v for v in (a, b) if v is not None and v.mine and v.active]
     cols = st.columns(7)
-    if cols[0].button("Start", icon=":material/play_arrow:", type="primary", disabled=cfg is None or bool(mine_active), key="btn_start",
-                      width="stretch", help="Train the current settings from scratch."):
+    if cols[0].button(
+        "Start",
+        icon=":material/play_arrow:",
+        type="primary",
+        disabled=cfg is None or bool(mine_active),
+        key="btn_start",
+        width="stretch",
+        help="Train the current settings from scratch.",
+    ):
         runs.forget("cmp")
         if runs.start(cfg):
             st.rerun()
     paused = a is not None and a.status == "paused"
     if paused:
-        if cols[1].button("Resume", icon=":material/play_arrow:", key="btn_resume", width="stretch", disabled=not a.mine):
+        if cols[1].button(
+            "Resume", icon=":material/play_arrow:", key="btn_resume", width="stretch", disabled=not a.mine
+        ):
             runs.control(a, "resume")
             runs.control(b, "resume")
             st.rerun()
-    elif cols[1].button("Pause", icon=":material/pause:", key="btn_pause", width="stretch",
-                        disabled=a is None or not a.active or not a.mine):
+    elif cols[1].button(
+        "Pause",
+        icon=":material/pause:",
+        key="btn_pause",
+        width="stretch",
+        disabled=a is None or not a.active or not a.mine,
+    ):
         runs.control(a, "pause")
         runs.control(b, "pause")
         st.rerun()
     for col, label, arg, key in ((cols[2], "Step", 1, "btn_step"), (cols[3], "Epoch", "epoch", "btn_epoch")):
-        if col.button(label, key=key, width="stretch", icon=":material/skip_next:", disabled=cfg is None and a is None,
-                      help="Advance one optimizer step / to the end of the epoch, then stay paused."):
+        if col.button(
+            label,
+            key=key,
+            width="stretch",
+            icon=":material/skip_next:",
+            disabled=cfg is None and a is None,
+            help="Advance one optimizer step / to the end of the epoch, then stay paused.",
+        ):
             if a is None or not a.active:
                 runs.forget("cmp")
                 runs.start(cfg, paused=True)
@@ -108,7 +137,13 @@ def run_buttons(cfg: RunConfig | None) -> None:
         for v in mine_active:
             runs.control(v, "stop")
         st.rerun()
-    if cols[5].button("Reset", icon=":material/restart_alt:", key="btn_reset", width="stretch", help="Stop and clear the runs on this page."):
+    if cols[5].button(
+        "Reset",
+        icon=":material/restart_alt:",
+        key="btn_reset",
+        width="stretch",
+        help="Stop and clear the runs on this page.",
+    ):
         runs.forget("run")
         runs.forget("cmp")
         st.rerun()
@@ -159,8 +194,13 @@ def _hints(view: runs.RunView) -> None:
 def _memo(view: runs.RunView, name: str, build):
     """Build a snapshot-based figure once per (run, snapshot count, presenter mode); reuse it otherwise."""
     cache = st.session_state.setdefault("_figs", {})
-    key = (view.run_id, name, len(view.snapshots), view.snapshots[-1]["step"] if view.snapshots else 0,
-           presenter_mode())
+    key = (
+        view.run_id,
+        name,
+        len(view.snapshots),
+        view.snapshots[-1]["step"] if view.snapshots else 0,
+        presenter_mode(),
+    )
     if key not in cache:
         for old in [k for k in cache if k[:2] == key[:2]]:
             del cache[old]  # keep one version per chart
@@ -203,9 +243,14 @@ def layers(a: runs.RunView, b: runs.RunView | None) -> None:
         chart(_memo(a, "grad", lambda: charts.histogram_grid(snaps, meta, "grad_w")), "grad_hist")
     r1, r2, r3 = st.columns(3)
     with r1:
-        chart(_memo(a, f"ratio{len(b.snapshots) if b else ''}",
-                    lambda: charts.update_ratio_figure(snaps, meta, compare=b.snapshots if b else None)),
-              "update_ratio")
+        chart(
+            _memo(
+                a,
+                f"ratio{len(b.snapshots) if b else ''}",
+                lambda: charts.update_ratio_figure(snaps, meta, compare=b.snapshots if b else None),
+            ),
+            "update_ratio",
+        )
     with r2:
         chart(_memo(a, "dead", lambda: charts.dead_saturated_figure(snaps, meta)), "dead_saturated")
     with r3:
@@ -224,8 +269,10 @@ def timeline(a: runs.RunView) -> None:
     snap = min(snaps, key=lambda s: abs(s["step"] - chosen))
     t1, t2 = st.columns(2)
     with t1:
-        chart(_memo(a, f"t_act{snap['step']}", lambda: charts.histogram_at(snap, a.meta, "act", f"step {snap['step']}")),
-              "timeline_act")
+        chart(
+            _memo(a, f"t_act{snap['step']}", lambda: charts.histogram_at(snap, a.meta, "act", f"step {snap['step']}")),
+            "timeline_act",
+        )
     with t2:
         chart(_memo(a, f"t_w{snap['step']}", lambda: charts.weight_histograms(snap, a.meta)), "timeline_weights")
 
@@ -234,10 +281,16 @@ def downloads(a: runs.RunView) -> None:
     """Metrics as CSV and the config as JSON."""
     store = get_store()
     c1, c2, c3 = st.columns([1, 1, 3])
-    c1.download_button("Metrics (CSV)", store.export_csv(a.run_id), file_name=f"run-{a.run_id}.csv",
-                       mime="text/csv", key="dl_csv")
-    c2.download_button("Config (JSON)", json.dumps(a.row.get("config", {}), indent=2, sort_keys=True),
-                       file_name=f"config-{a.run_id}.json", mime="application/json", key="dl_cfg")
+    c1.download_button(
+        "Metrics (CSV)", store.export_csv(a.run_id), file_name=f"run-{a.run_id}.csv", mime="text/csv", key="dl_csv"
+    )
+    c2.download_button(
+        "Config (JSON)",
+        json.dumps(a.row.get("config", {}), indent=2, sort_keys=True),
+        file_name=f"config-{a.run_id}.json",
+        mime="application/json",
+        key="dl_cfg",
+    )
     c3.caption("Charts export as PNG from their toolbar (camera icon).")
 
 

@@ -86,7 +86,8 @@ def attach_from_url() -> None:
             st.session_state[slot] = run_id
         elif run_id:
             st.session_state.setdefault("url_errors", []).append(
-                f"{slot}={run_id[:40]!r} is invalid: no such run on this server (it may have been deleted)")
+                f"{slot}={run_id[:40]!r} is invalid: no such run on this server (it may have been deleted)"
+            )
 
 
 def start(cfg: RunConfig, slot: str = "run", paused: bool = False, label: str = "") -> str | None:

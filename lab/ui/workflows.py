@@ -13,7 +13,7 @@ from lab.charts import workflows as wcharts
 from lab.charts.style import presenter_layout
 from lab.config import ConfigError, RunConfig
 from lab.ui import controls
-from lab.ui.common import chart, get_jobs, get_settings, get_store, owner_token, presenter_mode
+from lab.ui.common import OWNER_PARAM, chart, get_jobs, get_settings, get_store, owner_token, presenter_mode
 from lab.workflows import offload
 from lab.workflows import search as search_mod
 
@@ -25,10 +25,19 @@ def owner_for(workflow: str) -> str:
     return f"{owner_token()}:{workflow}"
 
 
+def keep_token() -> str:
+    """This session's owner token, also written to the URL (as the Train page does) so a refresh keeps its runs."""
+    token = owner_token()
+    if st.query_params.get(OWNER_PARAM) != token:
+        st.query_params[OWNER_PARAM] = token
+    return token
+
+
 def user_config(sidebar: bool = True) -> RunConfig | None:
     """The user's current config (set on the Train page, editable in this page's sidebar), or None if invalid."""
     settings = get_settings()
     controls.init_state(settings.limits)
+    keep_token()
     if sidebar:
         with st.sidebar:
             st.caption("The settings of the Train page; changes here apply there too.")
@@ -114,8 +123,15 @@ def progress_text(search: search_mod.Search) -> str:
     return text
 
 
-def results(study, key: str, x: str | None = None, color: str | None = None, log_x: bool = True,
-            log_color: bool = True, progress: bool = False) -> None:
+def results(
+    study,
+    key: str,
+    x: str | None = None,
+    color: str | None = None,
+    log_x: bool = True,
+    log_color: bool = True,
+    progress: bool = False,
+) -> None:
     """Border warnings, the scatter of trials, optionally the progress chart, and the trials table."""
     df = search_mod.trials_frame(study, get_store())
     for warning in search_mod.study_warnings(study):
@@ -130,6 +146,34 @@ def results(study, key: str, x: str | None = None, color: str | None = None, log
         if progress:
             with cols[1]:
                 chart(fig(wcharts.search_progress_figure(df)), f"{key}_progress")
-    st.dataframe(df, key=f"{key}_table", hide_index=True,
-                 column_config={"val_acc": st.column_config.NumberColumn("val acc", format="percent"),
-                                "val_loss": st.column_config.NumberColumn("val loss", format="%.4f")})
+    st.dataframe(
+        df,
+        key=f"{key}_table",
+        hide_index=True,
+        column_config={
+            "val_acc": st.column_config.NumberColumn("val acc", format="percent"),
+            "val_loss": st.column_config.NumberColumn("val loss", format="%.4f"),
+        },
+    )
+
+
+def search_panel(step: int, slot: str, key: str, noun: str) -> None:
+    """A recipe step's search: progress, results, and 'Step n done' (or failed) once it has finished."""
+    s = st.session_state.get(slot)
+    if s is None:
+        return
+    st.markdown(f"**{progress_text(s)}**")
+    if s.message:
+        st.caption(s.message)
+    results(s.study, key, x="lr", color="weight_decay")
+    best = search_mod.best_trial(s.study)
+    if not s.finished:
+        return
+    if best is None:
+        st.error(f"Step {step} failed: no trial finished; the table shows why.", icon="🛑")
+    else:
+        st.success(
+            f"Step {step} done: best {noun} {search_mod.describe(best.params)} with validation accuracy "
+            f"{best.value:.1%}.",
+            icon="✅",
+        )

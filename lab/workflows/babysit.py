@@ -49,23 +49,44 @@ class Verdict:
 def judge_initial_loss(loss: float, n_classes: int, loss_name: str = "cross_entropy") -> Verdict:
     """Compare the untrained loss with ln(C), the score of a uniform guess, within the diagnosis tolerance."""
     if loss_name != "cross_entropy":
-        return Verdict(None, f"Initial loss {loss:.3f}; the ln(C) reference holds for cross-entropy only.",
-                       "Switch the loss to cross-entropy to use this check.", loss)
+        return Verdict(
+            None,
+            f"Initial loss {loss:.3f}; the ln(C) reference holds for cross-entropy only.",
+            "Switch the loss to cross-entropy to use this check.",
+            loss,
+        )
     expected = math.log(n_classes)
     ref = f"ln({n_classes}) = {expected:.2f}"
     if not math.isfinite(loss):
-        return Verdict(False, f"Initial loss is {loss}: the untrained network already overflows.",
-                       "The weights are far too large; use Kaiming or Xavier init.", loss)
+        return Verdict(
+            False,
+            f"Initial loss is {loss}: the untrained network already overflows.",
+            "The weights are far too large; use Kaiming or Xavier init.",
+            loss,
+        )
     if abs(loss - expected) <= INIT_LOSS_TOLERANCE * expected:
-        return Verdict(True, f"Initial loss {loss:.3f} is within {INIT_LOSS_TOLERANCE:.0%} of {ref}: "
-                             "the untrained network spreads its guesses evenly, as it should.", "", loss)
+        return Verdict(
+            True,
+            f"Initial loss {loss:.3f} is within {INIT_LOSS_TOLERANCE:.0%} of {ref}: "
+            "the untrained network spreads its guesses evenly, as it should.",
+            "",
+            loss,
+        )
     if loss > expected:
-        return Verdict(False, f"Initial loss {loss:.3f} is {loss / expected:.1f}x {ref}: the untrained network "
-                              "is already confidently wrong.",
-                       "Its first-layer outputs are too large. Use a scaled init (Kaiming for ReLU, Xavier for "
-                       "tanh) or smaller weights, then check again.", loss)
-    return Verdict(False, f"Initial loss {loss:.3f} is well below {ref} before any training.",
-                   "An untrained model should not beat chance: look for labels leaking into the inputs.", loss)
+        return Verdict(
+            False,
+            f"Initial loss {loss:.3f} is {loss / expected:.1f}x {ref}: the untrained network "
+            "is already confidently wrong.",
+            "Its first-layer outputs are too large. Use a scaled init (Kaiming for ReLU, Xavier for "
+            "tanh) or smaller weights, then check again.",
+            loss,
+        )
+    return Verdict(
+        False,
+        f"Initial loss {loss:.3f} is well below {ref} before any training.",
+        "An untrained model should not beat chance: look for labels leaking into the inputs.",
+        loss,
+    )
 
 
 def initial_loss_check(cfg: RunConfig, limits: Limits | None = None, n: int = 512) -> dict:
@@ -87,8 +108,13 @@ def initial_loss_check(cfg: RunConfig, limits: Limits | None = None, n: int = 51
             loss = float(F.cross_entropy(logits, y))
     n_classes = trainer.data.n_classes
     verdict = judge_initial_loss(loss, n_classes, cfg.loss)
-    return {**verdict.to_dict(), "loss": loss, "n_classes": n_classes, "expected": math.log(n_classes),
-            "examples": len(x)}
+    return {
+        **verdict.to_dict(),
+        "loss": loss,
+        "n_classes": n_classes,
+        "expected": math.log(n_classes),
+        "examples": len(x),
+    }
 
 
 # ---- step 2: overfit a few batches ------------------------------------------------------------------------------
@@ -107,8 +133,9 @@ def overfit_run_config(cfg: RunConfig, batches: int = OVERFIT_BATCHES, steps: in
     check_overfit_args(batches, steps)
     epochs = min(10_000, max(1, math.ceil(steps / batches)))
     # Evaluate about 40 times: the verdict reports the first step at which every example is right.
-    return cfg.replace(overfit_batches=batches, epochs=epochs, max_steps=steps, eval_every=max(1, steps // 40),
-                       early_stopping=0)
+    return cfg.replace(
+        overfit_batches=batches, epochs=epochs, max_steps=steps, eval_every=max(1, steps // 40), early_stopping=0
+    )
 
 
 def first_perfect_step(val_rows: list[dict]) -> int | None:
@@ -121,34 +148,59 @@ def judge_overfit(row: dict, train_rows: list[dict], val_rows: list[dict]) -> Ve
     status, reason = row.get("status", ""), row.get("reason", "")
     step = first_perfect_step(val_rows)
     if step is not None:
-        return Verdict(True, f"Reached 100% training accuracy on the small sample at step {step}: the model and "
-                             "the optimizer can learn.", "", float(step))
+        return Verdict(
+            True,
+            f"Reached 100% training accuracy on the small sample at step {step}: the model and "
+            "the optimizer can learn.",
+            "",
+            float(step),
+        )
     if status == "diverged":
-        return Verdict(False, f"Training diverged ({reason}).",
-                       "The learning rate is too high for this setup: lower it 3-10x, or add warmup or clipping.")
+        return Verdict(
+            False,
+            f"Training diverged ({reason}).",
+            "The learning rate is too high for this setup: lower it 3-10x, or add warmup or clipping.",
+        )
     if status == "failed":
         return Verdict(False, f"The run failed: {reason}", "Fix the setting it names and try again.")
     acc = val_rows[-1]["train_acc"] if val_rows else 0.0
     losses = [r["train_loss"] for r in train_rows if math.isfinite(r.get("train_loss", math.nan))]
     cfg = row.get("config", {})
     if status == "stopped":
-        return Verdict(False, f"Stopped at {acc:.0%} training accuracy before reaching 100%.", "Run it to the end.",
-                       acc)
+        return Verdict(
+            False, f"Stopped at {acc:.0%} training accuracy before reaching 100%.", "Run it to the end.", acc
+        )
     if len(losses) >= 4:
         first, last, late = losses[0], losses[-1], losses[(3 * len(losses)) // 4]
         if last > BARELY_MOVED * first:
-            return Verdict(False, f"The loss barely moved ({first:.3f} to {last:.3f}); accuracy {acc:.0%}.",
-                           "The learning rate is probably far too low (or so high the loss just bounces): "
-                           "step 3 finds a better one.", acc)
+            return Verdict(
+                False,
+                f"The loss barely moved ({first:.3f} to {last:.3f}); accuracy {acc:.0%}.",
+                "The learning rate is probably far too low (or so high the loss just bounces): "
+                "step 3 finds a better one.",
+                acc,
+            )
         if last < STILL_IMPROVING * late:
-            return Verdict(False, f"Still improving at the end: {acc:.0%} training accuracy, loss falling "
-                                  f"({late:.3f} to {last:.3f}).", "Too few steps: give it more steps.", acc)
+            return Verdict(
+                False,
+                f"Still improving at the end: {acc:.0%} training accuracy, loss falling ({late:.3f} to {last:.3f}).",
+                "Too few steps: give it more steps.",
+                acc,
+            )
     if cfg.get("model") == "mlp" and cfg.get("depth", 1) == 0:
-        return Verdict(False, f"Stalled at {acc:.0%}: a linear classifier cannot memorize every example.",
-                       "The model is too small: add hidden layers.", acc)
-    return Verdict(False, f"Stalled at {acc:.0%} training accuracy.",
-                   "The model may be too small for the sample (make it wider or deeper), or the learning rate too "
-                   "high to settle (lower it).", acc)
+        return Verdict(
+            False,
+            f"Stalled at {acc:.0%}: a linear classifier cannot memorize every example.",
+            "The model is too small: add hidden layers.",
+            acc,
+        )
+    return Verdict(
+        False,
+        f"Stalled at {acc:.0%} training accuracy.",
+        "The model may be too small for the sample (make it wider or deeper), or the learning rate too "
+        "high to settle (lower it).",
+        acc,
+    )
 
 
 # ---- steps 4 and 5: coarse grid, then refinement ----------------------------------------------------------------
@@ -158,11 +210,11 @@ def coarse_spec(suggested_lr: float, epochs: int = COARSE_EPOCHS, seed: int = 0)
     """3 rates around the suggestion x 2 weight decays, a few epochs each."""
     lo, hi = 1e-7, 10.0  # the config's bounds on lr
     lrs = tuple(sorted({min(hi, max(lo, float(f"{suggested_lr * f:.3g}"))) for f in COARSE_LR_FACTORS}))
-    params = (Param("lr", lrs[0], lrs[-1], log=True, values=lrs),
-              Param("weight_decay", COARSE_WEIGHT_DECAYS[0], COARSE_WEIGHT_DECAYS[-1], log=True,
-                    values=COARSE_WEIGHT_DECAYS))
-    return SearchSpec(params=params, mode="grid", budget=len(lrs) * len(COARSE_WEIGHT_DECAYS), epochs=epochs,
-                      seed=seed)
+    params = (
+        Param("lr", lrs[0], lrs[-1], log=True, values=lrs),
+        Param("weight_decay", COARSE_WEIGHT_DECAYS[0], COARSE_WEIGHT_DECAYS[-1], log=True, values=COARSE_WEIGHT_DECAYS),
+    )
+    return SearchSpec(params=params, mode="grid", budget=len(lrs) * len(COARSE_WEIGHT_DECAYS), epochs=epochs, seed=seed)
 
 
 def refine_spec(coarse: SearchSpec, best: dict, trials: int = REFINE_TRIALS, seed: int = 0) -> SearchSpec:

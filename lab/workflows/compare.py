@@ -40,7 +40,7 @@ def is_visible(owner: str, token: str) -> bool:
 
 def source_of(owner: str, token: str) -> str:
     """Which page started a run: 'train' for the token itself, else the workflow suffix ('search', ...)."""
-    return "train" if owner == token else owner[len(token) + 1:]
+    return "train" if owner == token else owner[len(token) + 1 :]
 
 
 def visible_runs(store: RunStore, token: str, limit: int = 5000) -> list[dict]:
@@ -53,21 +53,40 @@ def runs_frame(rows: list[dict], token: str) -> pd.DataFrame:
     records = []
     for r in rows:
         cfg, summary = r.get("config", {}), r.get("summary", {})
-        records.append({
-            "run_id": r["id"], "label": r.get("label") or "", "source": source_of(r["owner"], token),
-            "status": r["status"], "started": pd.Timestamp(r["created"], unit="s", tz="UTC"),
-            **{k: cfg.get(k) for k in TABLE_CONFIG},
-            "steps": summary.get("steps"), "val_acc": summary.get("val_acc"),
-            "best_val_acc": summary.get("best_val_acc"), "val_loss": summary.get("val_loss"),
-            "reason": r.get("reason", ""),
-        })
-    columns = ["run_id", "label", "source", "status", "started", *TABLE_CONFIG, "steps", "val_acc", "best_val_acc",
-               "val_loss", "reason"]
+        records.append(
+            {
+                "run_id": r["id"],
+                "label": r.get("label") or "",
+                "source": source_of(r["owner"], token),
+                "status": r["status"],
+                "started": pd.Timestamp(r["created"], unit="s", tz="UTC"),
+                **{k: cfg.get(k) for k in TABLE_CONFIG},
+                "steps": summary.get("steps"),
+                "val_acc": summary.get("val_acc"),
+                "best_val_acc": summary.get("best_val_acc"),
+                "val_loss": summary.get("val_loss"),
+                "reason": r.get("reason", ""),
+            }
+        )
+    columns = [
+        "run_id",
+        "label",
+        "source",
+        "status",
+        "started",
+        *TABLE_CONFIG,
+        "steps",
+        "val_acc",
+        "best_val_acc",
+        "val_loss",
+        "reason",
+    ]
     return pd.DataFrame(records, columns=columns)
 
 
-def filter_frame(df: pd.DataFrame, text: str = "", statuses: tuple[str, ...] = (),
-                 sources: tuple[str, ...] = ()) -> pd.DataFrame:
+def filter_frame(
+    df: pd.DataFrame, text: str = "", statuses: tuple[str, ...] = (), sources: tuple[str, ...] = ()
+) -> pd.DataFrame:
     """Rows whose label, id or settings contain `text` (case-insensitive), with a status and source in the lists."""
     out = df
     if statuses:
@@ -91,8 +110,9 @@ def config_diff(rows: list[dict]) -> pd.DataFrame:
     # Old runs may lack settings added later: fill the gaps with defaults so only real differences show.
     configs = [{**defaults, **r.get("config", {})} for r in rows]
     keys = list(defaults) + sorted({k for c in configs for k in c} - set(defaults))
-    diff = {k: [c.get(k) for c in configs] for k in keys
-            if len({json.dumps(c.get(k), sort_keys=True) for c in configs}) > 1}
+    diff = {
+        k: [c.get(k) for c in configs] for k in keys if len({json.dumps(c.get(k), sort_keys=True) for c in configs}) > 1
+    }
     df = pd.DataFrame(diff, index=names).T
     df.index.name = "setting"
     return df.astype(str) if not df.empty else df

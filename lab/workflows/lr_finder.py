@@ -129,8 +129,11 @@ class ExponentialLR(Callback):
         self.best = min(self.best, smooth)
         if n > 0 and smooth > self.stop_factor * self.best:
             self.diverged_lr = self.lrs[-1]
-            trainer.request_stop("completed", f"smoothed loss {smooth:.3g} passed {self.stop_factor:g}x the best "
-                                              f"{self.best:.3g} at lr {self.diverged_lr:.2g}")
+            trainer.request_stop(
+                "completed",
+                f"smoothed loss {smooth:.3g} passed {self.stop_factor:g}x the best "
+                f"{self.best:.3g} at lr {self.diverged_lr:.2g}",
+            )
 
 
 def check_args(steps: int, lr_min: float, lr_max: float, beta: float, stop_factor: float) -> None:
@@ -147,21 +150,43 @@ def check_args(steps: int, lr_min: float, lr_max: float, beta: float, stop_facto
         raise ConfigError("stop_factor", stop_factor, "a number above 1 (e.g. 4)")
 
 
-def lr_range_test(cfg: RunConfig, steps: int = 100, lr_min: float = 1e-5, lr_max: float = 10.0,
-                  beta: float = 0.9, stop_factor: float = 4.0, limits: Limits | None = None) -> LRFinderResult:
+def lr_range_test(
+    cfg: RunConfig,
+    steps: int = 100,
+    lr_min: float = 1e-5,
+    lr_max: float = 10.0,
+    beta: float = 0.9,
+    stop_factor: float = 4.0,
+    limits: Limits | None = None,
+) -> LRFinderResult:
     """Sweep the rate exponentially over `steps` steps of real training on `cfg` and suggest one."""
     from lab.trainer import Trainer  # torch is imported only where the test actually runs (a worker)
 
     check_args(steps, lr_min, lr_max, beta, stop_factor)
     t0 = time.perf_counter()
     # A constant schedule so only our callback moves the rate; evaluation only at the end (it is not needed).
-    run_cfg = cfg.replace(schedule="constant", warmup_steps=0, scale_lr_with_batch=False, lr=lr_min,
-                          max_steps=steps, epochs=10_000, eval_every=steps, early_stopping=0)
+    run_cfg = cfg.replace(
+        schedule="constant",
+        warmup_steps=0,
+        scale_lr_with_batch=False,
+        lr=lr_min,
+        max_steps=steps,
+        epochs=10_000,
+        eval_every=steps,
+        early_stopping=0,
+    )
     sweep = ExponentialLR(steps, lr_min, lr_max, beta, stop_factor)
     trainer = Trainer(run_cfg, callbacks=[sweep], limits=limits, record=False)
     trainer.fit()
-    result = LRFinderResult(lrs=sweep.lrs, losses=sweep.losses, smoothed=sweep.smoothed, lr_min=lr_min, lr_max=lr_max,
-                            diverged_lr=sweep.diverged_lr, seconds=time.perf_counter() - t0)
+    result = LRFinderResult(
+        lrs=sweep.lrs,
+        losses=sweep.losses,
+        smoothed=sweep.smoothed,
+        lr_min=lr_min,
+        lr_max=lr_max,
+        diverged_lr=sweep.diverged_lr,
+        seconds=time.perf_counter() - t0,
+    )
     if trainer.status == "diverged" and result.diverged_lr is None and sweep.lrs:
         result.diverged_lr = sweep.lrs[-1]  # the trainer's own guard stopped it first
     result.reason = trainer.reason if result.diverged_lr is not None else f"reached lr_max {lr_max:g} without diverging"

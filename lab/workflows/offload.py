@@ -61,8 +61,9 @@ def pool() -> ProcessPoolExecutor:
     with _lock:
         if _pool is None:
             threads = 1
-            _pool = ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"),
-                                        initializer=_init_worker, initargs=(threads,))
+            _pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=mp.get_context("spawn"), initializer=_init_worker, initargs=(threads,)
+            )
             with _plain_main():  # the pool starts its process on the first submit
                 _pool.submit(_ping)
         return _pool

@@ -162,9 +162,13 @@ class SearchSpec:
             first = self.round_size(0, self.params, self.budget)
             need = 2 ** len(self.params) * self.rounds
             if first > self.budget or (not any(p.values for p in self.params) and self.budget < need):
-                raise ConfigError("budget", self.budget, f"at least {max(need, first)} for a grid over "
-                                  f"{len(self.params)} setting(s) in {self.rounds} round(s) (2 values each), "
-                                  "or use random search")
+                raise ConfigError(
+                    "budget",
+                    self.budget,
+                    f"at least {max(need, first)} for a grid over "
+                    f"{len(self.params)} setting(s) in {self.rounds} round(s) (2 values each), "
+                    "or use random search",
+                )
 
     def round_size(self, r: int, params: tuple[Param, ...], remaining: int) -> int:
         """How many trials round r runs with `remaining` budget (a grid: k^n points, the largest that fits)."""
@@ -189,7 +193,7 @@ class SearchSpec:
 def grid_points(trials: int, n_params: int) -> int:
     """Values per parameter for a grid of at most `trials` points: the largest k with k^n <= trials."""
     k = max(1, int(round(trials ** (1 / n_params))))
-    while k > 1 and k ** n_params > trials:
+    while k > 1 and k**n_params > trials:
         k -= 1
     return k
 
@@ -203,10 +207,8 @@ def zoom_params(params: tuple[Param, ...], best: dict, factor: float) -> tuple[P
         center = best.get(p.name, math.sqrt(p.low * p.high) if p.log else (p.low + p.high) / 2)
         if p.log:
             lo = lo if lo > 0 else p.low / 1000  # a log range cannot reach 0; stay well below the old low
-            t = lambda v: math.log10(v)  # noqa: E731 - the same shifting code for both scales
-            inv = lambda v: 10 ** v  # noqa: E731
-        else:
-            t = inv = lambda v: v  # noqa: E731
+        # The same centring and shifting for both scales, done in log10 space for log ranges.
+        t, inv = (math.log10, lambda v: 10**v) if p.log else (float, float)
         width = factor * (t(p.high) - t(p.low))
         a, b = t(center) - width / 2, t(center) + width / 2
         if a < t(lo):
@@ -235,11 +237,15 @@ def border_warnings(params: tuple[Param, ...], best: dict) -> list[str]:
         pos = p.position(v)
         scale = "log scale" if p.log else "linear scale"
         if pos <= EDGE:
-            out.append(f"The best {p.name} = {v:.3g} sits on the lower border of the range {p.low:.3g} to "
-                       f"{p.high:.3g} ({scale}): better values may lie below it. Extend the range downwards.")
+            out.append(
+                f"The best {p.name} = {v:.3g} sits on the lower border of the range {p.low:.3g} to "
+                f"{p.high:.3g} ({scale}): better values may lie below it. Extend the range downwards."
+            )
         elif pos >= 1 - EDGE:
-            out.append(f"The best {p.name} = {v:.3g} sits on the upper border of the range {p.low:.3g} to "
-                       f"{p.high:.3g} ({scale}): better values may lie above it. Extend the range upwards.")
+            out.append(
+                f"The best {p.name} = {v:.3g} sits on the upper border of the range {p.low:.3g} to "
+                f"{p.high:.3g} ({scale}): better values may lie above it. Extend the range upwards."
+            )
     return out
 
 
@@ -273,8 +279,9 @@ def open_storage(path: str | Path) -> optuna.storages.RDBStorage:
         if key not in _storages:
             Path(key).parent.mkdir(parents=True, exist_ok=True)
             # A generous busy timeout: several sessions may write trials at the same moment.
-            _storages[key] = optuna.storages.RDBStorage(f"sqlite:///{key}",
-                                                        engine_kwargs={"connect_args": {"timeout": 30}})
+            _storages[key] = optuna.storages.RDBStorage(
+                f"sqlite:///{key}", engine_kwargs={"connect_args": {"timeout": 30}}
+            )
         return _storages[key]
 
 
@@ -286,8 +293,15 @@ def list_studies(storage, token: str) -> list[dict]:
         owner = str(attrs.get("owner", ""))
         if not token or not (owner == token or owner.startswith(f"{token}:")):
             continue
-        out.append({"name": s.study_name, "label": attrs.get("label", ""), "created": attrs.get("created", 0.0),
-                    "trials": s.n_trials, "owner": attrs.get("owner", "")})
+        out.append(
+            {
+                "name": s.study_name,
+                "label": attrs.get("label", ""),
+                "created": attrs.get("created", 0.0),
+                "trials": s.n_trials,
+                "owner": attrs.get("owner", ""),
+            }
+        )
     return sorted(out, key=lambda d: -d["created"])
 
 
@@ -315,8 +329,11 @@ def record_run(study: optuna.Study, trial: optuna.trial.Trial | int, row: dict |
     row = row or {"status": "failed", "reason": "the run disappeared from the store", "summary": {}}
     summary = row.get("summary", {})
     if not isinstance(trial, int):
-        attrs = {"status": row.get("status", ""), "reason": row.get("reason", ""),
-                 **{k: summary[k] for k in ("val_acc", "val_loss", "train_acc", "steps") if summary.get(k) is not None}}
+        attrs = {
+            "status": row.get("status", ""),
+            "reason": row.get("reason", ""),
+            **{k: summary[k] for k in ("val_acc", "val_loss", "train_acc", "steps") if summary.get(k) is not None},
+        }
         try:
             for key, value in attrs.items():
                 trial.set_user_attr(key, value)
@@ -324,8 +341,12 @@ def record_run(study: optuna.Study, trial: optuna.trial.Trial | int, row: dict |
             return  # another page (a reloaded view of the same study) recorded it first; the outcome is the same
     value = summary.get("val_acc")
     ok = row.get("status") == "completed" and value is not None and math.isfinite(value)
-    _tell(study, trial if isinstance(trial, int) else trial.number, value if ok else None,
-          TrialState.COMPLETE if ok else TrialState.FAIL)
+    _tell(
+        study,
+        trial if isinstance(trial, int) else trial.number,
+        value if ok else None,
+        TrialState.COMPLETE if ok else TrialState.FAIL,
+    )
 
 
 def sync_study(study: optuna.Study, store) -> int:
@@ -342,8 +363,10 @@ def sync_study(study: optuna.Study, store) -> int:
 
 def rounds_of(study: optuna.Study) -> list[tuple[Param, ...]]:
     """The parameter ranges each round searched (stored on the study)."""
-    return [tuple(Param(p["name"], p["low"], p["high"], p["log"], tuple(p["values"])) for p in r)
-            for r in study.user_attrs.get("rounds", [])]
+    return [
+        tuple(Param(p["name"], p["low"], p["high"], p["log"], tuple(p["values"])) for p in r)
+        for r in study.user_attrs.get("rounds", [])
+    ]
 
 
 def trials_frame(study: optuna.Study, store=None) -> pd.DataFrame:
@@ -360,9 +383,18 @@ def trials_frame(study: optuna.Study, store=None) -> pd.DataFrame:
             val_acc, val_loss = summary.get("val_acc", val_acc), summary.get("val_loss", val_loss)
         elif t.state == TrialState.RUNNING and not run_id:
             status = "waiting"
-        rows.append({"trial": t.number + 1, "round": attrs.get("round", 0) + 1, "state": t.state.name.lower(),
-                     "status": status, **t.params, "val_acc": t.value if t.value is not None else val_acc,
-                     "val_loss": val_loss, "run_id": run_id})
+        rows.append(
+            {
+                "trial": t.number + 1,
+                "round": attrs.get("round", 0) + 1,
+                "state": t.state.name.lower(),
+                "status": status,
+                **t.params,
+                "val_acc": t.value if t.value is not None else val_acc,
+                "val_loss": val_loss,
+                "run_id": run_id,
+            }
+        )
     columns = ["trial", "round", "state", "status", "val_acc", "val_loss", "run_id"]
     return pd.DataFrame(rows, columns=None if rows else columns)
 
@@ -415,8 +447,14 @@ class Search:
         base.validate()
         name = f"{label}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
         study = optuna.create_study(storage=storage, study_name=name, direction="maximize")
-        for key, value in (("owner", owner), ("label", label), ("created", time.time()), ("spec", spec.to_dict()),
-                           ("base", base.to_dict()), ("rounds", [])):
+        for key, value in (
+            ("owner", owner),
+            ("label", label),
+            ("created", time.time()),
+            ("spec", spec.to_dict()),
+            ("base", base.to_dict()),
+            ("rounds", []),
+        ):
             study.set_user_attr(key, value)
         search = cls(study=study, spec=spec, base=base, owner=owner, label=label)
         search._start_round(0, spec.params)
@@ -478,8 +516,7 @@ class Search:
         if self.asked >= self.round_target and not self.running and not self.waiting:
             if self.round + 1 < self.spec.rounds and len(self.study.trials) < self.spec.budget:
                 best = best_trial(self.study)
-                self._start_round(self.round + 1, zoom_params(self.params, best.params if best else {},
-                                                              self.spec.zoom))
+                self._start_round(self.round + 1, zoom_params(self.params, best.params if best else {}, self.spec.zoom))
             else:
                 self.finished, self.ended = True, time.time()
                 return
