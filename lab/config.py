@@ -30,6 +30,10 @@ class ConfigError(ValueError):
         self.allowed = allowed
         super().__init__(f"{field_name}={value!r} is invalid: {allowed}")
 
+    def __reduce__(self):
+        # Keep the three parts when the error crosses a process boundary (workers report it).
+        return (ConfigError, (self.field, self.value, self.allowed))
+
 
 def _f(default: Any, group: str, help: str, lo: float | None = None, hi: float | None = None) -> Any:
     """A dataclass field carrying its UI group, help text and numeric range."""

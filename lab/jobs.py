@@ -45,7 +45,7 @@ _SPAWN_LOCK = threading.Lock()
 
 
 @contextmanager
-def _plain_main():
+def plain_main():
     """Hide the running script from `spawn` while a worker starts.
 
     Streamlit executes each page as the `__main__` module; spawn would re-import
@@ -298,7 +298,7 @@ class JobManager:
             daemon=True,
             args=(index, commands, self._events, self.store_path, s.n_threads, s.slice_seconds, self.limits),
         )
-        with _plain_main():
+        with plain_main():
             proc.start()
         return _Worker(proc, commands)
 

@@ -29,6 +29,8 @@ def _state(cfg) -> dict:
             old = st.session_state.pop(slot, None)
             if old is not None and not old.finished:
                 old.stop(get_jobs())
+        for key in ("babysit_t1", "babysit_t3"):  # a finished task would otherwise refill the cleared results
+            st.session_state.pop(key, None)
         bs.clear()
         bs["cfg"] = cfg.to_json()
     return bs

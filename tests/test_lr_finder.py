@@ -86,3 +86,18 @@ def test_bad_arguments_name_the_field(kwargs, field):
     with pytest.raises(ConfigError) as e:
         lr_range_test(RunConfig(), **kwargs)
     assert e.value.field == field and str(e.value).startswith(f"{field}=")
+
+
+def test_range_test_in_the_offload_worker_returns_results_and_one_line_errors():
+    from lab.workflows import offload
+
+    try:
+        good = offload.submit(lr_range_test, RunConfig(), 40)
+        bad = offload.submit(lr_range_test, RunConfig(), 5)  # ConfigError cannot be unpickled: it comes back as text
+        result, error = offload.outcome(good)
+        assert error == "" and len(result.lrs) > 0 and result.suggested_lr > 0
+        result, error = offload.outcome(bad)
+        assert result is None and error == "lr_test_steps=5 is invalid: a whole number from 20 to 1000"
+        assert offload.outcome(offload.submit(lr_range_test, RunConfig(), 40))[1] == ""  # the pool survived
+    finally:
+        offload.shutdown()

@@ -24,7 +24,7 @@ from lab.charts.style import HEATMAP_SCALE, NEUTRAL, PALETTE, even_indices, rgba
 
 SIGN_SCALE = [[0.0, PALETTE[1]], [0.5, "#FFFFFF"], [1.0, PALETTE[0]]]  # -1 orange, 0 white, +1 blue
 DIVERGING = "RdBu"  # signed images (weights, centred pixels): white at zero
-MAX_FRAMES = 30  # animation frames; each holds every path so far, so frames x points is what the JSON carries
+MAX_FRAMES = 25  # animation frames; each holds every path so far, so frames x points is what the JSON carries
 FRAME_POINTS = 60  # points per path inside animation frames
 PATH_POINTS = 500  # points per path in the static figure
 

@@ -104,7 +104,10 @@ def minimum(key: str) -> tuple[tuple[float, float], float]:
         (g,) = torch.autograd.grad(s.value(p), p, create_graph=True)
         # Two parameters: the Hessian is two backward passes through the gradient's components.
         h = torch.stack([torch.autograd.grad(g[i], p, retain_graph=True)[0] for i in range(2)])
-        p = (p - torch.linalg.solve(h, g)).detach()
+        step = torch.linalg.solve(h, g).detach()
+        p = p.detach() - step
+        if float(step.abs().max()) < 1e-13:  # Newton converges quadratically: a handful of steps from the guess
+            break
     with torch.no_grad():
         return (float(p[0]), float(p[1])), float(s.value(p))
 

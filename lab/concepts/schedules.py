@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from lab.config import RunConfig
 from lab.optim import effective_lr, preview_schedule
 
-
 # The config fields each schedule reads besides lr and warmup_steps (see lab.optim._main_schedule). A preview
 # keyed on these alone is not recomputed when a knob that the schedule ignores moves.
 SCHEDULE_KNOBS: dict[str, tuple[str, ...]] = {

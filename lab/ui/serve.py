@@ -18,6 +18,7 @@ from streamlit.web import cli
 
 from lab.jobs import shared_manager
 from lab.settings import load_settings
+from lab.workflows import offload
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 
@@ -27,6 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     PagesManager.uses_pages_directory = False  # app.py declares its pages with st.navigation
     # Start (and warm) the training workers now, in the background, so the first Start is fast.
     threading.Thread(target=lambda: shared_manager(load_settings()), name="warm-workers", daemon=True).start()
+    threading.Thread(target=offload.pool, name="warm-offload", daemon=True).start()
     sys.argv = ["streamlit", "run", str(APP), *(sys.argv[1:] if argv is None else argv)]
     sys.exit(cli.main())
 

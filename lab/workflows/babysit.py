@@ -77,7 +77,7 @@ def judge_initial_loss(loss: float, n_classes: int, loss_name: str = "cross_entr
             False,
             f"Initial loss {loss:.3f} is {loss / expected:.1f}x {ref}: the untrained network "
             "is already confidently wrong.",
-            "Its first-layer outputs are too large. Use a scaled init (Kaiming for ReLU, Xavier for "
+            "Its output scores (logits) come out far too large. Use a scaled init (Kaiming for ReLU, Xavier for "
             "tanh) or smaller weights, then check again.",
             loss,
         )
