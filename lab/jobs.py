@@ -369,4 +369,13 @@ def shared_manager(settings: Settings | None = None) -> JobManager:
         return _shared
 
 
-__all__ = ["CapacityError", "ConfigError", "JobManager", "shared_manager", "worker_main"]
+def shutdown_shared() -> None:
+    """Shut the process-wide JobManager down if one is running (tests, server exit)."""
+    global _shared
+    with _shared_lock:
+        manager, _shared = _shared, None
+    if manager is not None and not manager._closed:
+        manager.shutdown()
+
+
+__all__ = ["CapacityError", "ConfigError", "JobManager", "shared_manager", "shutdown_shared", "worker_main"]

@@ -4,7 +4,6 @@ import ast
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,22 +29,8 @@ def test_every_page_file_is_declared():
     assert on_disk <= declared
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A private store and one JobManager for this module."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TRAINING_LAB_STORE", str(tmp_path_factory.mktemp("pages") / "runs.db"))
-        mp.setenv("TRAINING_LAB_WORKERS", "1")
-        st.cache_resource.clear()
-        yield
-        from lab.ui.common import get_jobs
-
-        get_jobs().shutdown()
-        st.cache_resource.clear()
-
-
 @pytest.mark.parametrize("page", _declared_pages())
-def test_page_renders_through_navigation(server, page):
+def test_page_renders_through_navigation(lab_server, page):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
     assert not at.exception
     at.switch_page(page).run()

@@ -2,8 +2,6 @@
 
 from pathlib import Path
 
-import pytest
-import streamlit as st
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st_h
 from streamlit.testing.v1 import AppTest
@@ -40,23 +38,9 @@ def test_single_field_either_applies_or_names_field_and_value(key, raw):
         assert isinstance(getattr(cfg, key), type(FIELDS[key].default))
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A private store and one JobManager for the page fuzzing."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TRAINING_LAB_STORE", str(tmp_path_factory.mktemp("fuzz") / "runs.db"))
-        mp.setenv("TRAINING_LAB_WORKERS", "1")
-        st.cache_resource.clear()
-        yield
-        from lab.ui.common import get_jobs
-
-        get_jobs().shutdown()
-        st.cache_resource.clear()
-
-
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st_h.dictionaries(KEYS, VALUES, max_size=5))
-def test_train_page_survives_any_url(server, params):
+def test_train_page_survives_any_url(lab_server, params):
     at = AppTest.from_file(PAGE, default_timeout=60)
     for k, v in params.items():
         at.query_params[k] = v

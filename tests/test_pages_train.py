@@ -4,28 +4,19 @@ import time
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from lab.config import RunConfig
+from tests.conftest import private_server
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "train.py")
 
 
 @pytest.fixture(autouse=True, scope="module")
 def isolated_server(tmp_path_factory):
-    """A private store and one JobManager for this module (sessions differ by owner token); shut down after."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TRAINING_LAB_STORE", str(tmp_path_factory.mktemp("train_page") / "runs.db"))
-        mp.setenv("TRAINING_LAB_WORKERS", "2")
-        st.cache_resource.clear()
+    """A private store and one JobManager for this module (sessions differ by owner token)."""
+    with private_server(tmp_path_factory.mktemp("train_page"), workers=2):
         yield
-        from lab.ui.common import get_jobs
-
-        try:
-            get_jobs().shutdown()
-        finally:
-            st.cache_resource.clear()
 
 
 def _app(**params) -> AppTest:

@@ -2,10 +2,11 @@
 
 AppTest has no browser, so `run_every` never fires: the tests call `at.run()` in a loop
 (each run executes the polling fragments once) until the text a user would wait for appears.
+The large-batch page's end-to-end run (job manager + a two-process group) lives in
+test_pages_large_batch.py, so that each file stays well under a minute.
 """
 
 import json
-import re
 import subprocess
 import sys
 import time
@@ -22,24 +23,8 @@ PAGES = ROOT / "pages"
 TOKEN = "workflowsB-token-0001"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def isolated_server(tmp_path_factory):
-    """A private store, one JobManager worker (created only by the large-batch page) and the offload worker."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TRAINING_LAB_STORE", str(tmp_path_factory.mktemp("workflows_b") / "runs.db"))
-        mp.setenv("TRAINING_LAB_WORKERS", "1")
-        st.cache_resource.clear()
-        yield
-        import lab.jobs
-        from lab.workflows import offload
-
-        try:
-            offload.shutdown()
-            manager = getattr(lab.jobs, "_shared", None)
-            if manager is not None:
-                manager.shutdown()
-        finally:
-            st.cache_resource.clear()
+# conftest's private store and job manager (one worker), plus the offload worker, all shut down after the module.
+pytestmark = pytest.mark.usefixtures("lab_server")
 
 
 def _app(page: str) -> AppTest:
@@ -138,22 +123,6 @@ def test_transfer_page_runs_the_four_strategies():
     table = _table(at, "strategy")
     assert len(table) == 4 and set(table["labels"]) == {12}
     assert len(_charts(at)["tr_curves_chart"]["data"]) == 4
-
-
-def test_large_batch_page_runs_the_arms_and_the_two_process_check():
-    at = _app("large_batch.py")
-    at.number_input(key="lb_epochs").set_value(1)
-    at.number_input(key="lb_warmup").set_value(0.5)
-    at.number_input(key="dp_steps").set_value(2)
-    at.run()
-    at.button(key="lb_start").click().run()
-    at.button(key="dp_start").click().run()
-    _, check = _until(at, "4 of 4 runs finished", "Gradient check", timeout=240)
-    diffs = [float(x) for x in re.findall(r"at most \*\*([0-9.e+-]+)\*\*", check)]
-    assert len(diffs) == 2 and max(diffs) <= 1e-6  # the gradient and the DDP parameters
-    table = _table(at, "arm")
-    assert list(table["batch"]) == [32, 256, 256, 256] and set(table["status"]) == {"completed"}
-    assert len(_charts(at)["lb_val_acc"]["data"]) == 4
 
 
 def test_bad_batch_plan_is_a_one_line_error():

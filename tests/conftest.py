@@ -1,0 +1,33 @@
+"""Shared fixtures: a private run store with its own job manager for page tests."""
+
+from contextlib import contextmanager
+
+import pytest
+import streamlit as st
+
+
+@contextmanager
+def private_server(tmp_dir, workers: int = 1):
+    """Point the app at a store in `tmp_dir`, let it start its JobManager, and shut everything down after."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TRAINING_LAB_STORE", str(tmp_dir / "runs.db"))
+        mp.setenv("TRAINING_LAB_WORKERS", str(workers))
+        st.cache_resource.clear()
+        try:
+            yield
+        finally:
+            from lab.jobs import shutdown_shared
+            from lab.workflows import offload
+
+            try:
+                shutdown_shared()
+                offload.shutdown()
+            finally:
+                st.cache_resource.clear()
+
+
+@pytest.fixture(scope="module")
+def lab_server(tmp_path_factory):
+    """A private store and one JobManager (one worker) for a test module."""
+    with private_server(tmp_path_factory.mktemp("server")):
+        yield
