@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 PAGE = Path(__file__).resolve().parents[1] / "pages" / "large_batch.py"
