@@ -17,8 +17,11 @@ SETUPS = {"demo": "Demo setup for each part", "mine": "My settings (Train page, 
 def _poll(keys: list[str]) -> tuple[list[dict], list[str], bool]:
     """Finished results, error messages and whether any task is still running."""
     states = [wf.task(k) for k in keys]
-    return ([r for s, r, e in states if s == "done" and r is not None], sorted({e for s, r, e in states if e}),
-            any(s == "running" for s, _, _ in states))
+    return (
+        [r for s, r, e in states if s == "done" and r is not None],
+        sorted({e for s, r, e in states if e}),
+        any(s == "running" for s, _, _ in states),
+    )
 
 
 def _pct(v: float) -> str:
@@ -27,9 +30,11 @@ def _pct(v: float) -> str:
 
 def seeds(cfg) -> None:
     """N runs that differ only in their seed, and the average of their predicted probabilities."""
-    st.markdown("Train the same network several times, changing only the seed (initial weights, shuffling, "
-                "dropout). Each run makes different mistakes; averaging their **predicted probabilities** cancels "
-                "part of them. The validation split stays the same for every member.")
+    st.markdown(
+        "Train the same network several times, changing only the seed (initial weights, shuffling, "
+        "dropout). Each run makes different mistakes; averaging their **predicted probabilities** cancels "
+        "part of them. The validation split stays the same for every member."
+    )
     wf.config_caption(cfg)
     c1, c2, c3 = st.columns([1, 1, 2])
     n = int(c1.number_input("members", 2, MAX_MEMBERS, 5, key="ens_n"))
@@ -52,20 +57,25 @@ def seeds(cfg) -> None:
             st.caption(f"{len(done)} of {len(keys)} members trained" + (" · training..." if running else ""))
         if s and s["n_used"]:
             gain = (s["ensemble_acc"] - s["mean_acc"]) * 100
-            st.markdown(f"**Ensemble of {s['n_used']}: {_pct(s['ensemble_acc'])}** validation accuracy, against "
-                        f"{_pct(s['mean_acc'])} for the average member ({gain:+.1f} points) and "
-                        f"{_pct(s['best_acc'])} for the best one. Validation loss {s['ensemble_loss']:.3f} against "
-                        f"{s['mean_loss']:.3f}: the average is also less over-confident.")
+            st.markdown(
+                f"**Ensemble of {s['n_used']}: {_pct(s['ensemble_acc'])}** validation accuracy, against "
+                f"{_pct(s['mean_acc'])} for the average member ({gain:+.1f} points) and "
+                f"{_pct(s['best_acc'])} for the best one. Validation loss {s['ensemble_loss']:.3f} against "
+                f"{s['mean_loss']:.3f}: the average is also less over-confident."
+            )
         c1, c2 = st.columns(2)
         with c1:
             chart(wf.fig(charts.members_figure(s)), "ens_members_chart")
         with c2:
             chart(wf.fig(charts.ensemble_size_figure(s)), "ens_size_chart")
         if s:
-            rows = [{"model": f"seed {m['seed']}", "val acc": m["val_acc"], "val loss": m["val_loss"]}
-                    for m in s["members"]]
-            rows += [{"model": "mean of members", "val acc": s["mean_acc"], "val loss": s["mean_loss"]},
-                     {"model": "ensemble", "val acc": s["ensemble_acc"], "val loss": s["ensemble_loss"]}]
+            rows = [
+                {"model": f"seed {m['seed']}", "val acc": m["val_acc"], "val loss": m["val_loss"]} for m in s["members"]
+            ]
+            rows += [
+                {"model": "mean of members", "val acc": s["mean_acc"], "val loss": s["mean_loss"]},
+                {"model": "ensemble", "val acc": s["ensemble_acc"], "val loss": s["ensemble_loss"]},
+            ]
             st.dataframe(rows, key="ens_members_table", hide_index=True)
         if active and not running:
             st.rerun()  # everything finished: refresh the button and stop polling
@@ -75,11 +85,13 @@ def seeds(cfg) -> None:
 
 def snapshots(cfg) -> None:
     """One run with a cyclic rate; the weights at each low point form the ensemble."""
-    st.markdown("A **snapshot ensemble** costs one run: the learning rate rises and falls in cycles, and each time "
-                "it bottoms out the weights settle into a minimum. A copy is kept there (a callback watches the "
-                "rate); the next peak kicks the weights out towards another minimum. Averaging the snapshots' "
-                "probabilities works like an ensemble of separately trained models, minus most of the cost. How "
-                "much it gains depends on how different the minima are: high peaks make them differ more.")
+    st.markdown(
+        "A **snapshot ensemble** costs one run: the learning rate rises and falls in cycles, and each time "
+        "it bottoms out the weights settle into a minimum. A copy is kept there (a callback watches the "
+        "rate); the next peak kicks the weights out towards another minimum. Averaging the snapshots' "
+        "probabilities works like an ensemble of separately trained models, minus most of the cost. How "
+        "much it gains depends on how different the minima are: high peaks make them differ more."
+    )
     wf.config_caption(cfg)
     c1, c2, c3 = st.columns([1, 1, 2])
     cycles = int(c1.number_input("cycles", 2, 10, 5, key="ens_cycles"))
@@ -101,14 +113,22 @@ def snapshots(cfg) -> None:
             n = len(result["snapshots"])
             keep = st.slider("ensemble of the last k snapshots", 1, n, min(3, n), key="ens_keep") if n > 1 else 1
             s = es.snapshot_summary(result, keep)
-            st.markdown(f"**Snapshot ensemble of the last {s['kept']}: {_pct(s['ensemble_acc'])}** against "
-                        f"{_pct(s['last_acc'])} for the last snapshot alone (what the run itself would give you), "
-                        f"validation loss {s['ensemble_loss']:.3f} against {s['last_loss']:.3f}; "
-                        f"{n} snapshots from {result['steps']} steps.")
+            st.markdown(
+                f"**Snapshot ensemble of the last {s['kept']}: {_pct(s['ensemble_acc'])}** against "
+                f"{_pct(s['last_acc'])} for the last snapshot alone (what the run itself would give you), "
+                f"validation loss {s['ensemble_loss']:.3f} against {s['last_loss']:.3f}; "
+                f"{n} snapshots from {result['steps']} steps."
+            )
         elif result:
             st.warning("The run ended before its rate reached a low point: no snapshot was taken.", icon="ℹ️")
-        chart(wf.fig(charts.snapshot_figure(result["lr"] if result else None, s["snapshots"] if s else None,
-                                            s["kept"] if s else 0)), "ens_snap_chart")
+        chart(
+            wf.fig(
+                charts.snapshot_figure(
+                    result["lr"] if result else None, s["snapshots"] if s else None, s["kept"] if s else 0
+                )
+            ),
+            "ens_snap_chart",
+        )
         if s:
             st.dataframe(s["snapshots"], key="ens_snap_table", hide_index=True)
         if state == "running" and now != "running":
@@ -119,24 +139,37 @@ def snapshots(cfg) -> None:
 
 def averaging(cfg) -> None:
     """One run with a running average of its weights (EMA or SWA) scored next to the raw weights."""
-    st.markdown("Instead of averaging predictions, average the **weights** along the run "
-                "(`torch.optim.swa_utils.AveragedModel`). Late in training, SGD bounces around a minimum; the "
-                "average of the positions it visits lies closer to the centre. An exponential moving average (EMA, "
-                "Polyak averaging) weights recent steps most; SWA takes the plain mean of the weights at the end "
-                "of each epoch from some epoch on. One model at test time, nothing extra to store. With batch "
-                "norm, the averaged network's statistics are recomputed on the training data (`update_bn`).")
+    st.markdown(
+        "Instead of averaging predictions, average the **weights** along the run "
+        "(`torch.optim.swa_utils.AveragedModel`). Late in training, SGD bounces around a minimum; the "
+        "average of the positions it visits lies closer to the centre. An exponential moving average (EMA, "
+        "Polyak averaging) weights recent steps most; SWA takes the plain mean of the weights at the end "
+        "of each epoch from some epoch on. One model at test time, nothing extra to store. With batch "
+        "norm, the averaged network's statistics are recomputed on the training data (`update_bn`)."
+    )
     wf.config_caption(cfg)
     c1, c2, c3 = st.columns([1, 1, 2])
-    mode = c1.radio("average", ["ema", "swa"], key="ens_avg_mode", horizontal=True,
-                    format_func={"ema": "EMA", "swa": "SWA"}.get)
+    mode = c1.radio(
+        "average", ["ema", "swa"], key="ens_avg_mode", horizontal=True, format_func={"ema": "EMA", "swa": "SWA"}.get
+    )
     if mode == "ema":
-        decay = float(c2.number_input("decay", 0.5, 0.9999, 0.95, format="%g", key="ens_decay",
-                                      help="Weight of the old average at each step; 0.95 remembers about 20 steps."))
+        decay = float(
+            c2.number_input(
+                "decay",
+                0.5,
+                0.9999,
+                0.95,
+                format="%g",
+                key="ens_decay",
+                help="Weight of the old average at each step; 0.95 remembers about 20 steps.",
+            )
+        )
         start = 0
     else:
         decay = 0.95
-        start = int(c2.number_input("average after epoch", 0, max(0, cfg.epochs - 1), cfg.epochs // 2,
-                                    key="ens_swa_start"))
+        start = int(
+            c2.number_input("average after epoch", 0, max(0, cfg.epochs - 1), cfg.epochs // 2, key="ens_swa_start")
+        )
     state, _, _ = wf.task("ens_avg")
     if c3.button("Train with averaging", key="ens_avg_start", disabled=state == "running"):
         wf.start_task("ens_avg", runner.call, f"{WORKER}:averaging_run", cfg.to_dict(), mode, decay, start)
@@ -151,10 +184,12 @@ def averaging(cfg) -> None:
             st.caption("Training and averaging...")
         label = "EMA" if (r or {}).get("mode", mode) == "ema" else "SWA average"
         if r and r["avg_val_acc"] is not None:
-            st.markdown(f"**{label}: {_pct(r['avg_val_acc'])}** validation accuracy (loss {r['avg_val_loss']:.3f}) "
-                        f"against **{_pct(r['raw_val_acc'])}** (loss {r['raw_val_loss']:.3f}) for the raw weights "
-                        f"after {r['steps']} steps." + (" Batch-norm statistics re-estimated with update_bn."
-                                                        if r["batch_norm"] else ""))
+            st.markdown(
+                f"**{label}: {_pct(r['avg_val_acc'])}** validation accuracy (loss {r['avg_val_loss']:.3f}) "
+                f"against **{_pct(r['raw_val_acc'])}** (loss {r['raw_val_loss']:.3f}) for the raw weights "
+                f"after {r['steps']} steps."
+                + (" Batch-norm statistics re-estimated with update_bn." if r["batch_norm"] else "")
+            )
         rows = r["rows"] if r else None
         c1, c2 = st.columns(2)
         with c1:
@@ -170,8 +205,10 @@ def averaging(cfg) -> None:
 def render() -> None:
     """Pick the settings, then the three ways of combining models, one per tab."""
     st.title("Ensembles")
-    st.markdown("Several models usually beat one. Three ways to get there, from the most expensive (N full runs) "
-                "to the cheapest (one run, one model at the end).")
+    st.markdown(
+        "Several models usually beat one. Three ways to get there, from the most expensive (N full runs) "
+        "to the cheapest (one run, one model at the end)."
+    )
     setup = st.radio("Settings", list(SETUPS), format_func=SETUPS.get, key="ens_setup", horizontal=True)
     mine = wf.user_config(sidebar=True) if setup == "mine" else None
     if setup == "mine" and mine is None:

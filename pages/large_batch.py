@@ -34,12 +34,14 @@ def _busy(comp: lb.Comparison | None) -> bool:
 
 def scaling(cfg) -> None:
     """Four runs: small batch, large batch at the same rate, scaled rate, scaled rate with warmup."""
-    st.markdown("A batch k times larger averages k times more examples per gradient, so the gradient is less noisy, "
-                "but an epoch has k times fewer steps. Keep the rate and the large batch falls behind; scale the "
-                "rate by k (the **linear scaling rule**) and it catches up, except that the first steps, taken from "
-                "random weights with a huge rate, can throw the network somewhere it never recovers from. "
-                "**Warmup** ramps the rate up over the first steps. All four runs see the same examples "
-                "(same epochs), so the curves are drawn against epochs.")
+    st.markdown(
+        "A batch k times larger averages k times more examples per gradient, so the gradient is less noisy, "
+        "but an epoch has k times fewer steps. Keep the rate and the large batch falls behind; scale the "
+        "rate by k (the **linear scaling rule**) and it catches up, except that the first steps, taken from "
+        "random weights with a huge rate, can throw the network somewhere it never recovers from. "
+        "**Warmup** ramps the rate up over the first steps. All four runs see the same examples "
+        "(same epochs), so the curves are drawn against epochs."
+    )
     wf.config_caption(cfg)
     c1, c2, c3, c4 = st.columns(4)
     small = int(c1.number_input("small batch", 1, 512, min(32, cfg.batch_size), key="lb_small"))
@@ -72,10 +74,18 @@ def scaling(cfg) -> None:
         finished = [r for r in table if r["status"] in ("completed", "stopped", "diverged", "failed")]
         st.caption(f"{len(finished)} of {len(table)} runs finished; two train at a time.")
         if len(finished) == len(table):
-            st.markdown("  \n".join(f"**{r['arm']}**: " + (f"{r['val acc']:.1%} validation accuracy, loss "
-                                                          f"{r['val loss']:.3f}, {r['steps']} steps"
-                                                          if r["val acc"] is not None else r["status"])
-                                    + ("" if r["status"] == "completed" else f" ({r['status']})") for r in table))
+            st.markdown(
+                "  \n".join(
+                    f"**{r['arm']}**: "
+                    + (
+                        f"{r['val acc']:.1%} validation accuracy, loss {r['val loss']:.3f}, {r['steps']} steps"
+                        if r["val acc"] is not None
+                        else r["status"]
+                    )
+                    + ("" if r["status"] == "completed" else f" ({r['status']})")
+                    for r in table
+                )
+            )
 
         def series(kind: str, key: str) -> list:
             out = []
@@ -86,14 +96,28 @@ def scaling(cfg) -> None:
 
         c1, c2 = st.columns(2)
         with c1:
-            chart(wf.fig(charts.epoch_curves_figure(series("val", "val_loss"), "Validation loss",
-                                                    "loss (cross-entropy)", "lb_val_loss")), "lb_val_loss")
+            chart(
+                wf.fig(
+                    charts.epoch_curves_figure(
+                        series("val", "val_loss"), "Validation loss", "loss (cross-entropy)", "lb_val_loss"
+                    )
+                ),
+                "lb_val_loss",
+            )
         with c2:
-            chart(wf.fig(charts.epoch_curves_figure(series("val", "val_acc"), "Validation accuracy",
-                                                    "accuracy", "lb_val_acc", percent=True)), "lb_val_acc")
+            chart(
+                wf.fig(
+                    charts.epoch_curves_figure(
+                        series("val", "val_acc"), "Validation accuracy", "accuracy", "lb_val_acc", percent=True
+                    )
+                ),
+                "lb_val_acc",
+            )
         # A linear axis: the warmup ramp is a straight line and the 8x gap reads as 8x.
-        chart(wf.fig(charts.epoch_curves_figure(series("train", "lr"), "Learning rate", "learning rate", "lb_lr")),
-              "lb_lr")
+        chart(
+            wf.fig(charts.epoch_curves_figure(series("train", "lr"), "Learning rate", "learning rate", "lb_lr")),
+            "lb_lr",
+        )
         st.dataframe(table, key="lb_table", hide_index=True)
         if active and not _busy(comp):
             st.rerun()
@@ -105,20 +129,24 @@ def verdict(r: dict) -> str:
     """One sentence on whether splitting the batch paid off at this model size."""
     ratio = r["allreduce_ms"] / max(r["compute_half_ms"], 1e-9)
     if ratio > 0.25:
-        return (f"The all-reduce costs {ratio:.0%} of the compute it saves a step: at this size the split does not "
-                "pay; it does once the compute per step dwarfs the communication (bigger models, bigger batches).")
+        return (
+            f"The all-reduce costs {ratio:.0%} of the compute it saves a step: at this size the split does not "
+            "pay; it does once the compute per step dwarfs the communication (bigger models, bigger batches)."
+        )
     return f"The all-reduce adds only {ratio:.0%} to each process's compute: here the split pays."
 
 
 def data_parallel(cfg) -> None:
     """One batch split over two processes; all-reduce gives back the full batch's gradient, at a price."""
-    st.markdown("With several machines or GPUs, each one computes the gradient on its share of the batch; an "
-                "**all-reduce** then sums the gradients across processes so that every one holds the mean and "
-                "takes the same step. Here it runs for real: two processes in a `torch.distributed` group "
-                "(gloo backend, CPU), each on half of every batch. The check compares the averaged gradient "
-                "with the one a single process computes on the whole batch, then trains a few steps with "
-                "`DistributedDataParallel` against one process. Dropout is turned off for this (the two "
-                "processes would draw different masks).")
+    st.markdown(
+        "With several machines or GPUs, each one computes the gradient on its share of the batch; an "
+        "**all-reduce** then sums the gradients across processes so that every one holds the mean and "
+        "takes the same step. Here it runs for real: two processes in a `torch.distributed` group "
+        "(gloo backend, CPU), each on half of every batch. The check compares the averaged gradient "
+        "with the one a single process computes on the whole batch, then trains a few steps with "
+        "`DistributedDataParallel` against one process. Dropout is turned off for this (the two "
+        "processes would draw different masks)."
+    )
     c1, c2, c3 = st.columns([1, 1, 2])
     batch = int(c1.number_input("batch (split in two)", 2, 1024, 64, step=2, key="dp_batch"))
     steps = int(c2.number_input("DDP steps", 1, 50, 5, key="dp_steps"))
@@ -145,7 +173,8 @@ def data_parallel(cfg) -> None:
                 f"all-reduce (a ring sends about {r['ring_bytes_per_process'] / 1024:.1f} kB per process); one "
                 f"all-reduce takes {r['allreduce_ms']:.2f} ms against {r['compute_half_ms']:.2f} ms of forward "
                 f"and backward on a half batch ({r['compute_full_ms']:.2f} ms for the full batch in one process). "
-                + verdict(r))
+                + verdict(r)
+            )
             for note in r["notes"]:
                 st.warning(note, icon="ℹ️")
         c1, c2 = st.columns(2)

@@ -16,14 +16,18 @@ def backbone_card() -> bool:
     """What was pretrained, on what, how well; False when the shipped files are missing."""
     meta = ti.backbone_meta()
     if meta is None:
-        st.error(f"The pretrained backbone is missing from {ti.ASSET_DIR}; rebuild it with "
-                 f"`python {ti.PRETRAIN_SCRIPT}`.", icon="⚠️")
+        st.error(
+            f"The pretrained backbone is missing from {ti.ASSET_DIR}; rebuild it with `python {ti.PRETRAIN_SCRIPT}`.",
+            icon="⚠️",
+        )
         return False
     src = meta["source"]
-    st.caption(f"Shipped backbone: {meta['n_params']:,} parameters ({meta['bytes'] / 1024:.0f} kB, "
-               f"`assets/backbone/{ti.WEIGHTS_FILE}`), trained for {meta['epochs']} epochs on "
-               f"{src['n_train']:,} images of {', '.join(src['classes'])} ({src['val_acc']:.1%} on "
-               f"{src['n_val']} held-out ones). Rebuild it with `python {ti.PRETRAIN_SCRIPT}`.")
+    st.caption(
+        f"Shipped backbone: {meta['n_params']:,} parameters ({meta['bytes'] / 1024:.0f} kB, "
+        f"`assets/backbone/{ti.WEIGHTS_FILE}`), trained for {meta['epochs']} epochs on "
+        f"{src['n_train']:,} images of {', '.join(src['classes'])} ({src['val_acc']:.1%} on "
+        f"{src['n_val']} held-out ones). Rebuild it with `python {ti.PRETRAIN_SCRIPT}`."
+    )
     return True
 
 
@@ -31,20 +35,56 @@ def controls() -> tuple[dict, list[str]]:
     """The target-task settings and the chosen strategies."""
     c1, c2, c3, c4, c5 = st.columns(5)
     kw = {  # in run_strategy's argument order
-          "per_class": int(c1.number_input("labels per class", 1, ti.MAX_PER_CLASS, ti.DEFAULT_PER_CLASS,
-                                           key="tr_per_class", help="Labelled target images per new class.")),
-          "sample_seed": int(c2.number_input("label sample seed", 0, 10_000, 0, key="tr_seed",
-                                             help="Which images get labels; also seeds init and shuffling.")),
-          "epochs": int(c3.number_input("epochs", 1, 500, 60, key="tr_epochs")),
-          "lr": float(c4.number_input("learning rate", 1e-5, 1.0, 3e-3, format="%g", key="tr_lr")),
-          "lr_factor": float(c5.number_input("pretrained layers' rate factor", 0.001, 1.0, 0.1, format="%g",
-                                             key="tr_factor", help="Fine-tuning trains pretrained layers at "
-                                             "learning rate x this factor, the new head at the full rate."))}
-    chosen = st.multiselect("strategies", list(ti.OWN_BACKBONE), default=list(ti.OWN_BACKBONE), key="tr_strategies",
-                            format_func=lambda k: ti.STRATEGIES[k].label)
+        "per_class": int(
+            c1.number_input(
+                "labels per class",
+                1,
+                ti.MAX_PER_CLASS,
+                ti.DEFAULT_PER_CLASS,
+                key="tr_per_class",
+                help="Labelled target images per new class.",
+            )
+        ),
+        "sample_seed": int(
+            c2.number_input(
+                "label sample seed",
+                0,
+                10_000,
+                0,
+                key="tr_seed",
+                help="Which images get labels; also seeds init and shuffling.",
+            )
+        ),
+        "epochs": int(c3.number_input("epochs", 1, 500, 60, key="tr_epochs")),
+        "lr": float(c4.number_input("learning rate", 1e-5, 1.0, 3e-3, format="%g", key="tr_lr")),
+        "lr_factor": float(
+            c5.number_input(
+                "pretrained layers' rate factor",
+                0.001,
+                1.0,
+                0.1,
+                format="%g",
+                key="tr_factor",
+                help="Fine-tuning trains pretrained layers at "
+                "learning rate x this factor, the new head at the full rate.",
+            )
+        ),
+    }
+    chosen = st.multiselect(
+        "strategies",
+        list(ti.OWN_BACKBONE),
+        default=list(ti.OWN_BACKBONE),
+        key="tr_strategies",
+        format_func=lambda k: ti.STRATEGIES[k].label,
+    )
     weights, reason = ti.resnet18_weights()
-    if st.checkbox(ti.STRATEGIES["resnet18"].label, value=False, key="tr_resnet", disabled=weights is None,
-                   help=ti.STRATEGIES["resnet18"].help + ("" if weights else f" Unavailable: {reason}")):
+    if st.checkbox(
+        ti.STRATEGIES["resnet18"].label,
+        value=False,
+        key="tr_resnet",
+        disabled=weights is None,
+        help=ti.STRATEGIES["resnet18"].help + ("" if weights else f" Unavailable: {reason}"),
+    ):
         chosen.append("resnet18")
     if weights is None:
         st.caption(f"ResNet-18 option unavailable: {reason}")
@@ -54,12 +94,14 @@ def controls() -> tuple[dict, list[str]]:
 def render() -> None:
     """Explain the task, pick the settings, run the strategies side by side."""
     st.title("Transfer learning")
-    st.markdown("A network trained on one task has learned features: edge and stroke detectors in its first "
-                "layers, combinations of them further up. With only a few labels for a new task, starting from "
-                "those features beats learning everything from random weights. Here the source task is four "
-                "shapes (circle, square, triangle, cross), the target four others (horizontal bar, vertical bar, "
-                "ring, diamond) drawn from a different generator seed. They share parts: bars are a cross's arms, "
-                "a ring is a circle's outline, a diamond is a square turned by 45°.")
+    st.markdown(
+        "A network trained on one task has learned features: edge and stroke detectors in its first "
+        "layers, combinations of them further up. With only a few labels for a new task, starting from "
+        "those features beats learning everything from random weights. Here the source task is four "
+        "shapes (circle, square, triangle, cross), the target four others (horizontal bar, vertical bar, "
+        "ring, diamond) drawn from a different generator seed. They share parts: bars are a cross's arms, "
+        "a ring is a circle's outline, a diamond is a square turned by 45°."
+    )
     with st.expander("The four strategies"):
         for s in ti.STRATEGIES.values():
             st.markdown(f"- **{s.label}**: {s.help}")
@@ -83,25 +125,45 @@ def render() -> None:
                 st.error(f"{ti.STRATEGIES[k].label} failed: {error}", icon="⚠️")
         if states:
             running = [ti.STRATEGIES[k].label for k, (s, _, _) in states.items() if s == "running"]
-            st.caption(f"{len(done)} of {len(states)} strategies done" + (f" · training: {', '.join(running)}"
-                                                                          if running else ""))
+            st.caption(
+                f"{len(done)} of {len(states)} strategies done"
+                + (f" · training: {', '.join(running)}" if running else "")
+            )
         by_key = {r["strategy"]: r for r in done}
         if "scratch" in by_key and len(by_key) > 1:
             base = by_key["scratch"]["val_acc"]
-            lines = [f"**{r['label']}: {r['val_acc']:.1%}** ({(r['val_acc'] - base) * 100:+.1f} points against "
-                     f"from scratch)" for k, r in by_key.items() if k != "scratch"]
-            st.markdown(f"From scratch: **{base:.1%}** with {by_key['scratch']['n_train']} labelled images.  \n"
-                        + "  \n".join(lines))
+            lines = [
+                f"**{r['label']}: {r['val_acc']:.1%}** ({(r['val_acc'] - base) * 100:+.1f} points against from scratch)"
+                for k, r in by_key.items()
+                if k != "scratch"
+            ]
+            st.markdown(
+                f"From scratch: **{base:.1%}** with {by_key['scratch']['n_train']} labelled images.  \n"
+                + "  \n".join(lines)
+            )
         c1, c2 = st.columns(2)
         with c1:
             chart(wf.fig(charts.curves_figure(done)), "tr_curves_chart")
         with c2:
             chart(wf.fig(charts.final_figure(done, chance=1 / len(ti.TARGET_CLASSES))), "tr_final_chart")
         if done:
-            st.dataframe([{"strategy": r["label"], "val acc": r["val_acc"], "best val acc": r["best_val_acc"],
-                           "val loss": r["val_loss"], "trained params": r["trainable"], "labels": r["n_train"],
-                           "val images": r["n_val"], "seconds": round(r["seconds"], 1)} for r in done],
-                         key="tr_table", hide_index=True)
+            st.dataframe(
+                [
+                    {
+                        "strategy": r["label"],
+                        "val acc": r["val_acc"],
+                        "best val acc": r["best_val_acc"],
+                        "val loss": r["val_loss"],
+                        "trained params": r["trainable"],
+                        "labels": r["n_train"],
+                        "val images": r["n_val"],
+                        "seconds": round(r["seconds"], 1),
+                    }
+                    for r in done
+                ],
+                key="tr_table",
+                hide_index=True,
+            )
         if active and not any(s == "running" for s, _, _ in states.values()):
             st.rerun()
 

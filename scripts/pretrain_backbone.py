@@ -42,8 +42,13 @@ def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=transfer.PRETRAIN_EPOCHS, help="passes over the source images")
     parser.add_argument("--seed", type=int, default=0, help="seeds the split, the init and the shuffling")
-    parser.add_argument("--generator-seeds", type=int, nargs="+", default=list(SOURCE_GENERATOR_SEEDS),
-                        help="shapes generator seeds whose source-class images form the source task")
+    parser.add_argument(
+        "--generator-seeds",
+        type=int,
+        nargs="+",
+        default=list(SOURCE_GENERATOR_SEEDS),
+        help="shapes generator seeds whose source-class images form the source task",
+    )
     parser.add_argument("--out", type=Path, default=transfer.ASSET_DIR, help="folder for the .pt and .json files")
     args = parser.parse_args(argv)
     if args.epochs < 1:
@@ -51,8 +56,10 @@ def main(argv: list[str] | None = None) -> Path:
     torch.set_num_threads(1)  # one thread: the same float sums in the same order on every run
     state, meta = transfer.pretrain(args.epochs, tuple(args.generator_seeds), args.seed)
     path = transfer.save_backbone(state, meta, args.out)
-    print(f"{path}: {meta['n_params']:,} parameters, {path.stat().st_size / 1024:.0f} kB, "
-          f"source val acc {meta['source']['val_acc']:.3f} after {args.epochs} epochs")
+    print(
+        f"{path}: {meta['n_params']:,} parameters, {path.stat().st_size / 1024:.0f} kB, "
+        f"source val acc {meta['source']['val_acc']:.3f} after {args.epochs} epochs"
+    )
     return path
 
 

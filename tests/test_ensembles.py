@@ -53,8 +53,9 @@ def test_summary_against_hand_numbers():
     a = np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8]])  # right, wrong, right
     b = np.array([[0.4, 0.6], [0.3, 0.7], [0.3, 0.7]])  # wrong, right, right
     bad = np.full((3, 2), np.nan)  # a diverged member
-    s = es.ensemble_summary([{"seed": 0, "probs": a, "y": y}, {"seed": 1, "probs": b, "y": y},
-                             {"seed": 2, "probs": bad, "y": y}])
+    s = es.ensemble_summary(
+        [{"seed": 0, "probs": a, "y": y}, {"seed": 1, "probs": b, "y": y}, {"seed": 2, "probs": bad, "y": y}]
+    )
     assert s["n_used"] == 2 and [m["used"] for m in s["members"]] == [True, True, False]
     assert s["mean_acc"] == pytest.approx(2 / 3) and s["best_acc"] == pytest.approx(2 / 3)
     # mean probabilities: [0.65, 0.35], [0.45, 0.55], [0.25, 0.75] -> all three right

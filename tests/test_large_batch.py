@@ -9,8 +9,15 @@ from lab.trainer import Trainer
 from lab.workflows import large_batch as lb
 
 
-@pytest.mark.parametrize("cfg", [RunConfig(), RunConfig(dataset="shapes", val_fraction=0.3),
-                                 RunConfig(subset=500), RunConfig(dataset="spiral", toy_samples=333)])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        RunConfig(),
+        RunConfig(dataset="shapes", val_fraction=0.3),
+        RunConfig(subset=500),
+        RunConfig(dataset="spiral", toy_samples=333),
+    ],
+)
 def test_train_size_matches_load_data(cfg):
     assert lb.train_size(cfg) == len(load_data(cfg).x_train)
 
@@ -28,8 +35,15 @@ def test_plan_builds_the_four_arms():
     assert lrs[0] == pytest.approx(0.4 / 10) and lrs[10] == pytest.approx(0.4)  # the ramp reaches k x lr
 
 
-@pytest.mark.parametrize("kwargs, field", [({"factor": 1}, "factor"), ({"small": 256, "factor": 8}, "batch_size"),
-                                           ({"warmup_epochs": 0}, "warmup_epochs"), ({"factor": 64}, "batch_size")])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"factor": 1}, "factor"),
+        ({"small": 256, "factor": 8}, "batch_size"),
+        ({"warmup_epochs": 0}, "warmup_epochs"),
+        ({"factor": 64}, "batch_size"),
+    ],
+)
 def test_plan_rejects_bad_values_by_name(kwargs, field):
     with pytest.raises(ConfigError) as e:
         lb.plan(lb.DEMO, **kwargs, limits=Limits(max_batch=1024))
@@ -49,8 +63,11 @@ def test_warmup_rescues_the_scaled_rate_on_the_demo():
 
 
 def test_epoch_series_and_summary_rows():
-    rows = [{"step": 5, "epoch": 1.0, "val_loss": 0.5}, {"step": 10, "epoch": 2.0}, {"step": 15, "epoch": 3.0,
-                                                                                     "val_loss": 0.25}]
+    rows = [
+        {"step": 5, "epoch": 1.0, "val_loss": 0.5},
+        {"step": 10, "epoch": 2.0},
+        {"step": 15, "epoch": 3.0, "val_loss": 0.25},
+    ]
     assert lb.epoch_series(rows, "val_loss") == ([1.0, 3.0], [0.5, 0.25])
     arm = lb.plan(lb.DEMO)[0]
     waiting = lb.arm_summary(arm, None)

@@ -1,6 +1,6 @@
 """The Large batches page end to end in AppTest: four runs through the job manager and the two-process gloo check.
 
-Split from test_pages_workflows_b.py (same fixture and helpers, kept short here) because starting a
+Split from test_pages_workflows_b.py (both use conftest's `lab_server`) because starting a
 job-manager worker and a two-process group dominates the time.
 """
 

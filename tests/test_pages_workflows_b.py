@@ -35,8 +35,9 @@ def _app(page: str) -> AppTest:
 
 
 def _texts(at: AppTest) -> list[str]:
-    return [e.value for kind in ("markdown", "success", "error", "info", "caption", "warning")
-            for e in getattr(at, kind)]
+    return [
+        e.value for kind in ("markdown", "success", "error", "info", "caption", "warning") for e in getattr(at, kind)
+    ]
 
 
 def _until(at: AppTest, *needles: str, timeout: float = 180.0) -> list[str]:
@@ -64,12 +65,18 @@ def _charts(at: AppTest) -> dict[str, dict]:
     return {c.proto.id.split("-")[-1]: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
 
 
-@pytest.mark.parametrize("page, buttons, charts", [
-    ("ensembles.py", ["ens_seed_start", "ens_snap_start", "ens_avg_start"],
-     ["ens_members_chart", "ens_size_chart", "ens_snap_chart", "ens_avg_acc", "ens_avg_loss"]),
-    ("transfer.py", ["tr_start"], ["tr_curves_chart", "tr_final_chart"]),
-    ("large_batch.py", ["lb_start", "dp_start"], ["lb_val_loss", "dp_cost", "dp_loss"]),
-])
+@pytest.mark.parametrize(
+    "page, buttons, charts",
+    [
+        (
+            "ensembles.py",
+            ["ens_seed_start", "ens_snap_start", "ens_avg_start"],
+            ["ens_members_chart", "ens_size_chart", "ens_snap_chart", "ens_avg_acc", "ens_avg_loss"],
+        ),
+        ("transfer.py", ["tr_start"], ["tr_curves_chart", "tr_final_chart"]),
+        ("large_batch.py", ["lb_start", "dp_start"], ["lb_val_loss", "dp_cost", "dp_loss"]),
+    ],
+)
 def test_pages_render_with_keyed_buttons_and_empty_charts(page, buttons, charts):
     at = _app(page)
     assert len(at.title) == 1
@@ -129,14 +136,17 @@ def test_bad_batch_plan_is_a_one_line_error():
     at.number_input(key="lb_small").set_value(512)
     at.number_input(key="lb_factor").set_value(16)
     at.run()
-    assert [e.value for e in at.error] == ["batch_size=8192 is invalid: small batch x factor at most 1024 on this "
-                                           "server (small 512 x 16)"]
+    assert [e.value for e in at.error] == [
+        "batch_size=8192 is invalid: small batch x factor at most 1024 on this server (small 512 x 16)"
+    ]
     assert at.button(key="lb_start").proto.disabled
 
 
 def test_page_side_modules_never_import_torch():
-    code = ("import sys; import lab.workflows.ensemble_stats, lab.workflows.transfer_info, lab.workflows.large_batch,"
-            " lab.workflows.runner, lab.charts.ensembles, lab.charts.transfer, lab.charts.large_batch; "
-            "print('torch' in sys.modules)")
+    code = (
+        "import sys; import lab.workflows.ensemble_stats, lab.workflows.transfer_info, lab.workflows.large_batch,"
+        " lab.workflows.runner, lab.charts.ensembles, lab.charts.transfer, lab.charts.large_batch; "
+        "print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -30,8 +30,17 @@ def members_figure(summary: dict | None, height: int | None = None) -> go.Figure
     names += ["mean of members", "ensemble"]
     values += [summary["mean_acc"], summary["ensemble_acc"]]
     colors = [MEMBER_COLOR] * len(summary["members"]) + [NEUTRAL, ENSEMBLE_COLOR]
-    fig = go.Figure(go.Bar(x=names, y=sigs(values), marker_color=colors, text=[_pct(v) for v in values],
-                           textposition="outside", hovertemplate="%{x}: %{y:.1%}<extra></extra>", showlegend=False))
+    fig = go.Figure(
+        go.Bar(
+            x=names,
+            y=sigs(values),
+            marker_color=colors,
+            text=[_pct(v) for v in values],
+            textposition="outside",
+            hovertemplate="%{x}: %{y:.1%}<extra></extra>",
+            showlegend=False,
+        )
+    )
     style_figure(fig, title, None, "validation accuracy", height, "ens_members")
     known = [v for v in values if v is not None]
     # Zoom on the top of the bars: the differences are a few points, invisible on a 0-100% axis.
@@ -45,52 +54,94 @@ def ensemble_size_figure(summary: dict | None, height: int | None = None) -> go.
     if not by_size:
         return empty_figure(title, WAITING, height, "ens_size")
     ks = list(range(1, len(by_size) + 1))
-    fig = go.Figure(go.Scatter(x=ks, y=sigs(by_size), mode="lines+markers", name="ensemble of the first k",
-                               line={"color": ENSEMBLE_COLOR, "width": 2}))
-    fig.add_hline(y=sig(summary["mean_acc"]), line={"color": NEUTRAL, "dash": "dash", "width": 1},
-                  annotation_text="mean member", annotation_position="bottom right", annotation_font_color=NEUTRAL)
+    fig = go.Figure(
+        go.Scatter(
+            x=ks,
+            y=sigs(by_size),
+            mode="lines+markers",
+            name="ensemble of the first k",
+            line={"color": ENSEMBLE_COLOR, "width": 2},
+        )
+    )
+    fig.add_hline(
+        y=sig(summary["mean_acc"]),
+        line={"color": NEUTRAL, "dash": "dash", "width": 1},
+        annotation_text="mean member",
+        annotation_position="bottom right",
+        annotation_font_color=NEUTRAL,
+    )
     style_figure(fig, title, "members in the ensemble", "validation accuracy", height, "ens_size")
     fig.update_xaxes(dtick=1)
     return fig.update_yaxes(tickformat=".1%")
 
 
-def snapshot_figure(lrs: Sequence[float] | None, snapshots: Sequence[dict] | None, kept: int = 0,
-                    height: int | None = None) -> go.Figure:
+def snapshot_figure(
+    lrs: Sequence[float] | None, snapshots: Sequence[dict] | None, kept: int = 0, height: int | None = None
+) -> go.Figure:
     """The cyclic learning rate over the run, with each snapshot's own accuracy at the low points (kept ones filled)."""
     title = "Cyclic learning rate and its snapshots"
     if not lrs:
         return empty_figure(title, WAITING, height, "ens_snap")
     xs, ys = downsample(list(range(len(lrs))), list(lrs))
-    fig = go.Figure(go.Scatter(x=xs, y=sigs(ys), mode="lines", name="learning rate",
-                               line={"color": NEUTRAL, "width": 1.5}))
+    fig = go.Figure(
+        go.Scatter(x=xs, y=sigs(ys), mode="lines", name="learning rate", line={"color": NEUTRAL, "width": 1.5})
+    )
     snaps = list(snapshots or [])
     if snaps:
         n = len(snaps)
-        fig.add_trace(go.Scatter(
-            x=[s["step"] for s in snaps], y=sigs([s["val_acc"] for s in snaps]), yaxis="y2", mode="markers+lines",
-            name="snapshot val accuracy", line={"color": MEMBER_COLOR, "width": 1, "dash": "dot"},
-            marker={"size": 10, "color": [MEMBER_COLOR if i >= n - kept else "rgba(0,0,0,0)" for i in range(n)],
-                    "line": {"color": MEMBER_COLOR, "width": 2}},
-            hovertemplate="step %{x}: %{y:.1%}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=[s["step"] for s in snaps],
+                y=sigs([s["val_acc"] for s in snaps]),
+                yaxis="y2",
+                mode="markers+lines",
+                name="snapshot val accuracy",
+                line={"color": MEMBER_COLOR, "width": 1, "dash": "dot"},
+                marker={
+                    "size": 10,
+                    "color": [MEMBER_COLOR if i >= n - kept else "rgba(0,0,0,0)" for i in range(n)],
+                    "line": {"color": MEMBER_COLOR, "width": 2},
+                },
+                hovertemplate="step %{x}: %{y:.1%}<extra></extra>",
+            )
+        )
     style_figure(fig, title, "step", "learning rate", height, "ens_snap", hovermode="x")
-    return fig.update_layout(yaxis2={"title": "validation accuracy", "overlaying": "y", "side": "right",
-                                     "tickformat": ".0%", "showgrid": False})
+    return fig.update_layout(
+        yaxis2={
+            "title": "validation accuracy",
+            "overlaying": "y",
+            "side": "right",
+            "tickformat": ".0%",
+            "showgrid": False,
+        }
+    )
 
 
-def averaging_figure(rows: Sequence[dict] | None, metric: str = "acc", label: str = "EMA",
-                     height: int | None = None) -> go.Figure:
+def averaging_figure(
+    rows: Sequence[dict] | None, metric: str = "acc", label: str = "EMA", height: int | None = None
+) -> go.Figure:
     """Validation accuracy (or loss) of the raw weights and of their average at each evaluation."""
     title = f"Raw weights against their {label}"
     key = "uirev_avg_" + metric
     if not rows:
         return empty_figure(title, WAITING, height, key)
     fig = go.Figure()
-    for name, field, color, dash in (("raw weights", f"raw_val_{metric}", MEMBER_COLOR, "solid"),
-                                     (label, f"avg_val_{metric}", ENSEMBLE_COLOR, "dash")):
+    for name, field, color, dash in (
+        ("raw weights", f"raw_val_{metric}", MEMBER_COLOR, "solid"),
+        (label, f"avg_val_{metric}", ENSEMBLE_COLOR, "dash"),
+    ):
         pts = [(r["epoch"], r[field]) for r in rows if r.get(field) is not None]
         if pts:
-            fig.add_trace(go.Scatter(x=[sig(p[0]) for p in pts], y=sigs([p[1] for p in pts]), mode="lines+markers",
-                                     name=name, line={"color": color, "width": 2, "dash": dash}, marker={"size": 5}))
+            fig.add_trace(
+                go.Scatter(
+                    x=[sig(p[0]) for p in pts],
+                    y=sigs([p[1] for p in pts]),
+                    mode="lines+markers",
+                    name=name,
+                    line={"color": color, "width": 2, "dash": dash},
+                    marker={"size": 5},
+                )
+            )
     y_title = "validation accuracy" if metric == "acc" else "validation loss (cross-entropy)"
     style_figure(fig, title, "epoch", y_title, height, key, hovermode="x")
     if metric == "acc":

@@ -30,9 +30,16 @@ def curves_figure(results: Sequence[dict], height: int | None = None) -> go.Figu
     fig = go.Figure()
     for r in done:
         rows = r.get("curve") or []
-        fig.add_trace(go.Scatter(x=[row["step"] for row in rows], y=sigs([row["val_acc"] for row in rows]),
-                                 mode="lines+markers", name=r["label"], marker={"size": 5},
-                                 line={"color": strategy_color(r["strategy"]), "width": 2}))
+        fig.add_trace(
+            go.Scatter(
+                x=[row["step"] for row in rows],
+                y=sigs([row["val_acc"] for row in rows]),
+                mode="lines+markers",
+                name=r["label"],
+                marker={"size": 5},
+                line={"color": strategy_color(r["strategy"]), "width": 2},
+            )
+        )
     style_figure(fig, title, "step", "validation accuracy", height, "tr_curves", hovermode="x")
     return fig.update_yaxes(tickformat=".0%")
 
@@ -43,14 +50,24 @@ def final_figure(results: Sequence[dict], chance: float | None = None, height: i
     done = sorted(results, key=lambda r: ORDER.index(r["strategy"]) if r["strategy"] in ORDER else 99)
     if not done:
         return empty_figure(title, WAITING, height, "tr_final")
-    fig = go.Figure(go.Bar(
-        x=[r["label"] for r in done], y=sigs([r["val_acc"] for r in done]),
-        marker_color=[strategy_color(r["strategy"]) for r in done],
-        text=[f"{r['val_acc']:.1%}" for r in done], textposition="outside", showlegend=False,
-        customdata=[f"{r['trainable']:,} of {r['params']:,}" for r in done],
-        hovertemplate="%{x}: %{y:.1%}<br>parameters trained: %{customdata}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=[r["label"] for r in done],
+            y=sigs([r["val_acc"] for r in done]),
+            marker_color=[strategy_color(r["strategy"]) for r in done],
+            text=[f"{r['val_acc']:.1%}" for r in done],
+            textposition="outside",
+            showlegend=False,
+            customdata=[f"{r['trainable']:,} of {r['params']:,}" for r in done],
+            hovertemplate="%{x}: %{y:.1%}<br>parameters trained: %{customdata}<extra></extra>",
+        )
+    )
     if chance:
-        fig.add_hline(y=chance, line={"color": "#7F7F7F", "dash": "dot", "width": 1}, annotation_text="chance",
-                      annotation_position="bottom right")
+        fig.add_hline(
+            y=chance,
+            line={"color": "#7F7F7F", "dash": "dot", "width": 1},
+            annotation_text="chance",
+            annotation_position="bottom right",
+        )
     style_figure(fig, title, None, "validation accuracy", height, "tr_final")
     return fig.update_yaxes(tickformat=".0%", range=[0, 1.08])

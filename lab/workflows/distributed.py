@@ -93,22 +93,38 @@ def _median_seconds(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def _worker(rank: int, world: int, init_file: str, out_dir: str, config: dict, x_train: torch.Tensor,
-            y_train: torch.Tensor, n_classes: int, batch_size: int, steps: int, repeats: int) -> None:
+def _worker(
+    rank: int,
+    world: int,
+    init_file: str,
+    out_dir: str,
+    config: dict,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    n_classes: int,
+    batch_size: int,
+    steps: int,
+    repeats: int,
+) -> None:
     """One process of the group: gradient on its half, timed compute and all-reduce, then DDP steps.
 
     The parent passes the training tensors (shared memory), so a worker never loads the dataset itself.
     """
     torch.set_num_threads(1)  # two processes on two cores; more threads would only fight each other
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world,
-                            timeout=datetime.timedelta(seconds=TIMEOUT_S))
+    dist.init_process_group(
+        "gloo",
+        init_method=f"file://{init_file}",
+        rank=rank,
+        world_size=world,
+        timeout=datetime.timedelta(seconds=TIMEOUT_S),
+    )
     try:
         cfg = demo_config(config)
         shape = tuple(x_train.shape[1:])
         model = _model(cfg, shape, n_classes)
         batches = batch_indices(len(x_train), batch_size, steps, cfg.seed)
         half = batch_size // world
-        mine = [idx[rank * half:(rank + 1) * half] for idx in batches]
+        mine = [idx[rank * half : (rank + 1) * half] for idx in batches]
         x, y = x_train[mine[0]], y_train[mine[0]]
 
         # 1. the gradient on this half, then the mean over the group
@@ -138,15 +154,31 @@ def _worker(rank: int, world: int, init_file: str, out_dir: str, config: dict, x
             dist.all_reduce(loss)
             losses.append(float(loss) / world)
         if rank == 0:
-            torch.save({"local": local, "averaged": averaged, "compute_s": compute_s, "allreduce_s": allreduce_s,
-                        "ddp_params": [p.detach().clone() for p in model.parameters()], "ddp_losses": losses,
-                        "ddp_step_s": statistics.median(step_times)}, Path(out_dir) / "rank0.pt")
+            torch.save(
+                {
+                    "local": local,
+                    "averaged": averaged,
+                    "compute_s": compute_s,
+                    "allreduce_s": allreduce_s,
+                    "ddp_params": [p.detach().clone() for p in model.parameters()],
+                    "ddp_losses": losses,
+                    "ddp_step_s": statistics.median(step_times),
+                },
+                Path(out_dir) / "rank0.pt",
+            )
     finally:
         dist.destroy_process_group()
 
 
-def single_process(cfg: RunConfig, x_train: torch.Tensor, y_train: torch.Tensor, n_classes: int, batch_size: int,
-                   steps: int, repeats: int) -> dict:
+def single_process(
+    cfg: RunConfig,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    n_classes: int,
+    batch_size: int,
+    steps: int,
+    repeats: int,
+) -> dict:
     """The reference in one process: the full-batch gradient, its compute time, and `steps` full-batch steps."""
     shape = tuple(x_train.shape[1:])
     model = _model(cfg, shape, n_classes)
@@ -163,8 +195,13 @@ def single_process(cfg: RunConfig, x_train: torch.Tensor, y_train: torch.Tensor,
         losses.append(_grad(model, x_train[idx], y_train[idx]))
         opt.step()
         step_times.append(time.perf_counter() - t0)
-    return {"grad": grad, "compute_s": compute_s, "params": [p.detach().clone() for p in model.parameters()],
-            "losses": losses, "step_s": statistics.median(step_times)}
+    return {
+        "grad": grad,
+        "compute_s": compute_s,
+        "params": [p.detach().clone() for p in model.parameters()],
+        "losses": losses,
+        "step_s": statistics.median(step_times),
+    }
 
 
 def _spawn_group(worker, *args) -> dict:
@@ -172,16 +209,24 @@ def _spawn_group(worker, *args) -> dict:
     with tempfile.TemporaryDirectory(prefix="lab-ddp-") as folder:
         init_file = str(Path(folder) / "rendezvous")
         try:
-            tmp.start_processes(worker, args=(WORLD, init_file, folder, *args), nprocs=WORLD, join=True,
-                                start_method="spawn")
+            tmp.start_processes(
+                worker, args=(WORLD, init_file, folder, *args), nprocs=WORLD, join=True, start_method="spawn"
+            )
         except tmp.ProcessException as e:  # a child's traceback: keep its last line, the actual error
             last = [line for line in str(e).strip().splitlines() if line.strip()][-1:]
             raise RuntimeError(f"a data-parallel worker failed: {last[0] if last else e}") from None
         return torch.load(Path(folder) / "rank0.pt", weights_only=True)
 
 
-def run_group(config: dict, x_train: torch.Tensor, y_train: torch.Tensor, n_classes: int, batch_size: int,
-              steps: int, repeats: int) -> dict:
+def run_group(
+    config: dict,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    n_classes: int,
+    batch_size: int,
+    steps: int,
+    repeats: int,
+) -> dict:
     """Spawn the WORLD-process gloo group for the gradient check and the DDP steps; returns rank 0's results."""
     return _spawn_group(_worker, config, x_train, y_train, n_classes, batch_size, steps, repeats)
 
@@ -189,8 +234,13 @@ def run_group(config: dict, x_train: torch.Tensor, y_train: torch.Tensor, n_clas
 def _sweep_worker(rank: int, world: int, init_file: str, out_dir: str, sizes: list[int], repeats: int) -> None:
     """Time all-reduces of float32 buffers of each size; rank 0 saves the medians."""
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world,
-                            timeout=datetime.timedelta(seconds=TIMEOUT_S))
+    dist.init_process_group(
+        "gloo",
+        init_method=f"file://{init_file}",
+        rank=rank,
+        world_size=world,
+        timeout=datetime.timedelta(seconds=TIMEOUT_S),
+    )
     try:
         medians = []
         for n in sizes:
@@ -211,8 +261,15 @@ def allreduce_sweep(sizes: list[int], repeats: int = 20) -> list[dict]:
     for n, t in zip(sizes, seconds, strict=True):
         nbytes = 4 * n
         # algorithm bandwidth: buffer bytes per second; bus bandwidth: what each link carries in a ring (2(W-1)/W).
-        out.append({"numel": n, "bytes": nbytes, "ms": t * 1e3, "algbw_mb_s": nbytes / t / 1e6,
-                    "busbw_mb_s": 2 * (WORLD - 1) / WORLD * nbytes / t / 1e6})
+        out.append(
+            {
+                "numel": n,
+                "bytes": nbytes,
+                "ms": t * 1e3,
+                "algbw_mb_s": nbytes / t / 1e6,
+                "busbw_mb_s": 2 * (WORLD - 1) / WORLD * nbytes / t / 1e6,
+            }
+        )
     return out
 
 
@@ -235,10 +292,15 @@ def data_parallel_check(config: dict, batch_size: int = 64, steps: int = 5, repe
     param_diff = max(float((a - b).abs().max()) for a, b in zip(group["ddp_params"], ref["params"], strict=True))
     notes = []
     if cfg.batch_norm:
-        notes.append("batch norm is on: each process normalizes with its own half's statistics, so the gradients "
-                     "really differ from the full batch's (SyncBatchNorm exists for this)")
+        notes.append(
+            "batch norm is on: each process normalizes with its own half's statistics, so the gradients "
+            "really differ from the full batch's (SyncBatchNorm exists for this)"
+        )
     return {
-        "world": WORLD, "batch_size": batch_size, "per_process": batch_size // WORLD, "n_params": n,
+        "world": WORLD,
+        "batch_size": batch_size,
+        "per_process": batch_size // WORLD,
+        "n_params": n,
         "grad_bytes": grad_bytes,
         # A ring all-reduce sends (and receives) 2 (W-1)/W of the buffer per process: reduce-scatter, then all-gather.
         "ring_bytes_per_process": 2 * (WORLD - 1) / WORLD * grad_bytes,
@@ -246,10 +308,17 @@ def data_parallel_check(config: dict, batch_size: int = 64, steps: int = 5, repe
         "max_abs_grad": float(ref["grad"].abs().max()),
         # Control: one process's half-batch gradient alone is NOT the full-batch gradient.
         "half_only_diff": float((group["local"] - ref["grad"]).abs().max()),
-        "compute_half_ms": group["compute_s"] * 1e3, "compute_full_ms": ref["compute_s"] * 1e3,
+        "compute_half_ms": group["compute_s"] * 1e3,
+        "compute_full_ms": ref["compute_s"] * 1e3,
         "allreduce_ms": group["allreduce_s"] * 1e3,
-        "ddp_steps": steps, "ddp_max_param_diff": param_diff, "ddp_losses": group["ddp_losses"],
-        "single_losses": ref["losses"], "ddp_step_ms": group["ddp_step_s"] * 1e3, "single_step_ms": ref["step_s"] * 1e3,
-        "optimizer": cfg.optimizer, "batch_norm": cfg.batch_norm, "notes": notes,
+        "ddp_steps": steps,
+        "ddp_max_param_diff": param_diff,
+        "ddp_losses": group["ddp_losses"],
+        "single_losses": ref["losses"],
+        "ddp_step_ms": group["ddp_step_s"] * 1e3,
+        "single_step_ms": ref["step_s"] * 1e3,
+        "optimizer": cfg.optimizer,
+        "batch_norm": cfg.batch_norm,
+        "notes": notes,
         "seconds": time.perf_counter() - t0,
     }

@@ -59,19 +59,39 @@ def ensemble_summary(members: Sequence[dict]) -> dict:
     probs, y, ...). `by_size[k-1]` is the accuracy of the ensemble of the first k usable members.
     """
     good = [m for m in members if usable(m["probs"])]
-    rows = [{"seed": m["seed"], "val_acc": accuracy(m["probs"], m["y"]), "val_loss": nll(m["probs"], m["y"]),
-             "used": usable(m["probs"])} for m in members]
-    out = {"members": rows, "n_used": len(good), "ensemble_acc": math.nan, "ensemble_loss": math.nan,
-           "mean_acc": math.nan, "mean_loss": math.nan, "best_acc": math.nan, "by_size": []}
+    rows = [
+        {
+            "seed": m["seed"],
+            "val_acc": accuracy(m["probs"], m["y"]),
+            "val_loss": nll(m["probs"], m["y"]),
+            "used": usable(m["probs"]),
+        }
+        for m in members
+    ]
+    out = {
+        "members": rows,
+        "n_used": len(good),
+        "ensemble_acc": math.nan,
+        "ensemble_loss": math.nan,
+        "mean_acc": math.nan,
+        "mean_loss": math.nan,
+        "best_acc": math.nan,
+        "by_size": [],
+    }
     if not good:
         return out
     y = good[0]["y"]
     probs = [m["probs"] for m in good]
     ens = ensemble_proba(probs)
     accs = [accuracy(p, y) for p in probs]
-    out.update(ensemble_acc=accuracy(ens, y), ensemble_loss=nll(ens, y), mean_acc=float(np.mean(accs)),
-               mean_loss=float(np.mean([nll(p, y) for p in probs])), best_acc=max(accs),
-               by_size=[accuracy(ensemble_proba(probs[:k]), y) for k in range(1, len(probs) + 1)])
+    out.update(
+        ensemble_acc=accuracy(ens, y),
+        ensemble_loss=nll(ens, y),
+        mean_acc=float(np.mean(accs)),
+        mean_loss=float(np.mean([nll(p, y) for p in probs])),
+        best_acc=max(accs),
+        by_size=[accuracy(ensemble_proba(probs[:k]), y) for k in range(1, len(probs) + 1)],
+    )
     return out
 
 
@@ -79,14 +99,27 @@ def snapshot_summary(result: dict, keep_last: int) -> dict:
     """The snapshot ensemble of the last `keep_last` snapshots of one cyclic run, next to each snapshot alone."""
     snaps = [s for s in result["snapshots"] if usable(s["probs"])]
     y = result["y"]
-    rows = [{"step": s["step"], "lr": s["lr"], "val_acc": accuracy(s["probs"], y), "val_loss": nll(s["probs"], y)}
-            for s in snaps]
-    out = {"snapshots": rows, "kept": 0, "ensemble_acc": math.nan, "ensemble_loss": math.nan,
-           "last_acc": math.nan, "last_loss": math.nan}
+    rows = [
+        {"step": s["step"], "lr": s["lr"], "val_acc": accuracy(s["probs"], y), "val_loss": nll(s["probs"], y)}
+        for s in snaps
+    ]
+    out = {
+        "snapshots": rows,
+        "kept": 0,
+        "ensemble_acc": math.nan,
+        "ensemble_loss": math.nan,
+        "last_acc": math.nan,
+        "last_loss": math.nan,
+    }
     if not snaps:
         return out
-    kept = snaps[-max(1, keep_last):]
+    kept = snaps[-max(1, keep_last) :]
     ens = ensemble_proba([s["probs"] for s in kept])
-    out.update(kept=len(kept), ensemble_acc=accuracy(ens, y), ensemble_loss=nll(ens, y),
-               last_acc=rows[-1]["val_acc"], last_loss=rows[-1]["val_loss"])
+    out.update(
+        kept=len(kept),
+        ensemble_acc=accuracy(ens, y),
+        ensemble_loss=nll(ens, y),
+        last_acc=rows[-1]["val_acc"],
+        last_loss=rows[-1]["val_loss"],
+    )
     return out

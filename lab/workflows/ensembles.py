@@ -42,7 +42,7 @@ def predict_proba(model: nn.Module, x: torch.Tensor, chunk: int = 1024) -> torch
     was_training = model.training
     model.eval()
     try:
-        return torch.cat([F.softmax(model(x[i:i + chunk]), dim=1) for i in range(0, len(x), chunk)])
+        return torch.cat([F.softmax(model(x[i : i + chunk]), dim=1) for i in range(0, len(x), chunk)])
     finally:
         model.train(was_training)
 
@@ -79,9 +79,17 @@ def train_member(config: dict, seed: int) -> dict:
     tr = fit_member(base, data, seed)
     probs = predict_proba(tr.model, tr.x_val)
     acc, loss = _scores(probs, tr.y_val)
-    return {"seed": seed, "probs": probs.cpu().numpy().astype(np.float32), "y": data.y_val.numpy(),
-            "val_acc": acc, "val_loss": loss, "status": tr.status, "reason": tr.reason, "steps": tr.step,
-            "seconds": tr.train_seconds}
+    return {
+        "seed": seed,
+        "probs": probs.cpu().numpy().astype(np.float32),
+        "y": data.y_val.numpy(),
+        "val_acc": acc,
+        "val_loss": loss,
+        "status": tr.status,
+        "reason": tr.reason,
+        "steps": tr.step,
+        "seconds": tr.train_seconds,
+    }
 
 
 # ---- snapshot ensemble ---------------------------------------------------------------------------------------
@@ -122,7 +130,7 @@ class SnapshotSaver(Callback):
 
     def _save(self, trainer: Trainer, lr: float) -> None:
         self.snapshots.append((trainer.step, float(lr), _state_copy(trainer.model)))
-        del self.snapshots[:-self.max_keep]
+        del self.snapshots[: -self.max_keep]
 
 
 def snapshot_config(base: RunConfig, n_train: int, cycles: int, epochs_per_cycle: int) -> RunConfig:
@@ -134,8 +142,14 @@ def snapshot_config(base: RunConfig, n_train: int, cycles: int, epochs_per_cycle
     steps_per_epoch = max(1, n_train // max(1, min(base.batch_size, n_train)))
     half = max(1, epochs_per_cycle * steps_per_epoch // 2)  # CyclicLR's step_size: half a cycle
     total = cycles * 2 * half + 1  # step k*2*half (0-based) runs at the lowest rate; +1 includes the last one
-    return base.replace(schedule="cyclic", step_size=half, warmup_steps=0, max_steps=total,
-                        epochs=math.ceil(total / steps_per_epoch), early_stopping=0)
+    return base.replace(
+        schedule="cyclic",
+        step_size=half,
+        warmup_steps=0,
+        max_steps=total,
+        epochs=math.ceil(total / steps_per_epoch),
+        early_stopping=0,
+    )
 
 
 def snapshot_run(config: dict, cycles: int, epochs_per_cycle: int) -> dict:
@@ -150,9 +164,17 @@ def snapshot_run(config: dict, cycles: int, epochs_per_cycle: int) -> dict:
     for step, lr, state in saver.snapshots:
         model.load_state_dict(state)
         snaps.append({"step": step, "lr": lr, "probs": predict_proba(model, tr.x_val).cpu().numpy().astype(np.float32)})
-    return {"config": cfg.to_dict(), "y": data.y_val.numpy(), "snapshots": snaps,
-            "lr": preview_schedule(cfg, tr.total_steps), "final_val_acc": tr.last_eval.get("val_acc", math.nan),
-            "status": tr.status, "reason": tr.reason, "steps": tr.step, "seconds": tr.train_seconds}
+    return {
+        "config": cfg.to_dict(),
+        "y": data.y_val.numpy(),
+        "snapshots": snaps,
+        "lr": preview_schedule(cfg, tr.total_steps),
+        "final_val_acc": tr.last_eval.get("val_acc", math.nan),
+        "status": tr.status,
+        "reason": tr.reason,
+        "steps": tr.step,
+        "seconds": tr.train_seconds,
+    }
 
 
 # ---- weight averaging ------------------------------------------------------------------------------------------
@@ -201,8 +223,14 @@ class WeightAverager(Callback):
     def on_eval_end(self, trainer: Trainer) -> None:
         """Score the averaged weights on the validation set next to the raw ones."""
         ev = trainer.last_eval
-        row = {"step": ev["step"], "epoch": ev["epoch"], "raw_val_acc": ev["val_acc"], "raw_val_loss": ev["val_loss"],
-               "avg_val_acc": None, "avg_val_loss": None}
+        row = {
+            "step": ev["step"],
+            "epoch": ev["epoch"],
+            "raw_val_acc": ev["val_acc"],
+            "raw_val_loss": ev["val_loss"],
+            "avg_val_acc": None,
+            "avg_val_loss": None,
+        }
         if self.avg is not None and int(self.avg.n_averaged) > 0:
             probs = self.averaged_proba(trainer, trainer.x_val)
             row["avg_val_acc"], row["avg_val_loss"] = _scores(probs, trainer.y_val)
@@ -212,7 +240,7 @@ class WeightAverager(Callback):
         """Probabilities of the averaged weights (batch-norm statistics refreshed first when the model has BN)."""
         if has_batch_norm(self.avg.module):
             xs = trainer.x_train
-            update_bn([xs[i:i + BN_CHUNK] for i in range(0, len(xs), BN_CHUNK)], self.avg)
+            update_bn([xs[i : i + BN_CHUNK] for i in range(0, len(xs), BN_CHUNK)], self.avg)
         return predict_proba(self.avg, x)
 
 
@@ -222,8 +250,19 @@ def averaging_run(config: dict, mode: str = "ema", decay: float = 0.99, swa_star
     avg = WeightAverager(mode, decay, swa_start)
     tr = Trainer(cfg, record=False, callbacks=[avg]).fit()
     last = avg.rows[-1] if avg.rows else {}
-    return {"config": cfg.to_dict(), "mode": mode, "decay": decay, "swa_start": swa_start, "rows": avg.rows,
-            "raw_val_acc": last.get("raw_val_acc"), "avg_val_acc": last.get("avg_val_acc"),
-            "raw_val_loss": last.get("raw_val_loss"), "avg_val_loss": last.get("avg_val_loss"),
-            "batch_norm": has_batch_norm(tr.model), "status": tr.status, "reason": tr.reason, "steps": tr.step,
-            "seconds": tr.train_seconds}
+    return {
+        "config": cfg.to_dict(),
+        "mode": mode,
+        "decay": decay,
+        "swa_start": swa_start,
+        "rows": avg.rows,
+        "raw_val_acc": last.get("raw_val_acc"),
+        "avg_val_acc": last.get("avg_val_acc"),
+        "raw_val_loss": last.get("raw_val_loss"),
+        "avg_val_loss": last.get("avg_val_loss"),
+        "batch_norm": has_batch_norm(tr.model),
+        "status": tr.status,
+        "reason": tr.reason,
+        "steps": tr.step,
+        "seconds": tr.train_seconds,
+    }

@@ -28,8 +28,9 @@ from lab.jobs import CapacityError
 DATASET_SIZES = {"digits": 1797, "shapes": 2000, "mnist": 60000, "fashion_mnist": 60000, "cifar10": 50000}
 MAX_FACTOR = 64
 ARMS = ("small", "large", "large_scaled", "large_warmup")
-DEMO = RunConfig(dataset="digits", model="mlp", depth=2, width=64, optimizer="momentum", lr=0.05, epochs=15,
-                 batch_size=32)
+DEMO = RunConfig(
+    dataset="digits", model="mlp", depth=2, width=64, optimizer="momentum", lr=0.05, epochs=15, batch_size=32
+)
 
 
 @dataclass(frozen=True)
@@ -58,16 +59,20 @@ def steps_per_epoch(n_train: int, batch_size: int) -> int:
     return max(1, n_train // max(1, min(batch_size, n_train)))
 
 
-def plan(base: RunConfig, small: int = 32, factor: int = 8, warmup_epochs: float = 2.0,
-         limits: Limits | None = None) -> list[Arm]:
+def plan(
+    base: RunConfig, small: int = 32, factor: int = 8, warmup_epochs: float = 2.0, limits: Limits | None = None
+) -> list[Arm]:
     """The four arms built from `base` (its lr is the small batch's rate); raises ConfigError naming a bad value."""
     limits = limits or Limits()
     if not 2 <= factor <= MAX_FACTOR:
         raise ConfigError("factor", factor, f"a whole number from 2 to {MAX_FACTOR} (large batch = factor x small)")
     large = small * factor
     if small < 1 or large > limits.max_batch:
-        raise ConfigError("batch_size", large, f"small batch x factor at most {limits.max_batch} on this server "
-                                               f"(small {small} x {factor})")
+        raise ConfigError(
+            "batch_size",
+            large,
+            f"small batch x factor at most {limits.max_batch} on this server (small {small} x {factor})",
+        )
     n_train = train_size(base)
     if large > n_train:
         raise ConfigError("factor", factor, f"a large batch ({large}) no bigger than the {n_train} training examples")
@@ -79,10 +84,16 @@ def plan(base: RunConfig, small: int = 32, factor: int = 8, warmup_epochs: float
     arms = [
         Arm("small", f"batch {small}, lr {lr:g}", base.replace(batch_size=small, **common)),
         Arm("large", f"batch {large}, lr {lr:g} (same rate)", base.replace(batch_size=large, **common)),
-        Arm("large_scaled", f"batch {large}, lr {lr * factor:g} (x{factor})",
-            base.replace(batch_size=large, **dict(common, lr=lr * factor))),
-        Arm("large_warmup", f"batch {large}, lr {lr * factor:g} + {warm} warmup steps",
-            base.replace(batch_size=large, **dict(common, lr=lr * factor, warmup_steps=warm))),
+        Arm(
+            "large_scaled",
+            f"batch {large}, lr {lr * factor:g} (x{factor})",
+            base.replace(batch_size=large, **dict(common, lr=lr * factor)),
+        ),
+        Arm(
+            "large_warmup",
+            f"batch {large}, lr {lr * factor:g} + {warm} warmup steps",
+            base.replace(batch_size=large, **dict(common, lr=lr * factor, warmup_steps=warm)),
+        ),
     ]
     for arm in arms:
         arm.cfg.validate(limits)
@@ -126,6 +137,15 @@ def arm_summary(arm: Arm, row: dict | None) -> dict:
     """One line of the results table from the arm and its stored run row (None before it is submitted)."""
     row = row or {}
     s = row.get("summary") or {}
-    return {"arm": arm.label, "batch": arm.cfg.batch_size, "lr": arm.cfg.lr, "warmup steps": arm.cfg.warmup_steps,
-            "steps/epoch": arm.steps_per_epoch(), "status": row.get("status", "waiting"), "steps": s.get("steps"),
-            "val acc": s.get("val_acc"), "val loss": s.get("val_loss"), "train s": s.get("train_seconds")}
+    return {
+        "arm": arm.label,
+        "batch": arm.cfg.batch_size,
+        "lr": arm.cfg.lr,
+        "warmup steps": arm.cfg.warmup_steps,
+        "steps/epoch": arm.steps_per_epoch(),
+        "status": row.get("status", "waiting"),
+        "steps": s.get("steps"),
+        "val acc": s.get("val_acc"),
+        "val loss": s.get("val_loss"),
+        "train s": s.get("train_seconds"),
+    }

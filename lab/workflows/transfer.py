@@ -52,9 +52,21 @@ from lab.workflows.transfer_info import (
 FORMAT = 1  # metadata format version; bump when the fields change
 # The backbone: two conv stages (16 and 32 channels), one hidden FC layer of 64, no batch norm or dropout
 # (frozen layers then behave the same in train and eval mode). About 38k parameters, 150 kB on disk.
-BACKBONE_CONFIG = RunConfig(dataset="shapes", model="cnn", base_channels=16, cnn_stages=2, convs_per_stage=1,
-                            fc_layers=2, fc_width=64, preprocess="standardize", optimizer="adam", lr=3e-3,
-                            epochs=10, batch_size=64, seed=0)
+BACKBONE_CONFIG = RunConfig(
+    dataset="shapes",
+    model="cnn",
+    base_channels=16,
+    cnn_stages=2,
+    convs_per_stage=1,
+    fc_layers=2,
+    fc_width=64,
+    preprocess="standardize",
+    optimizer="adam",
+    lr=3e-3,
+    epochs=10,
+    batch_size=64,
+    seed=0,
+)
 PRETRAIN_EPOCHS = 10
 SOURCE_VAL_FRACTION = 0.2
 HEAD = "out"  # the classifier layer of lab.models.Net; everything before it is the backbone
@@ -94,18 +106,27 @@ def _class_rows(y: np.ndarray, classes: tuple[int, ...], rng: np.random.Generato
     return [rng.permutation(np.flatnonzero(y == c)) for c in classes]
 
 
-def _bundle(x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarray, classes: tuple[int, ...],
-            pre: Preprocessor) -> DataBundle:
+def _bundle(
+    x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarray, classes: tuple[int, ...], pre: Preprocessor
+) -> DataBundle:
     """A DataBundle with labels renumbered 0..k-1 in the order of `classes`."""
     lookup = np.full(max(classes) + 1, -1)
     lookup[list(classes)] = np.arange(len(classes))
     raw_train = torch.from_numpy(np.array(x, dtype=np.float32))
     raw_val = torch.from_numpy(np.array(xv, dtype=np.float32))
     x_train = pre.apply(raw_train)
-    return DataBundle(x_train=x_train, y_train=torch.from_numpy(lookup[y].astype(np.int64)), x_val=pre.apply(raw_val),
-                      y_val=torch.from_numpy(lookup[yv].astype(np.int64)), n_classes=len(classes),
-                      input_shape=tuple(x_train.shape[1:]), class_names=[SHAPE_NAMES[c] for c in classes],
-                      name="shapes", raw_train=raw_train, preprocessor=pre)
+    return DataBundle(
+        x_train=x_train,
+        y_train=torch.from_numpy(lookup[y].astype(np.int64)),
+        x_val=pre.apply(raw_val),
+        y_val=torch.from_numpy(lookup[yv].astype(np.int64)),
+        n_classes=len(classes),
+        input_shape=tuple(x_train.shape[1:]),
+        class_names=[SHAPE_NAMES[c] for c in classes],
+        name="shapes",
+        raw_train=raw_train,
+        preprocessor=pre,
+    )
 
 
 def source_bundle(generator_seeds: tuple[int, ...] = SOURCE_GENERATOR_SEEDS, seed: int = 0) -> DataBundle:
@@ -146,8 +167,9 @@ def target_bundle(per_class: int, sample_seed: int, pre: Preprocessor) -> DataBu
 # ---- pretraining, saving, loading ------------------------------------------------------------------------------
 
 
-def pretrain(epochs: int = PRETRAIN_EPOCHS, generator_seeds: tuple[int, ...] = SOURCE_GENERATOR_SEEDS,
-             seed: int = 0) -> tuple[dict[str, torch.Tensor], dict]:
+def pretrain(
+    epochs: int = PRETRAIN_EPOCHS, generator_seeds: tuple[int, ...] = SOURCE_GENERATOR_SEEDS, seed: int = 0
+) -> tuple[dict[str, torch.Tensor], dict]:
     """Train the backbone on the source task; returns (state_dict, metadata). Deterministic for a fixed torch build."""
     data = source_bundle(generator_seeds, seed)
     cfg = BACKBONE_CONFIG.replace(epochs=epochs, seed=seed)
@@ -160,9 +182,14 @@ def pretrain(epochs: int = PRETRAIN_EPOCHS, generator_seeds: tuple[int, ...] = S
         "config": cfg.to_dict(),
         "input_shape": list(data.input_shape),
         "n_classes": data.n_classes,
-        "source": {"dataset": "shapes", "classes": [SHAPE_NAMES[c] for c in SOURCE_CLASSES],
-                   "generator_seeds": list(generator_seeds), "n_train": len(data.x_train), "n_val": len(data.x_val),
-                   "val_acc": tr.last_eval.get("val_acc")},
+        "source": {
+            "dataset": "shapes",
+            "classes": [SHAPE_NAMES[c] for c in SOURCE_CLASSES],
+            "generator_seeds": list(generator_seeds),
+            "n_train": len(data.x_train),
+            "n_val": len(data.x_val),
+            "val_acc": tr.last_eval.get("val_acc"),
+        },
         "target": {"classes": [SHAPE_NAMES[c] for c in TARGET_CLASSES], "generator_seed": TARGET_GENERATOR_SEED},
         "normalization": {"mean": pre.mean.flatten().tolist(), "std": pre.std.flatten().tolist()},
         "keys": {k: list(v.shape) for k, v in state.items()},
@@ -206,17 +233,23 @@ def load_backbone(folder: Path = ASSET_DIR) -> Backbone:
     except OSError as e:
         raise BackboneError(f"backbone weights {path} cannot be read ({e.strerror}); {REBUILD}") from None
     if meta.get("sha256") and hashlib.sha256(blob).hexdigest() != meta["sha256"]:
-        raise BackboneError(f"backbone weights {path} do not match the SHA-256 in {META_FILE} (changed or truncated); "
-                            f"{REBUILD}")
+        raise BackboneError(
+            f"backbone weights {path} do not match the SHA-256 in {META_FILE} (changed or truncated); {REBUILD}"
+        )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # any unpickling problem: the file is not a plain tensor dict
-        raise BackboneError(f"backbone weights {path} cannot be loaded with weights_only=True "
-                            f"({type(e).__name__}); {REBUILD}") from None
+        raise BackboneError(
+            f"backbone weights {path} cannot be loaded with weights_only=True ({type(e).__name__}); {REBUILD}"
+        ) from None
     validate_state(state, build_model(cfg, shape, n_classes).state_dict(), str(path))
     c = shape[0]
-    pre = Preprocessor("standardize", shape, mean=torch.tensor(norm["mean"], dtype=torch.float32).view(1, c, 1, 1),
-                       std=torch.tensor(norm["std"], dtype=torch.float32).view(1, c, 1, 1))
+    pre = Preprocessor(
+        "standardize",
+        shape,
+        mean=torch.tensor(norm["mean"], dtype=torch.float32).view(1, c, 1, 1),
+        std=torch.tensor(norm["std"], dtype=torch.float32).view(1, c, 1, 1),
+    )
     return Backbone(state, meta, cfg, pre)
 
 
@@ -226,12 +259,14 @@ def validate_state(state: object, expected: dict[str, torch.Tensor], where: str 
         raise BackboneError(f"{where} is invalid: expected a dict of tensors (a state_dict)")
     missing, extra = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
     if missing or extra:
-        raise BackboneError(f"{where} does not fit the architecture: missing keys {missing[:5]}, "
-                            f"unexpected keys {extra[:5]}")
+        raise BackboneError(
+            f"{where} does not fit the architecture: missing keys {missing[:5]}, unexpected keys {extra[:5]}"
+        )
     for k, v in expected.items():
         if tuple(state[k].shape) != tuple(v.shape):
-            raise BackboneError(f"{where} key {k} has shape {tuple(state[k].shape)}; "
-                                f"the architecture needs {tuple(v.shape)}")
+            raise BackboneError(
+                f"{where} key {k} has shape {tuple(state[k].shape)}; the architecture needs {tuple(v.shape)}"
+            )
         if state[k].is_floating_point() and not torch.isfinite(state[k]).all():
             raise BackboneError(f"{where} key {k} holds NaN or infinite values")
 
@@ -255,13 +290,22 @@ class EvalLog(Callback):
 def features(model: nn.Module, x: torch.Tensor, chunk: int = 256) -> torch.Tensor:
     """The model's outputs for x in eval mode, in chunks (the model's head already replaced by Identity)."""
     model.eval()
-    return torch.cat([model(x[i:i + chunk]) for i in range(0, len(x), chunk)])
+    return torch.cat([model(x[i : i + chunk]) for i in range(0, len(x), chunk)])
 
 
 def _feature_bundle(f_train: torch.Tensor, f_val: torch.Tensor, data: DataBundle) -> DataBundle:
-    return DataBundle(x_train=f_train, y_train=data.y_train, x_val=f_val, y_val=data.y_val, n_classes=data.n_classes,
-                      input_shape=tuple(f_train.shape[1:]), class_names=data.class_names, name=data.name,
-                      raw_train=data.raw_train, preprocessor=None)
+    return DataBundle(
+        x_train=f_train,
+        y_train=data.y_train,
+        x_val=f_val,
+        y_val=data.y_val,
+        n_classes=data.n_classes,
+        input_shape=tuple(f_train.shape[1:]),
+        class_names=data.class_names,
+        name=data.name,
+        raw_train=data.raw_train,
+        preprocessor=None,
+    )
 
 
 def _head_config(cfg: RunConfig) -> RunConfig:
@@ -277,8 +321,9 @@ def resnet18_features(weights: Path) -> nn.Module:
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
     except Exception as e:
-        raise BackboneError(f"ResNet-18 weights {weights} cannot be loaded with weights_only=True "
-                            f"({type(e).__name__})") from None
+        raise BackboneError(
+            f"ResNet-18 weights {weights} cannot be loaded with weights_only=True ({type(e).__name__})"
+        ) from None
     validate_state(state, net.state_dict(), str(weights))
     net.load_state_dict(state)
     net.fc = nn.Identity()
@@ -310,8 +355,15 @@ def _two_rate_optimizer(tr: Trainer, cfg: RunConfig, frozen: tuple[str, ...], lr
     return sum(p.numel() for p in body + head)
 
 
-def run_strategy(strategy: str, per_class: int = 10, sample_seed: int = 0, epochs: int = 60, lr: float = 3e-3,
-                 lr_factor: float = 0.1, folder: str | None = None) -> dict:
+def run_strategy(
+    strategy: str,
+    per_class: int = 10,
+    sample_seed: int = 0,
+    epochs: int = 60,
+    lr: float = 3e-3,
+    lr_factor: float = 0.1,
+    folder: str | None = None,
+) -> dict:
     """Train one strategy on the target task; returns its final and best accuracy, its curve and its cost."""
     if strategy not in STRATEGIES:
         raise ConfigError("strategy", strategy, f"one of: {', '.join(STRATEGIES)}")
@@ -322,8 +374,9 @@ def run_strategy(strategy: str, per_class: int = 10, sample_seed: int = 0, epoch
     data = target_bundle(per_class, sample_seed, backbone.preprocessor)
     steps_per_epoch = max(1, len(data.x_train) // min(backbone.config.batch_size, len(data.x_train)))
     total = epochs * steps_per_epoch
-    cfg = backbone.config.replace(epochs=epochs, lr=lr, seed=sample_seed, eval_every=max(1, total // 12),
-                                  max_steps=0, early_stopping=0)
+    cfg = backbone.config.replace(
+        epochs=epochs, lr=lr, seed=sample_seed, eval_every=max(1, total // 12), max_steps=0, early_stopping=0
+    )
     log = EvalLog()
     n_total = sum(v.numel() for v in backbone.state.values())
     if strategy in ("frozen", "resnet18"):
@@ -349,8 +402,20 @@ def run_strategy(strategy: str, per_class: int = 10, sample_seed: int = 0, epoch
             tr.model.load_state_dict(backbone.model(data.n_classes).state_dict())
             trainable = _two_rate_optimizer(tr, cfg, LOWER_LAYERS if strategy == "finetune_top" else (), lr_factor)
     tr.fit()
-    return {"strategy": strategy, "label": STRATEGIES[strategy].label, "val_acc": tr.last_eval.get("val_acc", math.nan),
-            "val_loss": tr.last_eval.get("val_loss", math.nan), "best_val_acc": tr.best_val_acc, "curve": log.rows,
-            "trainable": trainable, "params": n_total, "n_train": len(data.x_train), "n_val": len(data.x_val),
-            "steps": tr.step, "status": tr.status, "reason": tr.reason, "seconds": time.perf_counter() - t0,
-            "own_backbone": strategy in OWN_BACKBONE}
+    return {
+        "strategy": strategy,
+        "label": STRATEGIES[strategy].label,
+        "val_acc": tr.last_eval.get("val_acc", math.nan),
+        "val_loss": tr.last_eval.get("val_loss", math.nan),
+        "best_val_acc": tr.best_val_acc,
+        "curve": log.rows,
+        "trainable": trainable,
+        "params": n_total,
+        "n_train": len(data.x_train),
+        "n_val": len(data.x_val),
+        "steps": tr.step,
+        "status": tr.status,
+        "reason": tr.reason,
+        "seconds": time.perf_counter() - t0,
+        "own_backbone": strategy in OWN_BACKBONE,
+    }

@@ -40,18 +40,40 @@ class Strategy:
     help: str
 
 
-STRATEGIES: dict[str, Strategy] = {s.key: s for s in (
-    Strategy("scratch", "From scratch", "The same network with random weights; every layer learns from the few "
-             "target labels at the full rate."),
-    Strategy("frozen", "Frozen features + new head", "The pretrained layers are fixed; only a new linear classifier "
-             "on their output is trained. Cheapest, and hard to overfit."),
-    Strategy("finetune", "Fine-tune all (lower LR)", "Start from the pretrained weights and train everything: the new "
-             "head at the full rate, the pretrained layers at a fraction of it so they adapt without being wiped."),
-    Strategy("finetune_top", "Fine-tune, lower layers frozen", "Keep the first convolution stage (generic edge "
-             "detectors) fixed and fine-tune the later layers at the lower rate, the head at the full rate."),
-    Strategy("resnet18", "ResNet-18 features (ImageNet)", "torchvision's ImageNet-trained ResNet-18 as a frozen "
-             "feature extractor (images upscaled to 64x64) with a new linear head."),
-)}
+STRATEGIES: dict[str, Strategy] = {
+    s.key: s
+    for s in (
+        Strategy(
+            "scratch",
+            "From scratch",
+            "The same network with random weights; every layer learns from the few target labels at the full rate.",
+        ),
+        Strategy(
+            "frozen",
+            "Frozen features + new head",
+            "The pretrained layers are fixed; only a new linear classifier "
+            "on their output is trained. Cheapest, and hard to overfit.",
+        ),
+        Strategy(
+            "finetune",
+            "Fine-tune all (lower LR)",
+            "Start from the pretrained weights and train everything: the new "
+            "head at the full rate, the pretrained layers at a fraction of it so they adapt without being wiped.",
+        ),
+        Strategy(
+            "finetune_top",
+            "Fine-tune, lower layers frozen",
+            "Keep the first convolution stage (generic edge "
+            "detectors) fixed and fine-tune the later layers at the lower rate, the head at the full rate.",
+        ),
+        Strategy(
+            "resnet18",
+            "ResNet-18 features (ImageNet)",
+            "torchvision's ImageNet-trained ResNet-18 as a frozen "
+            "feature extractor (images upscaled to 64x64) with a new linear head.",
+        ),
+    )
+}
 OWN_BACKBONE = ("scratch", "frozen", "finetune", "finetune_top")
 
 
@@ -69,8 +91,10 @@ def resnet18_weights() -> tuple[Path | None, str]:
     found = sorted(folder.glob(RESNET_WEIGHTS_GLOB)) if folder.is_dir() else []
     if found:
         return found[0], ""
-    return None, (f"no ResNet-18 ImageNet weights on this machine (looked for {RESNET_WEIGHTS_GLOB} in {folder}); "
-                  "this server cannot download them. Copy the file there to enable the option.")
+    return None, (
+        f"no ResNet-18 ImageNet weights on this machine (looked for {RESNET_WEIGHTS_GLOB} in {folder}); "
+        "this server cannot download them. Copy the file there to enable the option."
+    )
 
 
 def backbone_meta(folder: Path = ASSET_DIR) -> dict | None:
