@@ -31,32 +31,53 @@ TARGET_S = 0.5
 # page -> control changes: (widget kind, key, new value). Values differ from the defaults and from each other.
 CHANGES: dict[str, list[tuple[str, str, object]]] = {
     "activations": [
-        ("slider", "act_slope", 0.2), ("slider", "act_alpha", 2.0), ("slider", "act_beta", 3.0),
-        ("slider", "act_k", 4), ("select_slider", "act_thr", 0.05), ("selectbox", "act_source", "relu"),
+        ("slider", "act_slope", 0.2),
+        ("slider", "act_alpha", 2.0),
+        ("slider", "act_beta", 3.0),
+        ("slider", "act_k", 4),
+        ("select_slider", "act_thr", 0.05),
+        ("selectbox", "act_source", "relu"),
         ("multiselect", "act_pick", ["sigmoid", "tanh", "relu", "elu", "gelu"]),
     ],
     "initialization": [
-        ("slider", "init_depth", 12), ("select_slider", "init_width", 250), ("selectbox", "init_act", "relu"),
-        ("selectbox", "init_scheme", "kaiming_normal"), ("select_slider", "init_batch", 500),
-        ("slider", "init_sym_steps", 60), ("selectbox", "init_sym_act", "relu"),
+        ("slider", "init_depth", 12),
+        ("select_slider", "init_width", 250),
+        ("selectbox", "init_act", "relu"),
+        ("selectbox", "init_scheme", "kaiming_normal"),
+        ("select_slider", "init_batch", 500),
+        ("slider", "init_sym_steps", 60),
+        ("selectbox", "init_sym_act", "relu"),
     ],
     "optimizers": [
-        ("selectbox", "opt_surface", "rosenbrock"), ("slider", "opt_steps", 200),
-        ("number_input", "opt_rosenbrock_adam_lr", 0.3), ("slider", "opt_rosenbrock_momentum_mom", 0.95),
+        ("selectbox", "opt_surface", "rosenbrock"),
+        ("slider", "opt_steps", 200),
+        ("number_input", "opt_rosenbrock_adam_lr", 0.3),
+        ("slider", "opt_rosenbrock_momentum_mom", 0.95),
         ("multiselect", "opt_pick", ["sgd", "momentum", "rmsprop", "adam", "nesterov"]),
         ("selectbox", "opt_surface", "wells"),
     ],
     "schedules": [
-        ("slider", "sched_steps", 2000), ("slider", "sched_warmup", 100), ("slider", "sched_gamma", 0.3),
-        ("toggle", "sched_log", True), ("select_slider", "lb_new", 2048), ("slider", "lb_epochs", 20),
+        ("slider", "sched_steps", 2000),
+        ("slider", "sched_warmup", 100),
+        ("slider", "sched_gamma", 0.3),
+        ("toggle", "sched_log", True),
+        ("select_slider", "lb_new", 2048),
+        ("slider", "lb_epochs", 20),
     ],
     "preprocessing": [
-        ("slider", "pre_angle", 60), ("slider", "pre_stretch", 5.0), ("slider", "pre_dx", -2.0),
-        ("radio", "pre_dataset", "shapes"), ("number_input", "pre_index", 3),
+        ("slider", "pre_angle", 60),
+        ("slider", "pre_stretch", 5.0),
+        ("slider", "pre_dx", -2.0),
+        ("radio", "pre_dataset", "shapes"),
+        ("number_input", "pre_index", 3),
     ],
     "regularization": [
-        ("slider", "reg_aug_rotate", 60.0), ("slider", "reg_n", 4), ("radio", "reg_dataset", "digits"),
-        ("slider", "reg_aug_mixup", 2.0), ("slider", "reg_dropout_p", 0.3), ("slider", "reg_bn_momentum", 0.3),
+        ("slider", "reg_aug_rotate", 60.0),
+        ("slider", "reg_n", 4),
+        ("radio", "reg_dataset", "digits"),
+        ("slider", "reg_aug_mixup", 2.0),
+        ("slider", "reg_dropout_p", 0.3),
+        ("slider", "reg_bn_momentum", 0.3),
         ("select_slider", "reg_bn_batch", 8),
     ],
 }
@@ -96,8 +117,9 @@ def _fresh(page: str, timeout: float):
     return at
 
 
-def bench_page(page: str, changes: list[tuple[str, str, object]], timeout: float, repeat: int
-               ) -> list[tuple[str, float, float]]:
+def bench_page(
+    page: str, changes: list[tuple[str, str, object]], timeout: float, repeat: int
+) -> list[tuple[str, float, float]]:
     """(change, wall s, CPU s) per control change on one page, the fastest of `repeat` sequences."""
     best: dict[str, tuple[float, float]] = {}
     for _ in range(repeat):
@@ -134,8 +156,10 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     print(f"concept pages: seconds from a control change to a finished rerun (AppTest), target < {TARGET_S} s")
-    print(f"torch threads {args.threads}, {os.cpu_count()} cores, best of {args.repeat} sequences, "
-          f"load average {os.getloadavg()[0]:.1f} at start\n")
+    print(
+        f"torch threads {args.threads}, {os.cpu_count()} cores, best of {args.repeat} sequences, "
+        f"load average {os.getloadavg()[0]:.1f} at start\n"
+    )
     print(f"{'page':<16}{'changes':>8}{'median s':>10}{'worst s':>9}{'its CPU s':>11}  {'worst change':<44}verdict")
     failed = False
     for page in args.pages.split(","):
@@ -143,8 +167,10 @@ def main() -> None:
         worst = max(rows, key=lambda r: r[1])
         ok = worst[1] < TARGET_S
         failed |= not ok
-        print(f"{page:<16}{len(rows):>8}{statistics.median(r[1] for r in rows):>10.3f}{worst[1]:>9.3f}"
-              f"{worst[2]:>11.3f}  {worst[0][:43]:<44}{'ok' if ok else 'SLOW'}")
+        print(
+            f"{page:<16}{len(rows):>8}{statistics.median(r[1] for r in rows):>10.3f}{worst[1]:>9.3f}"
+            f"{worst[2]:>11.3f}  {worst[0][:43]:<44}{'ok' if ok else 'SLOW'}"
+        )
         if args.verbose:
             for name, wall, cpu in rows:
                 print(f"{'':<24}{wall:>19.3f}{cpu:>11.3f}  {name}")

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from lab import registry
-from lab.charts import concepts as charts
+from lab.charts import concepts_data as charts
 from lab.concepts import preprocessing as pre
 from lab.ui.common import chart
 
@@ -43,7 +43,8 @@ def render() -> None:
     st.markdown(
         "The same 2D cloud under each transform. Zero-centring moves it onto the origin; standardizing also "
         "gives every axis unit spread; PCA turns it so the axes follow its directions of largest variance, which "
-        "removes the correlation; whitening then scales those axes too, so the covariance becomes the identity.")
+        "removes the correlation; whitening then scales those axes too, so the covariance becomes the identity."
+    )
     c1, c2, c3, c4, c5 = st.columns(5)
     angle = c1.slider("Tilt (degrees)", -90, 90, 30, 5, key="pre_angle", help="Rotation of the raw cloud.")
     stretch = c2.slider("Stretch", 1.0, 6.0, 3.0, 0.5, key="pre_stretch", help="Long axis / short axis.")
@@ -58,10 +59,16 @@ def render() -> None:
     st.markdown(
         "For images one usually subtracts either the mean image (one value per pixel and channel) or just one "
         "mean per colour channel. What is left after centring is what makes this image different from the "
-        "average one.")
+        "average one."
+    )
     i1, i2 = st.columns(2)
-    dataset = i1.radio("Dataset", ["digits", "shapes"], format_func=lambda k: registry.DATASETS[k].label,
-                       key="pre_dataset", horizontal=True)
+    dataset = i1.radio(
+        "Dataset",
+        ["digits", "shapes"],
+        format_func=lambda k: registry.DATASETS[k].label,
+        key="pre_dataset",
+        horizontal=True,
+    )
     index = i2.number_input("Example", 0, 999, 0, key="pre_index", help="Which training image to centre.")
     images_fig, channels_fig = image_figs(dataset, int(index))
     left, right = st.columns([3, 1])
@@ -74,15 +81,22 @@ def render() -> None:
     st.markdown(
         "The same small network, seed and optimizer, trained once on each kind of input. With plain SGD, "
         "inputs that are off-centre or unevenly scaled make some weights need much smaller steps than others, "
-        "so one learning rate fits none of them well.")
+        "so one learning rate fits none of them well."
+    )
     with st.form("pre_race_form"):
         r1, r2, r3, r4, r5 = st.columns(5)
-        rdata = r1.selectbox("Data", ["digits", "shapes"], format_func=lambda k: registry.DATASETS[k].label,
-                             key="pre_race_data")
-        kinds = r2.multiselect("Preprocessings", list(KINDS), default=["none", "standardize"], format_func=KINDS.get,
-                               key="pre_race_kinds")
-        opt = r3.selectbox("Optimizer", ["sgd", "momentum", "adam"], format_func=lambda k: registry.OPTIMIZERS[k].label,
-                           key="pre_race_opt")
+        rdata = r1.selectbox(
+            "Data", ["digits", "shapes"], format_func=lambda k: registry.DATASETS[k].label, key="pre_race_data"
+        )
+        kinds = r2.multiselect(
+            "Preprocessings", list(KINDS), default=["none", "standardize"], format_func=KINDS.get, key="pre_race_kinds"
+        )
+        opt = r3.selectbox(
+            "Optimizer",
+            ["sgd", "momentum", "adam"],
+            format_func=lambda k: registry.OPTIMIZERS[k].label,
+            key="pre_race_opt",
+        )
         lr = r4.select_slider("Learning rate", [0.001, 0.003, 0.01, 0.03, 0.05, 0.1], value=0.05, key="pre_race_lr")
         steps = r5.select_slider("Steps", [100, 200, 300, 500], value=200, key="pre_race_steps")
         st.form_submit_button("Train the networks", key="pre_race_go")

@@ -18,15 +18,19 @@ def _torch_optimizer(name: str, p: torch.Tensor, lr: float) -> torch.optim.Optim
     return {
         "sgd": lambda: torch.optim.SGD([p], lr=lr, weight_decay=k["weight_decay"]),
         "momentum": lambda: torch.optim.SGD([p], lr=lr, momentum=k["momentum"], weight_decay=k["weight_decay"]),
-        "nesterov": lambda: torch.optim.SGD([p], lr=lr, momentum=k["momentum"], nesterov=True,
-                                            weight_decay=k["weight_decay"]),
+        "nesterov": lambda: torch.optim.SGD(
+            [p], lr=lr, momentum=k["momentum"], nesterov=True, weight_decay=k["weight_decay"]
+        ),
         "adagrad": lambda: torch.optim.Adagrad([p], lr=lr, eps=k["eps"], weight_decay=k["weight_decay"]),
-        "rmsprop": lambda: torch.optim.RMSprop([p], lr=lr, alpha=k["rms_alpha"], eps=k["eps"],
-                                               weight_decay=k["weight_decay"]),
-        "adam": lambda: torch.optim.Adam([p], lr=lr, betas=(k["beta1"], k["beta2"]), eps=k["eps"],
-                                         weight_decay=k["weight_decay"]),
-        "adamw": lambda: torch.optim.AdamW([p], lr=lr, betas=(k["beta1"], k["beta2"]), eps=k["eps"],
-                                           weight_decay=k["weight_decay"]),
+        "rmsprop": lambda: torch.optim.RMSprop(
+            [p], lr=lr, alpha=k["rms_alpha"], eps=k["eps"], weight_decay=k["weight_decay"]
+        ),
+        "adam": lambda: torch.optim.Adam(
+            [p], lr=lr, betas=(k["beta1"], k["beta2"]), eps=k["eps"], weight_decay=k["weight_decay"]
+        ),
+        "adamw": lambda: torch.optim.AdamW(
+            [p], lr=lr, betas=(k["beta1"], k["beta2"]), eps=k["eps"], weight_decay=k["weight_decay"]
+        ),
     }[name]()
 
 

@@ -43,8 +43,13 @@ def test_near_zero_fraction() -> None:
 
 def _bn_reference(steps: int, batch: int, momentum: float, seed: int):
     """Batch norm recomputed with numpy: running EMA (unbiased batch var) and both modes' outputs on the last batch."""
-    xs = reg.feature_batches(steps, batch, torch.tensor(reg.BN_MEANS, dtype=torch.float64),
-                             torch.tensor(reg.BN_STDS, dtype=torch.float64), seed).numpy()
+    xs = reg.feature_batches(
+        steps,
+        batch,
+        torch.tensor(reg.BN_MEANS, dtype=torch.float64),
+        torch.tensor(reg.BN_STDS, dtype=torch.float64),
+        seed,
+    ).numpy()
     rm, rv = np.zeros(4), np.ones(4)
     for xb in xs:
         rm = (1 - momentum) * rm + momentum * xb.mean(0)

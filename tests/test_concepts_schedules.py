@@ -11,8 +11,9 @@ from lab.config import RunConfig
 def test_cosine_with_warmup_matches_the_formula() -> None:
     """Warmup from lr/w up to lr over w steps, then half a cosine from lr down to lr x min_lr_ratio."""
     lr, w, total, ratio = 0.2, 20, 120, 0.1
-    got = sc.schedule_curve(RunConfig(lr=lr, warmup_steps=w, schedule="cosine", min_lr_ratio=ratio, optimizer="sgd"),
-                            total)
+    got = sc.schedule_curve(
+        RunConfig(lr=lr, warmup_steps=w, schedule="cosine", min_lr_ratio=ratio, optimizer="sgd"), total
+    )
     assert len(got) == total
     for t in range(w):
         assert got[t] == pytest.approx(lr * (1 / w + (1 - 1 / w) * t / w), rel=1e-9)
@@ -73,7 +74,8 @@ def test_schedule_knobs_list_every_field_a_schedule_reads(schedule: str) -> None
     other = {"step_size": 70, "gamma": 0.2, "min_lr_ratio": 0.3, "plateau_patience": 3}
     base = sc.schedule_curve(RunConfig(schedule=schedule, lr=0.1, optimizer="sgd", **knobs), 300)
     for key in knobs:
-        moved = sc.schedule_curve(RunConfig(schedule=schedule, lr=0.1, optimizer="sgd", **{**knobs, key: other[key]}),
-                                  300)
+        moved = sc.schedule_curve(
+            RunConfig(schedule=schedule, lr=0.1, optimizer="sgd", **{**knobs, key: other[key]}), 300
+        )
         assert (moved != base) == (key in sc.SCHEDULE_KNOBS[schedule]), key
     assert sc.schedule_curve(sc.schedule_config(schedule, 0.1, **knobs), 300) == base

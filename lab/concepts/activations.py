@@ -20,7 +20,10 @@ MAXOUT_SPAN = 3.0  # tangent points of the Maxout pieces lie in [-MAXOUT_SPAN, M
 
 # Which of make_activation's keywords each activation reads (the others ignore theirs).
 PARAMS_USED: dict[str, tuple[str, ...]] = {
-    "leaky_relu": ("leaky_slope",), "prelu": ("leaky_slope",), "elu": ("elu_alpha",), "silu": ("swish_beta",),
+    "leaky_relu": ("leaky_slope",),
+    "prelu": ("leaky_slope",),
+    "elu": ("elu_alpha",),
+    "silu": ("swish_beta",),
     "maxout": ("maxout_k",),
 }
 
@@ -158,7 +161,8 @@ def saturation(slope_neg: float, slope_pos: float, tol: float = SAT_SLOPE) -> st
     """Which side(s) have a vanishing slope far from zero."""
     neg, pos = slope_neg < tol, slope_pos < tol
     return {(True, True): "both sides", (True, False): "negative side", (False, True): "positive side"}.get(
-        (neg, pos), "no")
+        (neg, pos), "no"
+    )
 
 
 def properties(name: str, *, cost: bool = True, **params) -> Properties:
@@ -182,8 +186,7 @@ class SignPattern:
     input_mean: float
 
 
-def weight_grad_signs(source: str, n_examples: int = 24, n_inputs: int = 16, seed: int = 0,
-                      **params) -> SignPattern:
+def weight_grad_signs(source: str, n_examples: int = 24, n_inputs: int = 16, seed: int = 0, **params) -> SignPattern:
     """Per-example dL/dw of one tanh neuron whose inputs are `source`(z), z ~ N(0, 1); 'none' feeds z itself.
 
     dL/dw_i = dL/dz * x_i: when every x_i > 0 (outputs of sigmoid or ReLU), all entries of one example's weight

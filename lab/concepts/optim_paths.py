@@ -74,24 +74,62 @@ class Surface:
         return table.get(optimizer, table["adam"] if optimizer == "adamw" else table["sgd"])
 
 
-SURFACES: dict[str, Surface] = {s.key: s for s in (
-    Surface("ravine", "Ill-conditioned ravine", "A long narrow valley: steep across, almost flat along.",
-            _ravine, (-10.0, 10.0), (-3.0, 3.0), (-9.0, 2.0), (0.0, 0.0),
-            (("sgd", 0.18), ("momentum", 0.03), ("nesterov", 0.03), ("adagrad", 1.0), ("rmsprop", 0.1),
-             ("adam", 0.3))),
-    Surface("rosenbrock", "Rosenbrock", "A curved banana-shaped valley; the minimum at (1, 1) is easy to find "
-            "and slow to reach.", _rosenbrock, (-2.0, 2.0), (-1.0, 3.0), (-1.5, 2.0), (1.0, 1.0),
-            (("sgd", 1e-3), ("momentum", 1e-3), ("nesterov", 1e-3), ("adagrad", 0.5), ("rmsprop", 0.01),
-             ("adam", 0.2))),
-    Surface("saddle", "Saddle", "Flat at the origin but not a minimum: the way down is along y.",
-            _saddle, (-3.0, 3.0), (-2.0, 2.0), (-2.5, 1e-3), (0.0, 1.0),
-            (("sgd", 0.05), ("momentum", 0.05), ("nesterov", 0.05), ("adagrad", 0.3), ("rmsprop", 0.05),
-             ("adam", 0.05))),
-    Surface("wells", "Several minima", "Three dips of different depths; where you end up depends on the path.",
-            _wells, (-4.0, 4.0), (-4.0, 4.0), (-3.5, -0.3), (1.5, 1.0),
-            (("sgd", 0.1), ("momentum", 0.02), ("nesterov", 0.05), ("adagrad", 0.5), ("rmsprop", 0.05),
-             ("adam", 0.1))),
-)}
+SURFACES: dict[str, Surface] = {
+    s.key: s
+    for s in (
+        Surface(
+            "ravine",
+            "Ill-conditioned ravine",
+            "A long narrow valley: steep across, almost flat along.",
+            _ravine,
+            (-10.0, 10.0),
+            (-3.0, 3.0),
+            (-9.0, 2.0),
+            (0.0, 0.0),
+            (("sgd", 0.18), ("momentum", 0.03), ("nesterov", 0.03), ("adagrad", 1.0), ("rmsprop", 0.1), ("adam", 0.3)),
+        ),
+        Surface(
+            "rosenbrock",
+            "Rosenbrock",
+            "A curved banana-shaped valley; the minimum at (1, 1) is easy to find and slow to reach.",
+            _rosenbrock,
+            (-2.0, 2.0),
+            (-1.0, 3.0),
+            (-1.5, 2.0),
+            (1.0, 1.0),
+            (("sgd", 1e-3), ("momentum", 1e-3), ("nesterov", 1e-3), ("adagrad", 0.5), ("rmsprop", 0.01), ("adam", 0.2)),
+        ),
+        Surface(
+            "saddle",
+            "Saddle",
+            "Flat at the origin but not a minimum: the way down is along y.",
+            _saddle,
+            (-3.0, 3.0),
+            (-2.0, 2.0),
+            (-2.5, 1e-3),
+            (0.0, 1.0),
+            (
+                ("sgd", 0.05),
+                ("momentum", 0.05),
+                ("nesterov", 0.05),
+                ("adagrad", 0.3),
+                ("rmsprop", 0.05),
+                ("adam", 0.05),
+            ),
+        ),
+        Surface(
+            "wells",
+            "Several minima",
+            "Three dips of different depths; where you end up depends on the path.",
+            _wells,
+            (-4.0, 4.0),
+            (-4.0, 4.0),
+            (-3.5, -0.3),
+            (1.5, 1.0),
+            (("sgd", 0.1), ("momentum", 0.02), ("nesterov", 0.05), ("adagrad", 0.5), ("rmsprop", 0.05), ("adam", 0.1)),
+        ),
+    )
+}
 
 
 @functools.cache
@@ -139,8 +177,7 @@ def optimizer_config(optimizer: str, lr: float, **knobs) -> RunConfig:
     return RunConfig.from_dict({"optimizer": optimizer, "lr": lr, **knobs})
 
 
-def trajectories(key: str, cfgs: list[RunConfig], steps: int, start: tuple[float, float] | None = None
-                 ) -> list[Path]:
+def trajectories(key: str, cfgs: list[RunConfig], steps: int, start: tuple[float, float] | None = None) -> list[Path]:
     """Run `steps` steps of each config's optimizer (built by make_optimizer) from the same start on surface `key`.
 
     Every optimizer owns its 2-parameter tensor and its torch.optim instance; they share one forward and one

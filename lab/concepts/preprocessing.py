@@ -20,8 +20,9 @@ from lab.trainer import Trainer
 CLOUD_KINDS = ("none", "zero_center", "standardize", "pca", "whiten")
 
 
-def point_cloud(n: int = 300, seed: int = 0, angle: float = 30.0, stretch: float = 3.0,
-                offset: tuple[float, float] = (3.0, 2.0)) -> torch.Tensor:
+def point_cloud(
+    n: int = 300, seed: int = 0, angle: float = 30.0, stretch: float = 3.0, offset: tuple[float, float] = (3.0, 2.0)
+) -> torch.Tensor:
     """n correlated 2D points (float64): a Gaussian stretched along x, rotated by `angle` degrees, shifted."""
     g = torch.Generator().manual_seed(seed)
     z = torch.randn(n, 2, generator=g, dtype=torch.float64) * torch.tensor([stretch, 1.0], dtype=torch.float64)
@@ -77,9 +78,16 @@ def image_stats(dataset: str, index: int = 0, seed: int = 0) -> ImageStats:
     ch_mean = x.mean(dim=(0, 2, 3))
     ch_std = x.std(dim=(0, 2, 3), correction=0)
     ex = x[index % len(x)]
-    return ImageStats(dataset, mean_img.tolist(), ch_mean.tolist(), ch_std.tolist(), ex.tolist(),
-                      (ex - mean_img).tolist(), (ex - ch_mean[:, None, None]).tolist(),
-                      d.class_names[int(d.y_train[index % len(x)])])
+    return ImageStats(
+        dataset,
+        mean_img.tolist(),
+        ch_mean.tolist(),
+        ch_std.tolist(),
+        ex.tolist(),
+        (ex - mean_img).tolist(),
+        (ex - ch_mean[:, None, None]).tolist(),
+        d.class_names[int(d.y_train[index % len(x)])],
+    )
 
 
 class _LossLog(Callback):
@@ -104,14 +112,29 @@ def smooth(values: list[float], window: int = 10) -> list[float]:
     return out
 
 
-def race(dataset: str, kinds: tuple[str, ...], steps: int = 200, optimizer: str = "sgd", lr: float = 0.05,
-         seed: int = 0) -> dict[str, list[float]]:
+def race(
+    dataset: str, kinds: tuple[str, ...], steps: int = 200, optimizer: str = "sgd", lr: float = 0.05, seed: int = 0
+) -> dict[str, list[float]]:
     """Per-step training loss of the same small MLP and seed trained on data preprocessed each way."""
     out = {}
     for kind in kinds:
-        cfg = RunConfig.from_dict({"dataset": dataset, "preprocess": kind, "optimizer": optimizer, "lr": lr,
-                                   "model": "mlp", "depth": 2, "width": 64, "batch_size": 64, "epochs": 1000,
-                                   "max_steps": steps, "eval_every": steps, "seed": seed, "device": "cpu"})
+        cfg = RunConfig.from_dict(
+            {
+                "dataset": dataset,
+                "preprocess": kind,
+                "optimizer": optimizer,
+                "lr": lr,
+                "model": "mlp",
+                "depth": 2,
+                "width": 64,
+                "batch_size": 64,
+                "epochs": 1000,
+                "max_steps": steps,
+                "eval_every": steps,
+                "seed": seed,
+                "device": "cpu",
+            }
+        )
         log = _LossLog()
         Trainer(cfg, callbacks=[log], record=False).fit()
         out[kind] = log.losses
@@ -120,6 +143,14 @@ def race(dataset: str, kinds: tuple[str, ...], steps: int = 200, optimizer: str 
 
 def view_rows(views: list[CloudView], labels: dict[str, str]) -> list[dict]:
     """One table row per view: mean and covariance entries, rounded for reading."""
-    return [{"transform": labels.get(v.kind, v.kind), "mean x": round(v.mean[0], 3), "mean y": round(v.mean[1], 3),
-             "var x": round(v.cov[0][0], 3), "cov xy": round(v.cov[0][1], 3), "var y": round(v.cov[1][1], 3)}
-            for v in views]
+    return [
+        {
+            "transform": labels.get(v.kind, v.kind),
+            "mean x": round(v.mean[0], 3),
+            "mean y": round(v.mean[1], 3),
+            "var x": round(v.cov[0][0], 3),
+            "cov xy": round(v.cov[0][1], 3),
+            "var y": round(v.cov[1][1], 3),
+        }
+        for v in views
+    ]

@@ -117,21 +117,42 @@ def dropout_demo(p: float, n_units: int = 16, n_masks: int = 8, n_samples: int =
     eval_out = drop(h)
     kept = (samples != 0).double()
     return DropoutDemo(
-        p, h.tolist(), (samples[:n_masks] / h).tolist(), samples.mean(0).tolist(), (kept * h).mean(0).tolist(),
-        eval_out.tolist(), (samples @ w).tolist(), float(eval_out @ w))
+        p,
+        h.tolist(),
+        (samples[:n_masks] / h).tolist(),
+        samples.mean(0).tolist(),
+        (kept * h).mean(0).tolist(),
+        eval_out.tolist(),
+        (samples @ w).tolist(),
+        float(eval_out @ w),
+    )
 
 
 # ---- L1 vs L2 --------------------------------------------------------------------------------------------------
 
 
-def penalty_weights(l1: float, l2: float, steps: int = 200, seed: int = 0,
-                    dataset: str = "digits") -> dict[str, list[float]]:
+def penalty_weights(
+    l1: float, l2: float, steps: int = 200, seed: int = 0, dataset: str = "digits"
+) -> dict[str, list[float]]:
     """First-layer weights of the same MLP trained with no penalty, with L1 only and with L2 only (Trainer)."""
     out = {}
     for name, pen in (("none", {}), ("L1", {"l1": l1}), ("L2", {"l2": l2})):
-        cfg = RunConfig.from_dict({"dataset": dataset, "model": "mlp", "depth": 1, "width": 64, "optimizer": "adam",
-                                   "lr": 1e-3, "epochs": 1000, "max_steps": steps, "eval_every": steps, "seed": seed,
-                                   "device": "cpu", **pen})
+        cfg = RunConfig.from_dict(
+            {
+                "dataset": dataset,
+                "model": "mlp",
+                "depth": 1,
+                "width": 64,
+                "optimizer": "adam",
+                "lr": 1e-3,
+                "epochs": 1000,
+                "max_steps": steps,
+                "eval_every": steps,
+                "seed": seed,
+                "device": "cpu",
+                **pen,
+            }
+        )
         model = Trainer(cfg, record=False).fit().model
         out[name] = model.fc1.op.weight.detach().flatten().tolist()
     return out
@@ -193,6 +214,14 @@ def batchnorm_demo(steps: int = 50, batch: int = 32, momentum: float = 0.1, seed
         ex_train = [float(probe(torch.cat([xs[-1][:1], o]))[0, 0]) for o in others]
         ex_eval = float(out_eval[0, 0])
     return BatchNormDemo(
-        means.tolist(), stds.tolist(), r_mean, r_std,
-        out_train.mean(0).tolist(), out_train.std(0, correction=0).tolist(),
-        out_eval.mean(0).tolist(), out_eval.std(0, correction=0).tolist(), ex_train, ex_eval)
+        means.tolist(),
+        stds.tolist(),
+        r_mean,
+        r_std,
+        out_train.mean(0).tolist(),
+        out_train.std(0, correction=0).tolist(),
+        out_eval.mean(0).tolist(),
+        out_eval.std(0, correction=0).tolist(),
+        ex_train,
+        ex_eval,
+    )

@@ -18,8 +18,14 @@ from lab.optim import effective_lr, preview_schedule
 # The config fields each schedule reads besides lr and warmup_steps (see lab.optim._main_schedule). A preview
 # keyed on these alone is not recomputed when a knob that the schedule ignores moves.
 SCHEDULE_KNOBS: dict[str, tuple[str, ...]] = {
-    "constant": (), "step": ("step_size", "gamma"), "cosine": ("min_lr_ratio",), "linear": ("min_lr_ratio",),
-    "inv_sqrt": (), "cyclic": ("step_size", "min_lr_ratio"), "one_cycle": (), "plateau": ("gamma", "plateau_patience"),
+    "constant": (),
+    "step": ("step_size", "gamma"),
+    "cosine": ("min_lr_ratio",),
+    "linear": ("min_lr_ratio",),
+    "inv_sqrt": (),
+    "cyclic": ("step_size", "min_lr_ratio"),
+    "one_cycle": (),
+    "plateau": ("gamma", "plateau_patience"),
 }
 
 
@@ -86,13 +92,19 @@ def large_batch_plan(cfg: RunConfig, new_batch: int, n_train: int, epochs: int) 
     if k <= 1:
         advice = "The batch is not larger than the reference, so the rate is not raised and no warmup is needed."
     else:
-        advice = (f"The batch is {k:g}x the reference, so the rate goes from {cfg.lr:g} to {lr_linear:g}. "
-                  f"Warm it up over about {w_epochs:.1f} epochs ({w_steps} steps) so the first, noisy steps "
-                  "do not blow the weights up.")
+        advice = (
+            f"The batch is {k:g}x the reference, so the rate goes from {cfg.lr:g} to {lr_linear:g}. "
+            f"Warm it up over about {w_epochs:.1f} epochs ({w_steps} steps) so the first, noisy steps "
+            "do not blow the weights up."
+        )
         if w_steps > 0.3 * total:
-            advice += (f" That is {w_steps / total:.0%} of this short run: train longer or scale the rate by "
-                       f"sqrt(k) instead ({cfg.lr * math.sqrt(k):g}).")
+            advice += (
+                f" That is {w_steps / total:.0%} of this short run: train longer or scale the rate by "
+                f"sqrt(k) instead ({cfg.lr * math.sqrt(k):g})."
+            )
         if steps_per_epoch < 10:
-            advice += (f" Only {steps_per_epoch} step{'s' if steps_per_epoch > 1 else ''} per epoch "
-                       "remain: the run takes few, large steps.")
+            advice += (
+                f" Only {steps_per_epoch} step{'s' if steps_per_epoch > 1 else ''} per epoch "
+                "remain: the run takes few, large steps."
+            )
     return BatchPlan(k, lr_linear, cfg.lr * math.sqrt(k), steps_per_epoch, total, w_epochs, w_steps, advice)

@@ -42,13 +42,35 @@ def _fc1(trainer: Trainer) -> torch.Tensor:
     return trainer.model.fc1.op.weight.detach().clone()
 
 
-def symmetry_run(init: str, steps: int = 30, activation: str = "tanh", width: int = 8, constant: float = 0.1,
-                 lr: float = 0.1, seed: int = 0, dataset: str = "digits") -> SymmetryRun:
+def symmetry_run(
+    init: str,
+    steps: int = 30,
+    activation: str = "tanh",
+    width: int = 8,
+    constant: float = 0.1,
+    lr: float = 0.1,
+    seed: int = 0,
+    dataset: str = "digits",
+) -> SymmetryRun:
     """Train a 2-hidden-layer MLP for `steps` SGD steps from `init` and track fc1's units after every step."""
-    cfg = RunConfig.from_dict({"dataset": dataset, "model": "mlp", "depth": 2, "width": width,
-                               "activation": activation, "init": init, "init_constant": constant,
-                               "optimizer": "sgd", "lr": lr, "epochs": 1000, "max_steps": steps, "seed": seed,
-                               "eval_every": steps, "device": "cpu"})  # one evaluation, at the end
+    cfg = RunConfig.from_dict(
+        {
+            "dataset": dataset,
+            "model": "mlp",
+            "depth": 2,
+            "width": width,
+            "activation": activation,
+            "init": init,
+            "init_constant": constant,
+            "optimizer": "sgd",
+            "lr": lr,
+            "epochs": 1000,
+            "max_steps": steps,
+            "seed": seed,
+            "eval_every": steps,
+            "device": "cpu",
+        }
+    )  # one evaluation, at the end
     tr = Trainer(cfg, record=False)
     ws = [_fc1(tr)]
     losses = []
@@ -57,5 +79,12 @@ def symmetry_run(init: str, steps: int = 30, activation: str = "tanh", width: in
         ws.append(_fc1(tr))
         losses.append(tr.loss)
     spread = [float((w - w[:1]).abs().max()) for w in ws]
-    return SymmetryRun(init, spread, [distinct_rows(w) for w in ws], [float(w.norm()) for w in ws],
-                       ws[-1].tolist(), losses, float(tr.last_eval.get("val_acc", float("nan"))))
+    return SymmetryRun(
+        init,
+        spread,
+        [distinct_rows(w) for w in ws],
+        [float(w.norm()) for w in ws],
+        ws[-1].tolist(),
+        losses,
+        float(tr.last_eval.get("val_acc", float("nan"))),
+    )
