@@ -14,11 +14,13 @@ INITS = {k: o.label for k, o in registry.INITS.items()}
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def experiment(
-    depth: int, width: int, activation: str, init: str, batch: int, seed: int, constant: float, leaky_slope: float
+    depth: int, width: int, activation: str, init: str, batch: int, seed: int, constant: float, leaky_slope: float,
+    scale: float = 1.0,
 ) -> InitStats:
     """The deep-network experiment (lab.concepts.init_stats), cached on its inputs."""
     return init_stats(
-        depth, width, activation, init, batch=batch, seed=seed, constant=constant, leaky_slope=leaky_slope
+        depth, width, activation, init, batch=batch, seed=seed, constant=constant, leaky_slope=leaky_slope,
+        scale=scale,
     )
 
 
@@ -100,7 +102,14 @@ def render() -> None:
         help="Examples pushed through; the lecture used 1000, fewer is faster and nearly the same.",
     )
     seed = c8.number_input("Seed", 0, 10_000, 0, key="init_seed")
-    args = (depth, width, activation, init, batch, int(seed), float(constant), float(slope))
+    scale = st.select_slider(
+        "Scale (multiplies the scheme's weights)",
+        [0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 4.0, 10.0],
+        value=1.0,
+        key="init_scale",
+        help="1 keeps the scheme; try Xavier x 1.41 under ReLU to land on Kaiming, or 0.5 to watch it decay.",
+    )
+    args = (depth, width, activation, init, batch, int(seed), float(constant), float(slope), float(scale))
     stats = experiment(*args)
     hist_fig, stats_fig = experiment_figs(*args)
     chart(hist_fig, key="init_hist")

@@ -128,3 +128,15 @@ def test_other_activations_run(activation: str, init: str) -> None:
         assert all(layer.std == pytest.approx(1.0, rel=0.05) for layer in s.layers)
     if activation == "sigmoid":
         assert s.edges[0] == 0.0 and s.edges[-1] == 1.0
+
+
+def test_scale_multiplies_the_scheme_xavier_times_sqrt2_is_kaiming_under_relu():
+    """Xavier (gain 1) scaled by sqrt(2) draws the same N(0, 2/fan_in) as Kaiming at equal width."""
+    import math
+
+    from lab.concepts.init_stats import init_stats as run
+
+    xs = run(6, 200, "relu", "xavier_normal", batch=500, seed=3, scale=math.sqrt(2))
+    ks = run(6, 200, "relu", "kaiming_normal", batch=500, seed=3)
+    for a, b in zip(xs.layers, ks.layers, strict=True):
+        assert abs(a.std - b.std) <= 1e-4 * max(1.0, b.std)

@@ -68,9 +68,10 @@ def _hist(a: torch.Tensor, lo: float, hi: float, bins: int) -> list[int]:
 
 def init_stats(depth: int, width: int, activation: str, init: str, batch: int = 1000, seed: int = 0,
                device: str | torch.device = "cpu", *, constant: float = 0.1, bins: int = 50,
-               hist_range: tuple[float, float] | None = None, **act_kwargs) -> InitStats:
+               hist_range: tuple[float, float] | None = None, scale: float = 1.0, **act_kwargs) -> InitStats:
     """Run the experiment; `act_kwargs` (leaky_slope, elu_alpha, swish_beta, maxout_k) shape the activation.
 
+    `scale` multiplies every weight after the scheme has drawn it, to explore between schemes.
     Deterministic for a seed: everything random is drawn on the CPU from a seeded, forked RNG,
     so the caller's global RNG is left as it was.
     """
@@ -86,6 +87,7 @@ def init_stats(depth: int, width: int, activation: str, init: str, batch: int = 
         with torch.no_grad():
             for lin in lins:
                 lin.bias.zero_()  # also for 'default', which would keep PyTorch's random biases
+                lin.weight.mul_(scale)  # a free multiplier on top of the scheme (1 = the scheme as is)
         x = torch.randn(batch, width)
         upstream = torch.randn(batch, width)
     model.to(device)
