@@ -74,7 +74,7 @@ def lab_trainer(cfg: RunConfig, data, steps: int) -> tuple[float, int]:
 def main() -> None:
     """Interleave rounds of both loops and print the medians and their ratio."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = p.parse_args()

@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from lab.trainer import Trainer
 
 SAT_TANH = 0.97  # |tanh| above this: the unit's local gradient is below 1 - 0.97^2 = 0.06
+MIN_SNAPSHOTS = 30  # adaptive cadence never spaces records so far apart that a run gets fewer
 SAT_SIGMOID = 0.03  # sigmoid below 0.03 or above 0.97: local gradient below 0.03
 
 
@@ -291,8 +292,8 @@ class Recorder(Callback):
             gap = self.probe_gap
         else:
             gap = math.ceil(self._record_cost / (self.budget * self._step_cost))
-        # ...but never so sparse that a run shows fewer than about 100 snapshots.
-        gap = min(gap, max(self.probe_gap, self._total_steps // 100))
+        # ...but never so sparse that a run shows fewer than about 30 snapshots.
+        gap = min(gap, max(self.probe_gap, self._total_steps // MIN_SNAPSHOTS))
         self._next_record = step - 1 + max(gap, self.every)
 
     def _thin_snapshots(self) -> None:
