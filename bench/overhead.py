@@ -1,10 +1,11 @@
 """Recording overhead: a plain PyTorch loop against the lab's Trainer with full recording.
 
-Both train the default CNN on the default (embedded) data for the same number of steps,
-with the same batches, optimizer and evaluation schedule. Rounds alternate between the
-two so that machine load hits both alike. Prints images/s of each and their ratio.
+Both train the default CNN on the default (embedded) data with the same batches,
+optimizer and evaluation cadence. They advance side by side in chunks of `--chunk`
+steps, alternating which goes first, so slow drifts of this shared machine hit both
+alike; each pair of chunks gives one ratio and the script prints the median.
 
-    python bench/overhead.py [--steps 300] [--rounds 5] [--threads 1]
+    python bench/overhead.py [--chunks 30] [--chunk 50] [--threads 1]
 """
 
 from __future__ import annotations
@@ -27,76 +28,78 @@ from lab.optim import LRSchedule, make_optimizer  # noqa: E402
 from lab.trainer import Trainer, auto_eval_every  # noqa: E402
 
 
-def plain_loop(cfg: RunConfig, data, steps: int) -> float:
-    """Images/s of a hand-written loop doing the same work as the Trainer minus the lab's machinery."""
-    torch.manual_seed(cfg.seed)
-    model = build_model(cfg, data.input_shape, data.n_classes)
-    opt = make_optimizer(model.parameters(), cfg)
-    sched = LRSchedule(opt, cfg, steps)
-    x, y = data.x_train, data.y_train
-    bs = cfg.batch_size
-    per_epoch = len(x) // bs
-    eval_every = auto_eval_every(per_epoch, steps)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    t0 = time.perf_counter()
-    step = 0
-    while step < steps:
-        perm = torch.randperm(len(x), generator=gen)
-        for i in range(per_epoch):
-            idx = perm[i * bs : (i + 1) * bs]
-            model.train()
-            loss = F.cross_entropy(model(x[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
+class PlainLoop:
+    """A hand-written loop doing the Trainer's work without the lab's machinery (callbacks, recording)."""
+
+    def __init__(self, cfg: RunConfig, data, total_steps: int):
+        torch.manual_seed(cfg.seed)
+        self.model = build_model(cfg, data.input_shape, data.n_classes)
+        self.opt = make_optimizer(self.model.parameters(), cfg)
+        self.sched = LRSchedule(self.opt, cfg, total_steps)
+        self.data, self.bs = data, cfg.batch_size
+        self.per_epoch = len(data.x_train) // self.bs
+        self.eval_every = auto_eval_every(self.per_epoch, total_steps)
+        self.gen = torch.Generator().manual_seed(cfg.seed)
+        self.step = 0
+        self.perm = None
+
+    def advance(self, n: int) -> None:
+        """Train n steps (evaluating on the same cadence as the Trainer)."""
+        x, y, d = self.data.x_train, self.data.y_train, self.data
+        for _ in range(n):
+            i = self.step % self.per_epoch
+            if i == 0:
+                self.perm = torch.randperm(len(x), generator=self.gen)
+            idx = self.perm[i * self.bs : (i + 1) * self.bs]
+            self.model.train()
+            loss = F.cross_entropy(self.model(x[idx]), y[idx])
+            self.opt.zero_grad(set_to_none=True)
             loss.backward()
-            opt.step()
-            sched.step()
+            self.opt.step()
+            self.sched.step()
             float(loss.detach())  # the lab reads the loss every step too
-            step += 1
-            if step % eval_every == 0 or step == steps:
-                model.eval()
+            self.step += 1
+            if self.step % self.eval_every == 0:
+                self.model.eval()
                 with torch.no_grad():
-                    F.cross_entropy(model(data.x_val), data.y_val)
-                    k = min(len(x), max(len(data.x_val), 256))
-                    F.cross_entropy(model(x[:k]), y[:k])
-            if step >= steps:
-                break
-    return steps * bs / (time.perf_counter() - t0)
-
-
-def lab_trainer(cfg: RunConfig, data, steps: int) -> tuple[float, int]:
-    """Images/s of the lab's Trainer with the recorder at its default cadence, and snapshots taken."""
-    tr = Trainer(cfg.replace(max_steps=steps, epochs=10_000), data=data)
-    t0 = time.perf_counter()
-    tr.fit()
-    return steps * cfg.batch_size / (time.perf_counter() - t0), len(tr.history.snapshots)
+                    F.cross_entropy(self.model(d.x_val), d.y_val)
+                    k = min(len(x), max(len(d.x_val), 256))
+                    F.cross_entropy(self.model(x[:k]), y[:k])
 
 
 def main() -> None:
-    """Interleave rounds of both loops and print the medians and their ratio."""
+    """Alternate chunks of both loops and print images/s and the median paired ratio."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=1000)
-    p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    p.add_argument("--chunks", type=int, default=30)
+    p.add_argument("--chunk", type=int, default=50)
+    p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     cfg = RunConfig(model="cnn")
     data = load_data(cfg)
-    plain_loop(cfg, data, 20)  # warm up both paths (allocator, kernels)
-    lab_trainer(cfg, data, 20)
-    plain, lab, snaps = [], [], 0
-    for r in range(args.rounds):
-        order = (plain_loop, lab_trainer) if r % 2 == 0 else (lab_trainer, plain_loop)
-        for fn in order:
-            if fn is plain_loop:
-                plain.append(plain_loop(cfg, data, args.steps))
-            else:
-                ips, snaps = lab_trainer(cfg, data, args.steps)
-                lab.append(ips)
-    mp, ml = statistics.median(plain), statistics.median(lab)
-    print(f"default CNN on {cfg.dataset}, {args.steps} steps x {args.rounds} rounds, {args.threads} thread(s)")
-    print(f"plain loop : {mp:9.0f} images/s  (rounds: {', '.join(f'{v:.0f}' for v in plain)})")
-    print(f"lab Trainer: {ml:9.0f} images/s  (rounds: {', '.join(f'{v:.0f}' for v in lab)}), {snaps} snapshots/run")
-    print(f"ratio plain/lab = {mp / ml:.3f}x  (target <= 1.05x)")
+    total = args.chunks * args.chunk + 20
+    plain = PlainLoop(cfg, data, total)
+    lab = Trainer(cfg.replace(max_steps=total, epochs=10_000), data=data)
+    plain.advance(20)  # warm both paths (allocator, kernels, first-record costs)
+    lab.advance(20)
+    t_plain, t_lab, ratios = [], [], []
+    for c in range(args.chunks):
+        pair = {}
+        for name in (("plain", "lab") if c % 2 == 0 else ("lab", "plain")):
+            t0 = time.perf_counter()
+            (plain if name == "plain" else lab).advance(args.chunk)
+            pair[name] = time.perf_counter() - t0
+        t_plain.append(pair["plain"])
+        t_lab.append(pair["lab"])
+        ratios.append(pair["lab"] / pair["plain"])
+    lab.stop_now("completed", "benchmark over")
+    ips = lambda ts: args.chunk * cfg.batch_size * len(ts) / sum(ts)  # noqa: E731
+    print(f"default CNN on {cfg.dataset}: {args.chunks} alternating chunks of {args.chunk} steps, {args.threads} thread(s)")
+    print(f"plain loop : {ips(t_plain):8.0f} images/s")
+    print(f"lab Trainer: {ips(t_lab):8.0f} images/s  ({len(lab.history.snapshots)} snapshots at the default cadence)")
+    q = statistics.quantiles(ratios, n=4)
+    print(f"time ratio lab/plain: median {statistics.median(ratios):.3f}x (quartiles {q[0]:.3f}-{q[2]:.3f})"
+          f", overall {sum(t_lab) / sum(t_plain):.3f}x   (target <= 1.05x)")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,10 @@ def test_lesson_start_watch_finish_and_reload(app_server: str, page: Page) -> No
     page.get_by_role("button", name="Load lesson").click()
     expect(page.get_by_text(f"Lesson: {LESSON}")).to_be_visible(timeout=30_000)
     expect(page).to_have_url(re.compile(r"lesson=xor_needs_hidden"))
-    # More epochs than the lesson, so there is time to see the chart grow while it trains.
+    # More epochs than the lesson, so there is time to see the chart grow while it trains; going through
+    # the URL also checks that a link restores the lesson and its settings in a new session.
+    page.goto(page.url.replace("epochs=30", "epochs=400"))
+    expect(page.get_by_text(f"Lesson: {LESSON}")).to_be_visible(timeout=30_000)
     page.get_by_role("button", name=re.compile("Start")).click()
     first = wait_for_chart_points(page, "loss", 2, timeout=60)
     later = wait_for_chart_points(page, "loss", first + 5, timeout=60)
@@ -36,7 +39,7 @@ def test_lesson_start_watch_finish_and_reload(app_server: str, page: Page) -> No
     wait_for_chart_points(page, "boundary", 1, timeout=30)
     screenshot(page, "train-finished")
     url = page.url
-    assert "run=" in url and "depth=0" in url and "seed=" in url
+    assert "run=" in url and "depth=0" in url and "epochs=400" in url and "seed=" in url
 
     page.goto(url)
     page.wait_for_selector("[data-testid=stAppViewContainer]")
