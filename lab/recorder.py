@@ -78,7 +78,7 @@ class Recorder(Callback):
     """Captures layer and parameter statistics every `every` steps (0 = adaptive, within an overhead budget)."""
 
     def __init__(
-        self, every: int = 0, bins: int = 40, max_snapshots: int = 300, max_points: int = 1000, budget: float = 0.03
+        self, every: int = 0, bins: int = 40, max_snapshots: int = 300, max_points: int = 1000, budget: float = 0.02
     ):
         self.fixed_every = every
         self.every = every or 1

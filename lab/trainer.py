@@ -307,7 +307,7 @@ class Trainer:
         self._emit("on_batch_start")
         logits = self.model(xb)
         data_loss = self._loss(logits, target)
-        loss = data_loss + self._penalty()
+        loss = data_loss + self._penalty() if (self.cfg.l1 or self.cfg.l2) else data_loss
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self._emit("on_after_backward")
@@ -319,9 +319,10 @@ class Trainer:
         self.sched.step()
         with torch.no_grad():
             hard = target.argmax(1) if target.dtype.is_floating_point else target
-            acc_t = (logits.argmax(1) == hard).float().mean()
-        self.loss = float(data_loss.detach())
-        self.batch_acc = float(acc_t)
+            # One small tensor, one host copy: the loss and the number of correct answers together.
+            loss_correct = torch.stack([data_loss.detach(), (logits.argmax(1) == hard).sum().to(data_loss.dtype)])
+        self.loss, correct = loss_correct.tolist()
+        self.batch_acc = correct / len(hard)
         self.batch_size_seen = len(xb)
         if self.initial_loss is None:
             self.initial_loss = self.loss
