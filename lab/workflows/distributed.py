@@ -93,6 +93,17 @@ def _median_seconds(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
+def _join_group(rank: int, world: int, init_file: str) -> None:
+    """Join the gloo process group through a file rendezvous (no ports to pick or leak)."""
+    dist.init_process_group(
+        "gloo",
+        init_method=f"file://{init_file}",
+        rank=rank,
+        world_size=world,
+        timeout=datetime.timedelta(seconds=TIMEOUT_S),
+    )
+
+
 def _worker(
     rank: int,
     world: int,
@@ -111,13 +122,7 @@ def _worker(
     The parent passes the training tensors (shared memory), so a worker never loads the dataset itself.
     """
     torch.set_num_threads(1)  # two processes on two cores; more threads would only fight each other
-    dist.init_process_group(
-        "gloo",
-        init_method=f"file://{init_file}",
-        rank=rank,
-        world_size=world,
-        timeout=datetime.timedelta(seconds=TIMEOUT_S),
-    )
+    _join_group(rank, world, init_file)
     try:
         cfg = demo_config(config)
         shape = tuple(x_train.shape[1:])
@@ -234,13 +239,7 @@ def run_group(
 def _sweep_worker(rank: int, world: int, init_file: str, out_dir: str, sizes: list[int], repeats: int) -> None:
     """Time all-reduces of float32 buffers of each size; rank 0 saves the medians."""
     torch.set_num_threads(1)
-    dist.init_process_group(
-        "gloo",
-        init_method=f"file://{init_file}",
-        rank=rank,
-        world_size=world,
-        timeout=datetime.timedelta(seconds=TIMEOUT_S),
-    )
+    _join_group(rank, world, init_file)
     try:
         medians = []
         for n in sizes:
