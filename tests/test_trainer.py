@@ -216,7 +216,7 @@ def test_l1_l2_penalty_matches_direct_sum():
     direct = 0.01 * sum(float(w.detach().abs().sum()) for w in ws) + 0.1 * sum(
         float((w.detach() ** 2).sum()) for w in ws
     )
-    assert float(tr._penalty()) == pytest.approx(direct, rel=1e-5)
+    assert float(tr._penalty().detach()) == pytest.approx(direct, rel=1e-5)
 
 
 def test_clip_norm_bounds_the_gradient():
