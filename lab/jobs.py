@@ -25,7 +25,7 @@ import types
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from lab.config import ConfigError, RunConfig
+from lab.config import RunConfig
 from lab.settings import Settings, load_settings
 from lab.store import RunStore
 
@@ -378,4 +378,4 @@ def shutdown_shared() -> None:
         manager.shutdown()
 
 
-__all__ = ["CapacityError", "ConfigError", "JobManager", "shared_manager", "shutdown_shared", "worker_main"]
+__all__ = ["CapacityError", "JobManager", "shared_manager", "shutdown_shared", "worker_main"]

@@ -29,7 +29,6 @@ class StoreWriter(Callback):
         self._val_step = -1
         self._snap_step = -1
         self._dropped = 0
-        self._meta_sent = False
 
     def on_fit_start(self, trainer: Trainer) -> None:
         """Mark the run as running."""
@@ -51,7 +50,6 @@ class StoreWriter(Callback):
         val = [r for r in hist.val if r["step"] > self._val_step]
         snaps = [s for s in hist.snapshots if s["step"] > self._snap_step]
         dropped = hist.dropped[self._dropped :]
-        meta_ready = bool(hist.meta.get("act_edges") or hist.snapshots)
         meta = dict(
             hist.meta,
             steps_per_epoch=trainer.steps_per_epoch,
@@ -60,10 +58,9 @@ class StoreWriter(Callback):
             class_names=trainer.data.class_names,
             input_shape=list(trainer.data.input_shape),
             step=trainer.step,
-            n_params=sum(p.numel() for p in trainer.model.parameters()),
+            n_params=trainer.n_params,
         )
         self.store.append(self.run_id, train=train, val=val, snapshots=snaps, dropped=dropped, meta=meta, status=status)
-        self._meta_sent = meta_ready
         if train:
             self._train_step = train[-1]["step"]
         if val:

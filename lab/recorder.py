@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -350,11 +350,3 @@ class Recorder(Callback):
     def on_eval_end(self, trainer: Trainer) -> None:
         """Append the evaluation row."""
         self.history.val.append(dict(trainer.last_eval))
-
-
-def snapshot_at(history: History, step: int) -> dict[str, Any] | None:
-    """The recorded snapshot closest to `step` (for the timeline slider)."""
-    snaps = history.snapshots
-    if not snaps:
-        return None
-    return min(snaps, key=lambda s: abs(s["step"] - step))

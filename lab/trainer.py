@@ -81,7 +81,6 @@ class Trainer:
     ):
         limits = limits or Limits()
         cfg.validate(limits)
-        self.requested_cfg = cfg
         self.cfg = overfit_config(cfg) if cfg.overfit_batches else cfg
         cfg = self.cfg
         self.device = pick_device(device or cfg.device)
@@ -103,7 +102,10 @@ class Trainer:
 
         torch.manual_seed(cfg.seed)
         self.model = build_model(cfg, d.input_shape, d.n_classes)  # initialized (cfg.init) by build_model
-        limits.check_params(sum(p.numel() for p in self.model.parameters()))
+        self.n_params = sum(p.numel() for p in self.model.parameters())
+        limits.check_params(self.n_params)
+        # Penalties apply to weights only (not biases or norm scales), the usual convention.
+        self._penalized = [p for p in self.model.parameters() if p.dim() > 1]
         self.model.to(self.device)
         self.opt = make_optimizer(self.model.parameters(), cfg)
         self.sched = LRSchedule(self.opt, cfg, self.total_steps)
@@ -289,8 +291,7 @@ class Trainer:
         cfg = self.cfg
         if not (cfg.l1 or cfg.l2):
             return 0.0
-        # Penalize weights only (not biases or norm scales), the usual convention.
-        weights = [p for n, p in self.model.named_parameters() if p.dim() > 1]
+        weights = self._penalized
         pen = 0.0
         if cfg.l1:
             pen = pen + cfg.l1 * sum(w.abs().sum() for w in weights)
