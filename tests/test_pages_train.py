@@ -1,5 +1,6 @@
 """The Train page in AppTest: renders, controls reach the config and the URL, links restore, runs train."""
 
+import json
 import time
 from pathlib import Path
 
@@ -17,6 +18,15 @@ def isolated_server(tmp_path_factory):
     """A private store and one JobManager for this module (sessions differ by owner token)."""
     with private_server(tmp_path_factory.mktemp("train_page"), workers=2):
         yield
+
+
+def live_charts(at: AppTest) -> dict[str, dict]:
+    """The page's live charts (lab.ui.live_chart components) by key, as Plotly figure dicts."""
+    out = {}
+    for el in at.get("bidi_component"):
+        if el.proto.component_name == "training_lab.live_chart":
+            out[el.proto.id.split("-")[-1]] = json.loads(json.loads(el.proto.json)["figure"])
+    return out
 
 
 def _app(**params) -> AppTest:
@@ -98,8 +108,11 @@ def test_start_trains_and_draws_charts_then_reattaches_from_the_url():
     row = _wait_done(at)
     at.run()
     assert row["status"] == "completed"
-    charts = {c.proto.id.split("-")[-1] for c in at.get("plotly_chart")}
-    assert {"loss", "accuracy", "act_hist", "update_ratio", "boundary"} <= charts
+    charts = live_charts(at)
+    assert {"loss", "accuracy", "act_hist", "update_ratio", "boundary"} <= set(charts)
+    # The loss chart shows the whole run: its training curve ends at the run's last step.
+    train = [t for t in charts["loss"]["data"] if t["name"].endswith("train")][0]
+    assert train["x"][-1] == row["summary"]["steps"]
     assert at.download_button(key="dl_csv")
     # A refresh: a new session with the same URL finds the same config and the same run.
     url = dict(at.query_params)
@@ -158,8 +171,5 @@ def test_presenter_mode_from_the_url_hides_controls_and_enlarges_charts():
     at.button(key="btn_start").click().run()
     _wait_done(at)
     at.run()
-    loss = [c for c in at.get("plotly_chart") if c.proto.id.endswith("-loss")][0]
-    import json
-
-    spec = json.loads(loss.proto.spec)
+    spec = live_charts(at)["loss"]
     assert spec["layout"]["font"]["size"] > 14  # presenter_layout scales fonts up

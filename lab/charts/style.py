@@ -11,11 +11,13 @@ switch a finished (even memoized) figure to projector size.
 from __future__ import annotations
 
 import copy
+import json
 import math
 from collections.abc import Sequence
 from typing import Any
 
 import plotly.graph_objects as go
+from plotly.utils import PlotlyJSONEncoder
 
 # Okabe & Ito's colour-blind-safe palette, black left out because it vanishes on a dark
 # theme, and ordered so the first colours (most charts use only two or three) are the
@@ -30,6 +32,30 @@ TITLE_FONT = 15
 MARGIN = {"l": 60, "r": 16, "t": 44, "b": 48}  # compact: the title on top, tick labels and axis titles
 MAX_POINTS = 500  # per trace, from DESIGN.md: more points cost JSON without showing more
 SIG_DIGITS = 4  # significant digits kept in figure JSON: far below what a chart can show
+
+
+# The look of figures drawn by the live chart component (lab.ui.live_chart), which bypasses
+# st.plotly_chart and so Streamlit's own Plotly theme: transparent backgrounds on the app's
+# light theme, its text colour and font, quiet grid lines. Small on purpose: it travels with
+# every figure, where plotly's default template would add about 8 KB of JSON per chart.
+APP_TEMPLATE = {
+    "layout": {
+        "font": {"family": '"Source Sans", "Source Sans Pro", sans-serif', "color": "#31333F"},
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+        "colorway": list(PALETTE),
+        "hoverlabel": {"font": {"family": '"Source Sans", "Source Sans Pro", sans-serif'}},
+        "xaxis": {"gridcolor": "#E6E9EF", "linecolor": "#D5DAE5", "zerolinecolor": "#D5DAE5", "automargin": True},
+        "yaxis": {"gridcolor": "#E6E9EF", "linecolor": "#D5DAE5", "zerolinecolor": "#D5DAE5", "automargin": True},
+    }
+}
+
+
+def figure_json(fig: go.Figure) -> str:
+    """The figure as Plotly JSON with APP_TEMPLATE as its template (the figure object is not changed)."""
+    spec = fig.to_plotly_json()
+    spec["layout"] = dict(spec.get("layout", {}), template=APP_TEMPLATE)
+    return json.dumps(spec, cls=PlotlyJSONEncoder, separators=(",", ":"))
 
 
 # ---- colours ---------------------------------------------------------------------

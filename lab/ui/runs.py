@@ -91,11 +91,16 @@ def attach_from_url() -> None:
 
 
 def start(cfg: RunConfig, slot: str = "run", paused: bool = False, label: str = "") -> str | None:
-    """Submit a run for this session into a slot; shows the reason and returns None when refused."""
+    """Submit a run for this session into a slot; returns None when refused.
+
+    The reason for a refusal goes to `st.session_state["run_error"]`, which the page shows
+    next to its buttons: this is called from button callbacks, where anything drawn would
+    land at the top of the page instead.
+    """
     try:
         run_id = get_jobs().submit(cfg, owner=owner_token(), label=label, paused=paused)
     except (ConfigError, CapacityError) as e:
-        st.error(str(e), icon="⚠️")
+        st.session_state["run_error"] = str(e)
         return None
     st.session_state[slot] = run_id
     st.session_state.setdefault("_views", {}).pop(run_id, None)
