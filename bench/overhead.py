@@ -42,6 +42,7 @@ class PlainLoop:
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.step = 0
         self.perm = None
+        self.model.train()
 
     def advance(self, n: int) -> None:
         """Train n steps (evaluating on the same cadence as the Trainer)."""
@@ -51,7 +52,6 @@ class PlainLoop:
             if i == 0:
                 self.perm = torch.randperm(len(x), generator=self.gen)
             idx = self.perm[i * self.bs : (i + 1) * self.bs]
-            self.model.train()
             loss = F.cross_entropy(self.model(x[idx]), y[idx])
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -65,6 +65,7 @@ class PlainLoop:
                     F.cross_entropy(self.model(d.x_val), d.y_val)
                     k = min(len(x), max(len(d.x_val), 256))
                     F.cross_entropy(self.model(x[:k]), y[:k])
+                self.model.train()  # back to training mode once per evaluation, as the Trainer does
 
 
 def main() -> None:
@@ -85,7 +86,7 @@ def main() -> None:
     t_plain, t_lab, ratios = [], [], []
     for c in range(args.chunks):
         pair = {}
-        for name in (("plain", "lab") if c % 2 == 0 else ("lab", "plain")):
+        for name in ("plain", "lab") if c % 2 == 0 else ("lab", "plain"):
             t0 = time.perf_counter()
             (plain if name == "plain" else lab).advance(args.chunk)
             pair[name] = time.perf_counter() - t0
@@ -94,12 +95,17 @@ def main() -> None:
         ratios.append(pair["lab"] / pair["plain"])
     lab.stop_now("completed", "benchmark over")
     ips = lambda ts: args.chunk * cfg.batch_size * len(ts) / sum(ts)  # noqa: E731
-    print(f"default CNN on {cfg.dataset}: {args.chunks} alternating chunks of {args.chunk} steps, {args.threads} thread(s)")
+    print(
+        f"default CNN on {cfg.dataset}: {args.chunks} alternating chunks of {args.chunk} steps, "
+        f"{args.threads} thread(s)"
+    )
     print(f"plain loop : {ips(t_plain):8.0f} images/s")
     print(f"lab Trainer: {ips(t_lab):8.0f} images/s  ({len(lab.history.snapshots)} snapshots at the default cadence)")
     q = statistics.quantiles(ratios, n=4)
-    print(f"time ratio lab/plain: median {statistics.median(ratios):.3f}x (quartiles {q[0]:.3f}-{q[2]:.3f})"
-          f", overall {sum(t_lab) / sum(t_plain):.3f}x   (target <= 1.05x)")
+    print(
+        f"time ratio lab/plain: median {statistics.median(ratios):.3f}x (quartiles {q[0]:.3f}-{q[2]:.3f})"
+        f", overall {sum(t_lab) / sum(t_plain):.3f}x   (target <= 1.05x)"
+    )
 
 
 if __name__ == "__main__":

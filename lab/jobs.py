@@ -1,31 +1,30 @@
-"""JobManager: runs Trainers in warm worker processes, outside the web process.
+"""JobManager: runs Trainers in warm workers, outside the web process.
 
 Design:
-- Workers are started once (spawn context) and import torch and the engine up
-  front, so pressing Start never pays for a new interpreter.
+- Where workers run is pluggable (lab/executors/): `local` spawned processes by
+  default, or `ray` actors on a Ray cluster (setting `executor`). Every executor
+  runs the same worker loop (lab/worker.py), so training is identical.
+- Workers are started once and import torch and the engine up front, so pressing
+  Start never pays for a new interpreter.
 - Each worker holds several runs and steps them in turn, `slice_seconds` at a
   time, so every active run makes progress (fair sharing instead of first come,
   first served). Runs go to the worker with the fewest active runs.
 - Workers write everything to the RunStore (SQLite); pages read the store. The
   manager only sends small commands (start, pause, resume, step, stop) and listens
   for "ended" events, so the web process stays light and never imports torch.
-- A monitor thread notices a dead worker (e.g. kill -9), marks its runs `failed`
-  with the reason, and starts a replacement. At start-up, runs left active by a
-  previous server are marked `interrupted`.
+- A monitor thread polls the executor's events, notices a dead worker (e.g. kill -9,
+  ray.kill), marks its runs `failed` with the reason, and starts a replacement. At
+  start-up, runs left active by a previous server are marked `interrupted`.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import queue
-import sys
 import threading
 import time
-import types
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 from lab.config import RunConfig
+from lab.executors import Executor, make_executor
+from lab.executors.local import plain_main, worker_main
 from lab.settings import Settings, load_settings
 from lab.store import RunStore
 
@@ -34,159 +33,30 @@ class CapacityError(RuntimeError):
     """The session or the server has no room for another run right now."""
 
 
-@dataclass
-class _Worker:
-    proc: mp.process.BaseProcess
-    commands: mp.Queue
-    runs: set[str] = field(default_factory=set)
-
-
-_SPAWN_LOCK = threading.Lock()
-
-
-@contextmanager
-def plain_main():
-    """Hide the running script from `spawn` while a worker starts.
-
-    Streamlit executes each page as the `__main__` module; spawn would re-import
-    that page in the new worker (running the page, and starting workers from the
-    worker). The worker needs nothing from `__main__`, so show it an empty one.
-    """
-    with _SPAWN_LOCK:
-        real = sys.modules.get("__main__")
-        sys.modules["__main__"] = types.ModuleType("__main__")
-        try:
-            yield
-        finally:
-            if real is not None:
-                sys.modules["__main__"] = real
-
-
-def _safe_reason(e: BaseException) -> str:
-    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    return f"{type(e).__name__}: {text}"[:300]
-
-
-def worker_main(
-    wid: int, commands: mp.Queue, events: mp.Queue, store_path: str, threads: int, slice_seconds: float, limits
-) -> None:
-    """Worker process loop: receive commands, step active runs in turn, report ends."""
-    import os
-
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-    import torch
-
-    torch.set_num_threads(threads)
-    from lab.persist import StoreWriter
-    from lab.trainer import Trainer
-
-    store = RunStore(store_path)
-    runs: dict[str, dict] = {}  # run_id -> {"trainer", "paused"}
-    _warm_up()
-    events.put(("ready", wid, None, None))
-
-    def end(run_id: str) -> None:
-        entry = runs.pop(run_id)
-        events.put(("ended", wid, run_id, entry["trainer"].status))
-
-    def fail(run_id: str, e: BaseException) -> None:
-        store.set_status(run_id, "failed", _safe_reason(e))
-        runs.pop(run_id, None)
-        events.put(("ended", wid, run_id, "failed"))
-
-    while True:
-        runnable = [r for r, e in runs.items() if not e["paused"]]
-        try:
-            cmd = commands.get_nowait() if runnable else commands.get(timeout=0.2)
-        except queue.Empty:
-            cmd = None
-        except (EOFError, OSError):
-            return
-        while cmd is not None:
-            op, run_id, arg = cmd
-            if op == "quit":
-                for rid in list(runs):
-                    runs[rid]["trainer"].stop_now("interrupted", "the server shut down")
-                return
-            try:
-                if op == "start":
-                    cfg = RunConfig.from_dict(arg["config"], limits)
-                    writer = StoreWriter(store, run_id)
-                    trainer = Trainer(cfg, callbacks=[writer], limits=limits)
-                    runs[run_id] = {"trainer": trainer, "writer": writer, "paused": bool(arg.get("paused"))}
-                    if arg.get("paused"):
-                        store.set_status(run_id, "paused")
-                elif run_id in runs:
-                    entry = runs[run_id]
-                    tr = entry["trainer"]
-                    if op == "pause":
-                        entry["paused"] = True
-                        entry["writer"].flush(tr, status="paused")  # the page sees exactly where it stopped
-                    elif op == "resume":
-                        entry["paused"] = False
-                        store.set_status(run_id, "running")
-                    elif op == "step":
-                        n = tr.steps_per_epoch - tr.batch_in_epoch if arg == "epoch" else int(arg)
-                        tr.advance(n)
-                        if not tr.done:
-                            entry["writer"].flush(tr, status="paused")
-                    elif op == "stop":
-                        tr.stop_now("stopped", "stopped by the user")
-                    if tr.done:
-                        end(run_id)
-            except Exception as e:  # one bad run must never take the worker down
-                fail(run_id, e)
-            try:
-                cmd = commands.get_nowait()
-            except queue.Empty:
-                cmd = None
-        for run_id in [r for r, e in runs.items() if not e["paused"]]:
-            tr = runs[run_id]["trainer"]
-            try:
-                tr.advance(10**9, max_seconds=slice_seconds)
-            except Exception as e:
-                fail(run_id, e)
-                continue
-            if tr.done:
-                end(run_id)
-
-
-def _warm_up() -> None:
-    """Touch the embedded datasets and one tiny training step so the first real Start is fast."""
-    from lab.config import RunConfig
-    from lab.trainer import Trainer
-
-    for cfg in (
-        RunConfig(max_steps=2, eval_every=1),
-        RunConfig(model="cnn", dataset="shapes", max_steps=1),
-        RunConfig(dataset="spiral", max_steps=1),
-    ):
-        try:
-            Trainer(cfg).fit()
-        except Exception:  # warming is best effort; a real start reports real errors
-            pass
-
-
 class JobManager:
-    """Starts warm workers and routes runs to them; thread-safe, one per server process."""
+    """Starts warm workers and routes runs to them; thread-safe, one per server process.
+
+    `executor` (lab/executors/) is what runs the workers; the manager keeps the
+    bookkeeping: which run is on which worker, the queue, the per-session caps.
+    """
 
     def __init__(self, settings: Settings | None = None, store: RunStore | None = None):
         self.settings = settings or load_settings()
         self.store_path = str(store.path if store else self.settings.store_path)
         self.store = store or RunStore(self.store_path)
         self.limits = self.settings.limits
-        self._ctx = mp.get_context("spawn")  # fork after torch has started threads is unsafe
-        self._events: mp.Queue = self._ctx.Queue()
         self._lock = threading.RLock()
-        self._workers: list[_Worker] = []
+        self._held: list[set[str]] = []  # worker index -> its active runs
         self._owner: dict[str, str] = {}  # active run -> owner
         self._where: dict[str, int] = {}  # active run -> worker index
         self._pending: list[tuple[str, dict]] = []  # runs waiting for capacity, in order
         self._ready: set[int] = set()
         self._closed = False
         self.store.mark_unfinished("interrupted", "the server restarted while this run was active")
+        self.executor: Executor = make_executor(self.settings, self.store_path)
         for i in range(self.settings.n_workers):
-            self._workers.append(self._spawn(i))
+            self.executor.start(i)
+            self._held.append(set())
         self._monitor = threading.Thread(target=self._watch, name="jobs-monitor", daemon=True)
         self._monitor.start()
 
@@ -249,14 +119,14 @@ class JobManager:
         with self._lock:
             return [r for r, o in self._owner.items() if owner is None or o == owner]
 
-    def worker_pids(self) -> list[int]:
-        """Process ids of the workers (for tests and the status page)."""
+    def worker_pids(self) -> list[int | None]:
+        """Process ids of the workers (for tests and the status page; Ray: on their node, None until ready)."""
         with self._lock:
-            return [w.proc.pid for w in self._workers]
+            return [self.executor.pid(i) for i in range(len(self._held))]
 
     def ready(self) -> bool:
         """True once every worker has warmed up."""
-        return len(self._ready) >= len(self._workers)
+        return len(self._ready) >= len(self._held)
 
     def wait_ready(self, timeout: float = 120.0) -> bool:
         """Block until the workers are warm (tests, benchmarks)."""
@@ -276,83 +146,62 @@ class JobManager:
         """Stop the workers; active runs are marked interrupted."""
         with self._lock:
             self._closed = True
-            for w in self._workers:
-                try:
-                    w.commands.put(("quit", None, None))
-                except (OSError, ValueError):
-                    pass
-        for w in self._workers:
-            w.proc.join(timeout=5)
-            if w.proc.is_alive():
-                w.proc.kill()
+        self._monitor.join(timeout=5)  # it polls the executor, which is not shared between threads
+        self.executor.stop_all()
         self.store.mark_unfinished("interrupted", "the server shut down while this run was active")
 
     # ---- internals -------------------------------------------------------------------
-
-    def _spawn(self, index: int) -> _Worker:
-        commands = self._ctx.Queue()
-        s = self.settings
-        proc = self._ctx.Process(
-            target=worker_main,
-            name=f"lab-worker-{index}",
-            daemon=True,
-            args=(index, commands, self._events, self.store_path, s.n_threads, s.slice_seconds, self.limits),
-        )
-        with plain_main():
-            proc.start()
-        return _Worker(proc, commands)
 
     def _send(self, run_id: str, op: str, arg=None) -> None:
         with self._lock:
             if run_id not in self._where:
                 return
-            self._workers[self._where[run_id]].commands.put((op, run_id, arg))
+            self.executor.send(self._where[run_id], (op, run_id, arg))
 
     def _dispatch(self) -> None:
         """Move waiting runs onto the least-loaded workers while the global cap allows."""
         while self._pending and len(self._where) < self.settings.max_active_runs:
             run_id, payload = self._pending.pop(0)
-            index = min(range(len(self._workers)), key=lambda i: len(self._workers[i].runs))
-            self._workers[index].runs.add(run_id)
+            index = min(range(len(self._held)), key=lambda i: len(self._held[i]))
+            self._held[index].add(run_id)
             self._where[run_id] = index
-            self._workers[index].commands.put(("start", run_id, payload))
+            self.executor.send(index, ("start", run_id, payload))
 
     def _watch(self) -> None:
         while not self._closed:
             try:
-                kind, wid, run_id, status = self._events.get(timeout=0.2)
-                with self._lock:
+                events = self.executor.poll(0.2)
+            except (EOFError, OSError):
+                return
+            with self._lock:
+                for kind, wid, run_id, _ in events:
                     if kind == "ready":
                         self._ready.add(wid)
                     elif kind == "ended":
                         self._forget(run_id)
-                        self._dispatch()
-            except queue.Empty:
-                pass
-            except (EOFError, OSError):
-                return
+                if events:
+                    self._dispatch()
             self._check_workers()
 
     def _forget(self, run_id: str) -> None:
         index = self._where.pop(run_id, None)
         if index is not None:
-            self._workers[index].runs.discard(run_id)
+            self._held[index].discard(run_id)
         self._owner.pop(run_id, None)
 
     def _check_workers(self) -> None:
         with self._lock:
             if self._closed:
                 return
-            for i, w in enumerate(self._workers):
-                if w.proc.is_alive():
+            for i, held in enumerate(self._held):
+                if self.executor.alive(i):
                     continue
-                lost = list(w.runs)
-                reason = f"the worker process {w.proc.pid} died (exit code {w.proc.exitcode}) while training"
-                self.store.mark_unfinished("failed", reason, run_ids=lost)
+                lost = list(held)
+                self.store.mark_unfinished("failed", self.executor.death(i), run_ids=lost)
                 for run_id in lost:
                     self._forget(run_id)
                 self._ready.discard(i)
-                self._workers[i] = self._spawn(i)
+                self.executor.start(i)
             self._dispatch()
 
 
@@ -378,4 +227,4 @@ def shutdown_shared() -> None:
         manager.shutdown()
 
 
-__all__ = ["CapacityError", "JobManager", "shared_manager", "shutdown_shared", "worker_main"]
+__all__ = ["CapacityError", "JobManager", "plain_main", "shared_manager", "shutdown_shared", "worker_main"]

@@ -21,6 +21,9 @@ class SettingsError(ValueError):
     """A bad settings value: names the key, the value and what is allowed."""
 
 
+CHOICES = {"executor": ("local", "ray")}  # text settings that take one of a few names
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything an operator may tune; defaults suit one laptop."""
@@ -36,6 +39,15 @@ class Settings:
     max_steps: int = Limits.max_steps
     max_samples: int = Limits.max_samples
     max_batch: int = Limits.max_batch
+    executor: str = "local"  # where workers run: 'local' processes, or 'ray' actors (needs `pip install ray`)
+    ray_address: str = ""  # with executor='ray': '' = start a private local Ray, 'auto' = the one `ray start`
+    # ran on this machine (or $RAY_ADDRESS), else 'host:port' of a cluster's head or 'ray://host:10001'
+
+    def __post_init__(self) -> None:
+        for key, allowed in CHOICES.items():
+            value = getattr(self, key)
+            if value not in allowed:
+                raise SettingsError(f"setting {key}={value!r} is invalid: one of {', '.join(allowed)}")
 
     @property
     def limits(self) -> Limits:

@@ -113,7 +113,7 @@ def test_killed_worker_marks_run_failed_and_others_carry_on(jm):
     a = jm.submit(LONG, owner="k1")
     b = jm.submit(LONG, owner="k2")
     assert _until(lambda: _step(jm, a) > 0 and _step(jm, b) > 0)
-    victim = jm._workers[jm._where[a]].proc.pid
+    victim = jm.worker_pids()[jm._where[a]]
     os.kill(victim, signal.SIGKILL)
     run = jm.wait(a, 30)
     assert run["status"] == "failed" and "died" in run["reason"] and str(victim) in run["reason"]

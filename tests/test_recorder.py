@@ -138,3 +138,16 @@ def test_adaptive_cadence_records_regularly():
     steps = [s["step"] for s in tr.history.snapshots]
     assert steps[0] == 1 and steps[1] == 11  # the probe gap before costs are known
     assert len(steps) >= 3 and steps == sorted(steps)
+
+
+def test_histogram_counts_match_torch_histc_on_clamped_values():
+    """The recorder's bincount histogram against torch.histc: same counts, out-of-range values in the end bins."""
+    from lab.recorder import _hist
+
+    g = torch.Generator().manual_seed(3)
+    t = torch.randn(64, 16, 8, 8, generator=g) * 2
+    lo, hi, bins = -1.5, 2.5, 40
+    ours = _hist(t, lo, hi, bins)
+    reference = torch.histc(t.clamp(lo, hi), bins=bins, min=lo, max=hi)
+    assert torch.equal(ours, reference)
+    assert ours.sum() == t.numel() and ours[0] == (t <= lo + (hi - lo) / bins).sum()
