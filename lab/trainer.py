@@ -351,7 +351,6 @@ class Trainer:
         if end_of_epoch:
             self._emit("on_epoch_end")
 
-    @torch.no_grad()
     def _loss_and_correct(self, loss: torch.Tensor, logits: torch.Tensor, target: torch.Tensor) -> tuple[float, int]:
         """This step's loss and number of correct answers, read with the least work for the device."""
         if self.device.type == "cpu":
@@ -360,9 +359,10 @@ class Trainer:
             pred = logits.detach().numpy().argmax(1)
             hard = target.numpy().argmax(1) if target.dtype.is_floating_point else target.numpy()
             return loss.item(), int((pred == hard).sum())
-        hard = target.argmax(1) if target.dtype.is_floating_point else target
-        # On an accelerator: one small tensor, one host copy for the loss and the correct count together.
-        both = torch.stack([loss.detach(), (logits.argmax(1) == hard).sum().to(loss.dtype)]).tolist()
+        with torch.no_grad():
+            hard = target.argmax(1) if target.dtype.is_floating_point else target
+            # On an accelerator: one small tensor, one host copy for the loss and the correct count together.
+            both = torch.stack([loss.detach(), (logits.argmax(1) == hard).sum().to(loss.dtype)]).tolist()
         return both[0], int(both[1])
 
     @torch.no_grad()
