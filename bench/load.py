@@ -1,0 +1,587 @@
+"""Classroom load: N sessions at once each start a small run on the Train page and watch it to the end.
+
+Starts the app with `python -m lab.ui.serve` on a free port (its own store in a temp dir), then plays
+the browser's side of Streamlit's websocket protocol directly: BackMsg.rerun_script to load /train and
+to press Start, the fragment auto-reruns the server asks for (ForwardMsg.auto_rerun) on their interval,
+and ForwardMsg deltas read back (the "loss" Plotly chart, the status line, errors). That measures the
+server, not N Chromium renderers sharing the same 2 cores. First one session alone (the baseline), then
+N sessions that press Start together; the report compares both with the issue's targets.
+
+    python bench/load.py [--sessions 30] [--epochs 200] [--port 0] [--keep]
+
+Status (2026-11-25): written against the Train page before its buttons moved to on_click callbacks
+and its charts to the live-chart component; the baseline session now times out without seeing a run
+id ("no run id in the URL after Start"). Not yet re-validated: see the open classroom-server issue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import math
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode
+
+from streamlit.proto.Alert_pb2 import Alert
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ClientState_pb2 import ContextInfo
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.proto.WidgetStates_pb2 import WidgetState
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lab.config import RunConfig  # noqa: E402
+from lab.store import RunStore  # noqa: E402
+
+PAGE = "train"  # URL path of the Train page (st.navigation derives it from pages/train.py)
+LOSS_SUFFIX = "-loss"  # Streamlit element ids end with the user key; the loss chart's key is "loss"
+STATUS_RE = re.compile(r"^\*\*Run\*\* · (\w+) · step (\d+)/(\d+)")  # dashboard._status_line, single run
+ENDED = ("completed", "stopped", "diverged", "failed", "interrupted")
+TARGETS = {"first": 5.0, "interval": 3.0, "ratio": 0.8, "memory": 4 * 2**30}
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+def free_port() -> int:
+    """An unused local TCP port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_health(url: str, server: subprocess.Popen, timeout: float = 120) -> None:
+    """Block until Streamlit answers its health check (or fail fast if the server died)."""
+    t_end = time.time() + timeout
+    while time.time() < t_end:
+        if server.poll() is not None:
+            raise RuntimeError(f"server exited with code {server.returncode} before it was healthy")
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read().strip() == b"ok":
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("server did not become healthy")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100); NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+# ---- server memory --------------------------------------------------------------------------------
+
+
+def process_tree(root: int) -> list[int]:
+    """The pid `root` and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue  # exited meanwhile
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])  # the command name may contain spaces and parentheses
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def rss(pid: int) -> int:
+    """Resident bytes of one process (0 if it is gone)."""
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_SIZE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process so far (0 if it is gone)."""
+    try:
+        fields_ = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields_[11]) + int(fields_[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+class MemorySampler(threading.Thread):
+    """Samples the RSS of the server plus all its child processes every `period` seconds."""
+
+    def __init__(self, root: int, period: float = 0.2):
+        super().__init__(name="memory-sampler", daemon=True)
+        self.root, self.period = root, period
+        self.peak = self.peak_web = 0
+        self.pids: list[int] = [root]
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        """Sample until stopped."""
+        while not self._stop.wait(self.period):
+            self.pids = process_tree(self.root)
+            sizes = [rss(p) for p in self.pids]
+            self.peak = max(self.peak, sum(sizes))
+            self.peak_web = max(self.peak_web, sizes[0])
+
+    def reset(self) -> None:
+        """Start a new peak (one per phase)."""
+        self.peak = self.peak_web = 0
+
+    def stop(self) -> None:
+        """Stop sampling."""
+        self._stop.set()
+
+    def cpu(self) -> tuple[float, float]:
+        """CPU seconds so far of the web process and of its children (workers, offload pool)."""
+        web = cpu_seconds(self.root)
+        return web, sum(cpu_seconds(p) for p in self.pids if p != self.root)
+
+
+# ---- one simulated browser tab --------------------------------------------------------------------
+
+
+def loss_points(spec: str) -> tuple[int, float]:
+    """(number of points, last step) of a loss figure's Plotly JSON; (0, -1) for the empty state."""
+    n, last = 0, -1.0
+    for trace in json.loads(spec).get("data", []):
+        xs = trace.get("x")
+        if isinstance(xs, dict) and "bdata" in xs:  # Plotly's typed-array encoding of numpy data
+            import numpy as np
+
+            xs = np.frombuffer(base64.b64decode(xs["bdata"]), dtype=xs.get("dtype", "f8")).tolist()
+        if xs:
+            n += len(xs)
+            last = max(last, float(xs[-1]))
+    return n, last
+
+
+@dataclass
+class Session:
+    """One browser tab on the Train page, speaking Streamlit's websocket protocol like the frontend does."""
+
+    name: str
+    ws_url: str
+    query: str  # the URL's query string; the server rewrites it (run, tok) and the tab follows
+    page_hash: str = ""  # page_script_hash once the server named the page; until then the page name is sent
+    start_id: str = ""  # widget id of the Start button
+    warming: bool = False  # the last full run still showed "workers are warming up"
+    status: str = ""
+    run_id: str = ""
+    t_start: float = 0.0  # wall clock (time.time) when Start was sent
+    t_first: float = 0.0  # ... when the first loss chart with points arrived
+    t_end: float = 0.0  # ... when the status line said the run ended
+    last_step: float = -1.0
+    t_last_update: float = 0.0
+    intervals: list = field(default_factory=list)  # seconds between loss-chart updates with new steps
+    errors: list = field(default_factory=list)
+    messages: int = 0
+    ws: ClientConnection | None = None
+    timers: dict = field(default_factory=dict)  # fragment id -> (interval, asyncio task)
+    idle: asyncio.Event = field(default_factory=asyncio.Event)  # a full script run has finished
+    done: asyncio.Event = field(default_factory=asyncio.Event)  # the run ended or the connection broke
+    _reader: asyncio.Task | None = None
+
+    async def open(self) -> None:
+        """Connect and load the page (the browser's first rerun_script)."""
+        # No Origin header and no XSRF token: the server allows both for non-browser clients.
+        self.ws = await connect(self.ws_url, subprotocols=["streamlit"], max_size=None, ping_interval=None)
+        self._reader = asyncio.create_task(self._read(), name=f"{self.name}-read")
+        await self.rerun()
+
+    async def rerun(self, fragment_id: str = "", trigger: str = "", auto: bool = False) -> None:
+        """Send BackMsg.rerun_script: a full rerun, a Start press (trigger) or a fragment auto-rerun."""
+        msg = BackMsg()
+        state = msg.rerun_script
+        state.query_string = self.query
+        if self.page_hash:
+            state.page_script_hash = self.page_hash
+        else:
+            state.page_name = PAGE
+        state.fragment_id = fragment_id
+        state.is_auto_rerun = auto
+        # Only widgets that changed are sent: the server keeps every other widget's last value.
+        state.widget_states.SetInParent()
+        if trigger:
+            state.widget_states.widgets.append(WidgetState(id=trigger, trigger_value=True))
+        state.context_info.CopyFrom(ContextInfo(timezone="UTC", timezone_offset=0, locale="en-US"))
+        if not fragment_id:
+            self.idle.clear()
+        try:
+            await self.ws.send(msg.SerializeToString())
+        except ConnectionClosed as e:
+            self._fail(f"connection closed while sending: {e}")
+
+    async def press_start(self) -> None:
+        """Click Start (a rerun with the button's trigger set), remembering when."""
+        self.t_start = time.time()
+        await self.rerun(trigger=self.start_id)
+
+    async def close(self) -> None:
+        """Stop the timers and disconnect."""
+        for _, task in self.timers.values():
+            task.cancel()
+        self.timers.clear()
+        if self.ws is not None:
+            await self.ws.close()
+        if self._reader is not None:
+            self._reader.cancel()
+
+    def _fail(self, why: str) -> None:
+        self.errors.append(why)
+        self.done.set()
+
+    async def _tick(self, fragment_id: str, interval: float) -> None:
+        """setInterval of the frontend: rerun the fragment every `interval` seconds, whatever the server does."""
+        loop = asyncio.get_running_loop()
+        t_next = loop.time() + interval
+        while True:
+            await asyncio.sleep(max(0.0, t_next - loop.time()))
+            t_next += interval
+            await self.rerun(fragment_id=fragment_id, auto=True)
+
+    def _cancel_timers(self, ids=None) -> None:
+        for fid in list(self.timers) if ids is None else ids:
+            entry = self.timers.pop(fid, None)
+            if entry:
+                entry[1].cancel()
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self.ws:
+                self.messages += 1
+                self._handle(ForwardMsg.FromString(raw))
+        except ConnectionClosed as e:
+            if not self.done.is_set():
+                self._fail(f"connection closed: {e}")
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # a bench bug must not look like a silent hang
+            self._fail(f"client error: {e!r}")
+        else:
+            if not self.done.is_set():
+                self._fail("connection closed by the server")
+
+    def _handle(self, msg: ForwardMsg) -> None:
+        kind = msg.WhichOneof("type")
+        if kind == "new_session":
+            self.page_hash = msg.new_session.page_script_hash or self.page_hash
+            if not msg.metadata.run.fragment_ids:  # a full run: the frontend drops every auto-rerun timer
+                self._cancel_timers()
+                self.warming = False
+        elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
+            self._element(msg.delta.new_element)
+        elif kind == "auto_rerun":
+            fid, interval = msg.auto_rerun.fragment_id, msg.auto_rerun.interval
+            if fid and self.timers.get(fid, (None,))[0] != interval:  # same interval again: keep the countdown
+                self._cancel_timers([fid])
+                self.timers[fid] = (interval, asyncio.create_task(self._tick(fid, interval)))
+        elif kind == "stop_auto_rerun":
+            self._cancel_timers(list(msg.stop_auto_rerun.fragment_ids))
+        elif kind == "page_info_changed":
+            self.query = msg.page_info_changed.query_string
+            self.run_id = parse_qs(self.query).get("run", [self.run_id])[0]
+        elif kind == "script_finished":
+            if msg.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY:
+                self.idle.set()
+            elif msg.script_finished == ForwardMsg.FINISHED_WITH_COMPILE_ERROR:
+                self._fail("script compile error")
+        elif kind == "session_event" and msg.session_event.HasField("script_compilation_exception"):
+            self._fail(f"script compilation exception: {msg.session_event.script_compilation_exception.message}")
+
+    def _element(self, el) -> None:
+        kind = el.WhichOneof("type")
+        spec = None
+        if kind == "plotly_chart" and el.plotly_chart.id.endswith(LOSS_SUFFIX):
+            spec = el.plotly_chart.spec
+        elif kind == "bidi_component" and el.bidi_component.id.endswith(LOSS_SUFFIX):
+            spec = json.loads(el.bidi_component.json)["figure"]  # lab.ui.live_chart: {"figure": json, ...}
+        if spec is not None:
+            if not self.t_start:
+                return
+            n, last = loss_points(spec)
+            now = time.time()
+            if n and not self.t_first:
+                self.t_first = self.t_last_update = now
+                self.last_step = last
+            elif n and last > self.last_step:
+                self.intervals.append(now - self.t_last_update)
+                self.t_last_update, self.last_step = now, last
+        elif kind == "markdown":
+            body = el.markdown.body
+            if "warming up" in body:
+                self.warming = True
+            match = STATUS_RE.match(body)
+            if match and self.t_start:
+                self.status = match.group(1)
+                if self.status in ENDED and not self.t_end:
+                    self.t_end = time.time()
+                    if self.status != "completed":
+                        self.errors.append(f"run ended {self.status}: {body}")
+                    self.done.set()
+        elif kind == "button" and el.button.label == "Start":
+            self.start_id = el.button.id
+        elif kind == "exception":
+            self.errors.append(f"exception {el.exception.type}: {el.exception.message}")
+        elif kind == "alert" and el.alert.format == Alert.ERROR:
+            self.errors.append(f"st.error: {el.alert.body}")
+
+
+# ---- phases ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Phase:
+    """What a phase measured: its sessions, and the runs' rows from the store."""
+
+    sessions: list
+    rows: list
+    peak: int
+    peak_web: int
+    cpu_web: float
+    cpu_children: float
+    wall: float
+
+    @property
+    def completed(self) -> int:
+        """Runs that ended `completed` in the store and were seen so by their session."""
+        return sum(
+            1 for s, r in zip(self.sessions, self.rows, strict=True) if r and r["status"] == "completed" and s.t_end
+        )
+
+    @property
+    def images(self) -> int:
+        """Images trained by all runs (steps x batch size, as the workers recorded them)."""
+        return sum(r["summary"].get("steps", 0) * r["summary"].get("batch_size", 0) for r in self.rows if r)
+
+    @property
+    def throughput(self) -> float:
+        """Images per second, from the first Start to the last run's end (store time)."""
+        starts = [s.t_start for s in self.sessions if s.t_start]
+        ends = [r["updated"] for r in self.rows if r and r["status"] not in ("queued", "running", "paused")]
+        return self.images / (max(ends) - min(starts)) if starts and ends else 0.0
+
+    @property
+    def errors(self) -> list[str]:
+        """One line per error, prefixed with its session."""
+        out = [f"{s.name}: {e}" for s in self.sessions for e in s.errors]
+        out += [f"{s.name}: no progress seen" for s in self.sessions if not s.t_first and not s.errors]
+        return out
+
+
+async def run_phase(base_ws: str, cfg: RunConfig, n: int, store: Path, sampler: MemorySampler, timeout: float) -> Phase:
+    """Open n tabs, wait until each has drawn the page, press Start in all at once, watch until every run ends."""
+    sessions = [Session(f"s{i:02d}", base_ws, urlencode({**cfg.replace(seed=i).to_query()})) for i in range(n)]
+    await asyncio.gather(*(s.open() for s in sessions))
+
+    async def settle(s: Session) -> None:
+        # Like a person waiting for the page: until the Start button is there and the workers are warm.
+        while True:
+            await asyncio.wait_for(s.idle.wait(), timeout)
+            if s.start_id and not s.warming:
+                return
+            await asyncio.sleep(0.5)
+            await s.rerun()
+
+    await asyncio.gather(*(settle(s) for s in sessions))
+    sampler.reset()
+    cpu0, t0 = sampler.cpu(), time.time()
+    await asyncio.gather(*(s.press_start() for s in sessions))
+    _, pending = await asyncio.wait([asyncio.create_task(s.done.wait()) for s in sessions], timeout=timeout)
+    for task in pending:
+        task.cancel()
+    for s in sessions:
+        if not s.done.is_set():
+            s.errors.append(f"timed out after {timeout:.0f} s (status {s.status or 'none'})")
+    wall = time.time() - t0
+    cpu1 = sampler.cpu()
+    peak, peak_web = sampler.peak, sampler.peak_web
+    await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)
+    runs = RunStore(store)
+    rows = [runs.get_run(s.run_id) if s.run_id else None for s in sessions]
+    runs.close()
+    for s, row in zip(sessions, rows, strict=True):
+        if row is None:
+            s.errors.append("no run id in the URL after Start")
+    return Phase(sessions, rows, peak, peak_web, cpu1[0] - cpu0[0], cpu1[1] - cpu0[1], wall)
+
+
+# ---- report ---------------------------------------------------------------------------------------
+
+
+def report(args: argparse.Namespace, cfg: RunConfig, base: Phase, load: Phase, steps: int) -> None:
+    """Print the baseline, the load phase and the targets table."""
+    b = base.sessions[0]
+    b_row = base.rows[0] or {"summary": {}}
+    worker_ips = b_row["summary"].get("steps", 0) * b_row["summary"].get("batch_size", 0)
+    worker_ips /= b_row["summary"].get("train_seconds") or float("inf")
+    print(f"config    : default MLP on digits, {cfg.epochs} epochs = {steps:,} steps x {cfg.batch_size} per run")
+    print(
+        f"baseline  : 1 session alone: Start -> first progress {b.t_first - b.t_start:.2f} s, "
+        f"Start -> completed {b.t_end - b.t_start:.1f} s, {base.throughput:,.0f} images/s "
+        f"({worker_ips:,.0f} images/s of training time as the worker measured it)"
+    )
+    firsts = [s.t_first - s.t_start for s in load.sessions if s.t_first]
+    intervals = [x for s in load.sessions for x in s.intervals]
+    ratio = load.throughput / base.throughput if base.throughput else float("nan")
+    n = len(load.sessions)
+    print(
+        f"load      : {n} sessions, Start pressed together; last run ended after {load.wall:.1f} s; "
+        f"{sum(s.messages for s in load.sessions):,} ForwardMsgs received, {len(intervals)} chart updates"
+    )
+    print(
+        f"server CPU: web process {load.cpu_web:.0f} s, workers {load.cpu_children:.0f} s "
+        f"over {load.wall:.0f} s wall x {os.cpu_count()} cores; peak RSS web process {load.peak_web / 2**30:.2f} GiB"
+    )
+    errors = load.errors
+    rows = [
+        ("runs completed", f"{load.completed}/{n}", f"{n}/{n}", load.completed == n),
+        ("errors", f"{len(errors)}", "0", not errors),
+        ("Start -> first progress p50", f"{percentile(firsts, 50):.2f} s", "", None),
+        (
+            "Start -> first progress p95",
+            f"{percentile(firsts, 95):.2f} s",
+            f"< {TARGETS['first']:g} s",
+            len(firsts) == n and percentile(firsts, 95) < TARGETS["first"],
+        ),
+        ("chart-update interval p50", f"{percentile(intervals, 50):.2f} s", "", None),
+        (
+            "chart-update interval p95",
+            f"{percentile(intervals, 95):.2f} s",
+            f"< {TARGETS['interval']:g} s",
+            bool(intervals) and percentile(intervals, 95) < TARGETS["interval"],
+        ),
+        ("total throughput", f"{load.throughput:,.0f} images/s", "", None),
+        ("  vs one run alone", f"{ratio:.2f}x", f">= {TARGETS['ratio']:g}x", ratio >= TARGETS["ratio"]),
+        (
+            "peak server memory",
+            f"{load.peak / 2**30:.2f} GiB",
+            f"< {TARGETS['memory'] / 2**30:g} GiB",
+            0 < load.peak < TARGETS["memory"],
+        ),
+    ]
+    print()
+    print(f"{'metric':<30}{'value':>20}   {'target':<10}result")
+    for name, value, target, ok in rows:
+        print(f"{name:<30}{value:>20}   {target:<10}{'' if ok is None else 'PASS' if ok else 'FAIL'}")
+    for line in errors[:20]:
+        print(f"  error: {line}")
+    if len(errors) > 20:
+        print(f"  ... and {len(errors) - 20} more errors")
+
+
+# ---- main -----------------------------------------------------------------------------------------
+
+
+def start_server(port: int, tmp: Path) -> subprocess.Popen:
+    """`python -m lab.ui.serve` on `port` with its own store; output goes to tmp/server.log."""
+    env = dict(os.environ, TRAINING_LAB_STORE=str(tmp / "runs.db"))
+    log = (tmp / "server.log").open("w")
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lab.ui.serve",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: Ctrl-C reaches the bench, which then shuts it down
+    )
+
+
+def stop_server(server: subprocess.Popen, pids: list[int]) -> None:
+    """SIGTERM the server (Streamlit exits cleanly and its daemon workers with it), then kill what is left."""
+    if server.poll() is None:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+    for pid in pids:  # the tree as last sampled: workers that outlived the server
+        if pid != server.pid and Path(f"/proc/{pid}").exists():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+async def bench(args: argparse.Namespace, ws_url: str, store: Path, sampler: MemorySampler) -> tuple[Phase, Phase]:
+    """The baseline phase, then the load phase."""
+    cfg = RunConfig(epochs=args.epochs)
+    base = await run_phase(ws_url, cfg, 1, store, sampler, args.timeout)
+    if base.errors or not base.completed:
+        raise RuntimeError(f"the baseline run failed: {base.errors}")
+    load = await run_phase(ws_url, cfg, args.sessions, store, sampler, args.timeout)
+    return base, load
+
+
+def main() -> int:
+    """Start the server, run both phases, print the report, shut everything down."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sessions", type=int, default=30, help="concurrent sessions in the load phase")
+    # 200 epochs of the default MLP on digits: 4,400 steps, ~7 s alone on one worker; 30 of them ~2-4 min.
+    p.add_argument("--epochs", type=int, default=200, help="epochs of each run (default MLP on digits)")
+    p.add_argument("--port", type=int, default=0, help="server port (0 = a free one)")
+    p.add_argument("--timeout", type=float, default=900, help="seconds a phase may take before it counts as failed")
+    p.add_argument("--keep", action="store_true", help="keep the temp dir (store, server.log)")
+    args = p.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="lab-load-"))
+    port = args.port or free_port()
+    server = start_server(port, tmp)
+    sampler = MemorySampler(server.pid)
+    sampler.start()
+    try:
+        wait_health(f"http://127.0.0.1:{port}", server)
+        base, load = asyncio.run(bench(args, f"ws://127.0.0.1:{port}/_stcore/stream", tmp / "runs.db", sampler))
+        steps = (base.rows[0] or {}).get("summary", {}).get("steps", 0)
+        report(args, RunConfig(epochs=args.epochs), base, load, steps)
+    except KeyboardInterrupt:
+        print("interrupted; shutting the server down", file=sys.stderr)
+        return 130
+    except BaseException:
+        log = (tmp / "server.log").read_text(errors="replace").splitlines()[-30:]
+        print("server.log (last lines):\n" + "\n".join(log), file=sys.stderr)
+        raise
+    finally:
+        sampler.stop()
+        stop_server(server, sampler.pids)
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
