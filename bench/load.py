@@ -1,17 +1,17 @@
 """Classroom load: N sessions at once each start a small run on the Train page and watch it to the end.
 
 Starts the app with `python -m lab.ui.serve` on a free port (its own store in a temp dir), then plays
-the browser's side of Streamlit's websocket protocol directly: BackMsg.rerun_script to load /train and
-to press Start, the fragment auto-reruns the server asks for (ForwardMsg.auto_rerun) on their interval,
-and ForwardMsg deltas read back (the "loss" Plotly chart, the status line, errors). That measures the
-server, not N Chromium renderers sharing the same 2 cores. First one session alone (the baseline), then
-N sessions that press Start together; the report compares both with the issue's targets.
+the browser's side of Streamlit's websocket protocol directly: BackMsg.rerun_script to load /train
+(then with the page hash that ForwardMsg.navigation names) and to press Start, the fragment
+auto-reruns the server asks for (ForwardMsg.auto_rerun) on their interval, and ForwardMsg deltas read
+back (the "loss" chart, the status line, errors). That measures the server, not N Chromium renderers
+sharing the same 2 cores. First one session alone (the baseline), then N sessions that press Start
+together; the report compares both with the issue's targets.
 
     python bench/load.py [--sessions 30] [--epochs 200] [--port 0] [--keep]
 
-Status (2026-11-25): written against the Train page before its buttons moved to on_click callbacks
-and its charts to the live-chart component; the baseline session now times out without seeing a run
-id ("no run id in the URL after Start"). Not yet re-validated: see the open classroom-server issue.
+The loss chart is found by its key ("loss") in either form the page may draw it: `st.plotly_chart` or
+the live-chart component (lab/ui/live_chart.py, a components.v2 element carrying the figure JSON).
 """
 
 from __future__ import annotations
@@ -298,6 +298,8 @@ class Session:
                 self.timers[fid] = (interval, asyncio.create_task(self._tick(fid, interval)))
         elif kind == "stop_auto_rerun":
             self._cancel_timers(list(msg.stop_auto_rerun.fragment_ids))
+        elif kind == "navigation":  # st.navigation names the page actually shown (new_session's is app.py's)
+            self.page_hash = msg.navigation.page_script_hash or self.page_hash
         elif kind == "page_info_changed":
             self.query = msg.page_info_changed.query_string
             self.run_id = parse_qs(self.query).get("run", [self.run_id])[0]
@@ -341,8 +343,8 @@ class Session:
                     self.done.set()
         elif kind == "button" and el.button.label == "Start":
             self.start_id = el.button.id
-        elif kind == "exception":
-            self.errors.append(f"exception {el.exception.type}: {el.exception.message}")
+        elif kind == "exception":  # an uncaught error in the page: this tab is broken, stop watching it
+            self._fail(f"exception {el.exception.type}: {el.exception.message or '(details hidden by the server)'}")
         elif kind == "alert" and el.alert.format == Alert.ERROR:
             self.errors.append(f"st.error: {el.alert.body}")
 
@@ -360,6 +362,7 @@ class Phase:
     peak_web: int
     cpu_web: float
     cpu_children: float
+    cpu_client: float  # this bench's own CPU: it shares the cores with the server
     wall: float
 
     @property
@@ -405,25 +408,34 @@ async def run_phase(base_ws: str, cfg: RunConfig, n: int, store: Path, sampler: 
 
     await asyncio.gather(*(settle(s) for s in sessions))
     sampler.reset()
-    cpu0, t0 = sampler.cpu(), time.time()
+    cpu0, t0, client0 = sampler.cpu(), time.time(), time.process_time()
     await asyncio.gather(*(s.press_start() for s in sessions))
+
+    async def started(s: Session) -> None:
+        # The script run that handles the click must put the new run's id in the URL; if it did
+        # not (a refused or crashed Start), the tab would otherwise wait for nothing until the timeout.
+        await s.idle.wait()
+        if not s.run_id:
+            s._fail("Start did not start a run (no run id in the URL)")
+
+    checks = [asyncio.create_task(started(s)) for s in sessions]
     _, pending = await asyncio.wait([asyncio.create_task(s.done.wait()) for s in sessions], timeout=timeout)
-    for task in pending:
+    for task in [*pending, *checks]:
         task.cancel()
     for s in sessions:
         if not s.done.is_set():
             s.errors.append(f"timed out after {timeout:.0f} s (status {s.status or 'none'})")
     wall = time.time() - t0
-    cpu1 = sampler.cpu()
+    cpu1, client = sampler.cpu(), time.process_time() - client0
     peak, peak_web = sampler.peak, sampler.peak_web
     await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)
     runs = RunStore(store)
     rows = [runs.get_run(s.run_id) if s.run_id else None for s in sessions]
     runs.close()
     for s, row in zip(sessions, rows, strict=True):
-        if row is None:
-            s.errors.append("no run id in the URL after Start")
-    return Phase(sessions, rows, peak, peak_web, cpu1[0] - cpu0[0], cpu1[1] - cpu0[1], wall)
+        if row is None and not s.errors:
+            s.errors.append("no run in the store for the id in the URL")
+    return Phase(sessions, rows, peak, peak_web, cpu1[0] - cpu0[0], cpu1[1] - cpu0[1], client, wall)
 
 
 # ---- report ---------------------------------------------------------------------------------------
@@ -450,8 +462,9 @@ def report(args: argparse.Namespace, cfg: RunConfig, base: Phase, load: Phase, s
         f"{sum(s.messages for s in load.sessions):,} ForwardMsgs received, {len(intervals)} chart updates"
     )
     print(
-        f"server CPU: web process {load.cpu_web:.0f} s, workers {load.cpu_children:.0f} s "
-        f"over {load.wall:.0f} s wall x {os.cpu_count()} cores; peak RSS web process {load.peak_web / 2**30:.2f} GiB"
+        f"CPU       : web process {load.cpu_web:.0f} s, workers {load.cpu_children:.0f} s, this bench "
+        f"{load.cpu_client:.0f} s, over {load.wall:.0f} s wall x {os.cpu_count()} cores; "
+        f"peak RSS of the web process alone {load.peak_web / 2**30:.2f} GiB"
     )
     errors = load.errors
     rows = [
@@ -544,6 +557,10 @@ async def bench(args: argparse.Namespace, ws_url: str, store: Path, sampler: Mem
     return base, load
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     """Start the server, run both phases, print the report, shut everything down."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -554,6 +571,7 @@ def main() -> int:
     p.add_argument("--timeout", type=float, default=900, help="seconds a phase may take before it counts as failed")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (store, server.log)")
     args = p.parse_args()
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` or `timeout` shut the server down too, like Ctrl-C
     tmp = Path(tempfile.mkdtemp(prefix="lab-load-"))
     port = args.port or free_port()
     server = start_server(port, tmp)
