@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from server import free_port, start_server, wait_health  # noqa: E402  (bench/server.py)
 
 from lab.config import RunConfig  # noqa: E402
 from lab.store import RunStore  # noqa: E402
@@ -38,25 +38,6 @@ CHROMIUM_ARGS = [
 COUNT_JS = """(sel) => { const el = document.querySelector(sel); if (!el || !el.data) return 0;
   let n = 0; for (const t of el.data) { if (t.x && t.x.length !== undefined) n += t.x.length;
   else if (t.x && t.x.bdata) n += t.x.shape ? Number(String(t.x.shape).split(',')[0]) : 1; } return n; }"""
-
-
-def free_port() -> int:
-    """An unused local TCP port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_health(url: str, timeout: float = 90) -> None:
-    """Block until Streamlit answers its health check."""
-    t_end = time.time() + timeout
-    while time.time() < t_end:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read().strip() == b"ok":
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("server did not become healthy")
 
 
 def headless_ips(cfg: RunConfig, threads: int) -> float:
@@ -81,27 +62,10 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp())
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, TRAINING_LAB_STORE=str(tmp / "runs.db"))
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lab.ui.serve",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = start_server(port, tmp)
     first_points, intervals, web_ips = [], [], []
     try:
-        wait_health(url)
+        wait_health(url, server)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             for r in range(args.repeats):

@@ -24,13 +24,11 @@ import math
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode
@@ -46,6 +44,8 @@ from websockets.exceptions import ConnectionClosed
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from server import free_port, start_server, wait_health  # noqa: E402  (bench/server.py)
+
 from lab.config import RunConfig  # noqa: E402
 from lab.store import RunStore  # noqa: E402
 
@@ -55,27 +55,6 @@ STATUS_RE = re.compile(r"^\*\*Run\*\* · (\w+) · step (\d+)/(\d+)")  # dashboar
 ENDED = ("completed", "stopped", "diverged", "failed", "interrupted")
 TARGETS = {"first": 5.0, "interval": 3.0, "ratio": 0.8, "memory": 4 * 2**30}
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-
-
-def free_port() -> int:
-    """An unused local TCP port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_health(url: str, server: subprocess.Popen, timeout: float = 120) -> None:
-    """Block until Streamlit answers its health check (or fail fast if the server died)."""
-    t_end = time.time() + timeout
-    while time.time() < t_end:
-        if server.poll() is not None:
-            raise RuntimeError(f"server exited with code {server.returncode} before it was healthy")
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read().strip() == b"ok":
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("server did not become healthy")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -504,30 +483,6 @@ def report(args: argparse.Namespace, cfg: RunConfig, base: Phase, load: Phase, s
 
 
 # ---- main -----------------------------------------------------------------------------------------
-
-
-def start_server(port: int, tmp: Path) -> subprocess.Popen:
-    """`python -m lab.ui.serve` on `port` with its own store; output goes to tmp/server.log."""
-    env = dict(os.environ, TRAINING_LAB_STORE=str(tmp / "runs.db"))
-    log = (tmp / "server.log").open("w")
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lab.ui.serve",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # its own process group: Ctrl-C reaches the bench, which then shuts it down
-    )
 
 
 def stop_server(server: subprocess.Popen, pids: list[int]) -> None:

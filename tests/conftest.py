@@ -1,5 +1,6 @@
 """Shared fixtures: a private run store with its own job manager for page tests."""
 
+import time
 from contextlib import contextmanager
 
 import pytest
@@ -31,3 +32,13 @@ def lab_server(tmp_path_factory):
     """A private store and one JobManager (one worker) for a test module."""
     with private_server(tmp_path_factory.mktemp("server")):
         yield
+
+
+def wait_until(cond, timeout: float = 60.0) -> bool:
+    """Poll `cond()` every 50 ms until it is true (True) or `timeout` seconds pass (False)."""
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False

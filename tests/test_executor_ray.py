@@ -26,6 +26,7 @@ from lab.executors import make_executor
 from lab.jobs import JobManager
 from lab.settings import Settings, SettingsError, load_settings
 from lab.trainer import Trainer
+from tests.conftest import wait_until
 
 RAY_CLI = Path(sys.executable).with_name("ray")
 LONG = RunConfig(epochs=2000, max_steps=100_000)
@@ -35,15 +36,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _until(cond, timeout=60.0):
-    t_end = time.monotonic() + timeout
-    while time.monotonic() < t_end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _stop_head(proc: subprocess.Popen) -> None:
@@ -91,7 +83,7 @@ def head(tmp_path_factory):
         mp.delenv("RAY_ADDRESS", raising=False)
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            up = _until(lambda: proc.poll() is not None or _port_open(port), 60)
+            up = wait_until(lambda: proc.poll() is not None or _port_open(port), 60)
             assert up and proc.poll() is None, f"ray head did not start; see {log_path}"
             yield f"127.0.0.1:{port}"
         finally:
@@ -143,9 +135,9 @@ def test_run_through_ray_equals_in_process_training(jm):
 
 def test_pause_step_exactly_then_stop(jm):
     rid = jm.submit(LONG, owner="b", paused=True)
-    assert _until(lambda: jm.store.get_run(rid)["status"] == "paused")
+    assert wait_until(lambda: jm.store.get_run(rid)["status"] == "paused")
     jm.step(rid, 5)
-    assert _until(lambda: _step(jm, rid) == 5)
+    assert wait_until(lambda: _step(jm, rid) == 5)
     time.sleep(0.6)  # three drains later it must still be exactly 5: paused means paused
     assert _step(jm, rid) == 5 and jm.store.get_run(rid)["status"] == "paused"
     jm.stop(rid)
@@ -155,20 +147,20 @@ def test_pause_step_exactly_then_stop(jm):
 
 def test_killed_actor_fails_its_run_and_a_replacement_takes_over(jm):
     rid = jm.submit(LONG, owner="c")
-    assert _until(lambda: _step(jm, rid) > 0)
+    assert wait_until(lambda: _step(jm, rid) > 0)
     index = jm._where[rid]
     old_pid = jm.worker_pids()[index]
     ray.kill(jm.executor.workers[index].handle)
     run = jm.wait(rid, 30)
     assert run["status"] == "failed" and "died" in run["reason"] and f"lab-worker-{index}" in run["reason"]
-    assert _until(jm.ready, 120) and jm.worker_pids()[index] != old_pid
+    assert wait_until(jm.ready, 120) and jm.worker_pids()[index] != old_pid
     ok = jm.submit(RunConfig(max_steps=30), owner="c")
     assert jm.wait(ok, 120)["status"] == "completed"
 
 
 def test_shutdown_replays_the_workers_last_writes(jm):
     rid = jm.submit(LONG, owner="d")
-    assert _until(lambda: _step(jm, rid) > 0)
+    assert wait_until(lambda: _step(jm, rid) > 0)
     jm.shutdown()
     run = jm.store.get_run(rid)
     # "the server shut down" is the worker's own stop reason: it reached the store through the final drain.

@@ -10,17 +10,9 @@ from lab.config import RunConfig
 from lab.jobs import CapacityError, JobManager
 from lab.settings import Settings
 from lab.store import RunStore
+from tests.conftest import wait_until
 
 LONG = RunConfig(epochs=2000, max_steps=100_000)
-
-
-def _until(cond, timeout=60.0):
-    t_end = time.monotonic() + timeout
-    while time.monotonic() < t_end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture(scope="module")
@@ -46,15 +38,15 @@ def test_run_completes_and_is_stored(jm):
 
 def test_pause_step_resume_stop(jm):
     rid = jm.submit(LONG, owner="t2", paused=True)
-    assert _until(lambda: jm.store.get_run(rid)["status"] == "paused")
+    assert wait_until(lambda: jm.store.get_run(rid)["status"] == "paused")
     jm.step(rid, 3)
-    assert _until(lambda: _step(jm, rid) == 3)
+    assert wait_until(lambda: _step(jm, rid) == 3)
     jm.step(rid, "epoch")
-    assert _until(lambda: _step(jm, rid) == 1437 // 64)
+    assert wait_until(lambda: _step(jm, rid) == 1437 // 64)
     jm.resume(rid)
-    assert _until(lambda: _step(jm, rid) > 100)
+    assert wait_until(lambda: _step(jm, rid) > 100)
     jm.pause(rid)
-    assert _until(lambda: jm.store.get_run(rid)["status"] == "paused")
+    assert wait_until(lambda: jm.store.get_run(rid)["status"] == "paused")
     time.sleep(0.3)
     held = _step(jm, rid)
     time.sleep(0.5)
@@ -92,8 +84,8 @@ def test_global_cap_queues_with_position(jm):
     ids = [jm.submit(LONG, owner=f"q{i}") for i in range(4)]
     assert jm.queue_position(ids[3]) == 1 and jm.store.get_run(ids[3])["status"] == "queued"
     jm.stop(ids[0])
-    assert _until(lambda: jm.queue_position(ids[3]) == 0)
-    assert _until(lambda: jm.store.get_run(ids[3])["status"] == "running")
+    assert wait_until(lambda: jm.queue_position(ids[3]) == 0)
+    assert wait_until(lambda: jm.store.get_run(ids[3])["status"] == "running")
     for rid in ids[1:]:
         jm.stop(rid)
         jm.wait(rid, 30)
@@ -112,17 +104,17 @@ def test_runs_share_a_worker_fairly(jm):
 def test_killed_worker_marks_run_failed_and_others_carry_on(jm):
     a = jm.submit(LONG, owner="k1")
     b = jm.submit(LONG, owner="k2")
-    assert _until(lambda: _step(jm, a) > 0 and _step(jm, b) > 0)
+    assert wait_until(lambda: _step(jm, a) > 0 and _step(jm, b) > 0)
     victim = jm.worker_pids()[jm._where[a]]
     os.kill(victim, signal.SIGKILL)
     run = jm.wait(a, 30)
     assert run["status"] == "failed" and "died" in run["reason"] and str(victim) in run["reason"]
     if jm.is_active(b):  # b was on the other worker: still training
         before = _step(jm, b)
-        assert _until(lambda: _step(jm, b) > before)
+        assert wait_until(lambda: _step(jm, b) > before)
         jm.stop(b)
         jm.wait(b, 30)
-    assert _until(lambda: jm.ready(), 120) and victim not in jm.worker_pids()
+    assert wait_until(lambda: jm.ready(), 120) and victim not in jm.worker_pids()
     c = jm.submit(RunConfig(epochs=1), owner="k3")
     assert jm.wait(c, 60)["status"] == "completed"
 
