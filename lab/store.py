@@ -3,6 +3,13 @@
 One file holds everything, so finished runs survive restarts and any process (a
 job worker writing, the web server reading, the CLI) can open it at once. Each
 write is one short transaction; a crash mid-write leaves the previous state.
+
+Threads: a `sqlite3.Connection` must not be used by two threads at once (its cursors
+and transaction state are per connection: sharing one between the web server's
+script threads failed under load with "database is locked" and "no more rows
+available"). Each thread therefore gets its own connection to the same file, opened
+on first use and closed when the thread ends; WAL mode lets them all read while one
+writes.
 """
 
 from __future__ import annotations
@@ -13,7 +20,9 @@ import json
 import os
 import secrets
 import sqlite3
+import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,21 +73,49 @@ def new_run_id() -> str:
     return secrets.token_urlsafe(12)
 
 
+class _Held:
+    """A thread's connection, weakly referenceable (sqlite3.Connection is not): it is freed,
+    and so closed, when its thread ends, so short-lived threads do not leak connections."""
+
+    __slots__ = ("conn", "__weakref__")
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+
 class RunStore:
     """SQLite-backed store of runs; cheap to open, safe to use from several processes."""
 
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path else default_store_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across app crashes, fast
-        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._local = threading.local()
+        self._open: weakref.WeakSet = weakref.WeakSet()  # every live thread's connection, for close()
+        self._closed = False
+        self._conn.execute("PRAGMA journal_mode=WAL")  # a property of the file: set once
         self._conn.executescript(SCHEMA)
 
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        """This thread's connection (opened on first use; see the module docstring)."""
+        held = getattr(self._local, "held", None)
+        if held is None:
+            if self._closed:
+                raise sqlite3.ProgrammingError(f"the run store {self.path} is closed")
+            # check_same_thread=False only so that close() may close it from another thread.
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across app crashes, fast
+            conn.execute("PRAGMA foreign_keys=ON")
+            held = self._local.held = _Held(conn)
+            self._open.add(held)
+        return held.conn
+
     def close(self) -> None:
-        """Close the connection."""
-        self._conn.close()
+        """Close every thread's connection; later use raises."""
+        self._closed = True
+        for held in list(self._open):
+            held.conn.close()
+        self._local = threading.local()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:

@@ -113,3 +113,56 @@ def test_consistent_after_kill_during_writes(tmp_path):
     # Each append is one transaction: metrics and snapshots always agree, with no gaps.
     assert steps == list(range(1, len(steps) + 1)) and len(steps) > 5
     assert store.snapshot_steps(rid) == steps
+
+
+def test_threads_share_one_store(tmp_path):
+    """Many threads creating, writing and reading at once, as the web server's sessions do."""
+    import threading
+
+    store = RunStore(tmp_path / "runs.db")
+    errors, ids = [], []
+    start = threading.Barrier(16)
+
+    def session(i):
+        try:
+            start.wait()
+            for _ in range(10):
+                rid = store.create_run({"i": i}, owner=f"s{i}")
+                _fill(store, rid)
+                assert [r["step"] for r in store.metrics(rid)] == [1, 2, 3, 4, 5]
+                assert store.get_run(rid)["owner"] == f"s{i}"
+                assert len(store.list_runs(owner=f"s{i}")) >= 1
+                ids.append(rid)
+        except Exception as e:  # collected: an assertion in a thread would be lost otherwise
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=session, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(store.list_runs()) == len(ids) == 160
+    store.close()
+
+
+def test_closed_store_refuses_use(tmp_path):
+    import pytest
+
+    store = RunStore(tmp_path / "runs.db")
+    store.create_run({}, owner="a")
+    store.close()
+    with pytest.raises(sqlite3.ProgrammingError):
+        store.list_runs()
+
+
+def test_thread_connections_end_with_their_threads(tmp_path):
+    """Streamlit runs each script run on a new thread: connections must not pile up."""
+    import threading
+
+    store = RunStore(tmp_path / "runs.db")
+    for _ in range(20):
+        t = threading.Thread(target=store.list_runs)
+        t.start()
+        t.join()
+    assert len(store._open) <= 1  # only this thread's, if any
