@@ -1,10 +1,15 @@
-"""Training Lab entry point: page config and navigation only; each page lives in pages/."""
+"""Training Lab entry point: the server (Streamlit plus the live-feed route) and the page navigation.
+
+This file plays two parts. `streamlit run app.py` first imports it as a module (its
+`__name__` is then "app"), finds the `st.App` below and serves it: Streamlit's own
+routes plus lab/ui/live_routes.py, on one port. Each browser session then runs this
+same file as the Streamlit script (`__name__` is "__main__"), which only declares the
+pages; each page lives in pages/.
+"""
 
 from pathlib import Path
 
 import streamlit as st
-
-st.set_page_config(page_title="Training Lab", page_icon="🧠", layout="wide")
 
 HERE = Path(__file__).parent
 
@@ -46,4 +51,10 @@ def _pages() -> dict[str, list[st.Page]]:
     return out
 
 
-st.navigation(_pages(), position="top").run()
+if __name__ == "__main__":
+    st.set_page_config(page_title="Training Lab", page_icon="🧠", layout="wide")
+    st.navigation(_pages(), position="top").run()
+else:
+    from lab.ui.live_routes import ROUTES
+
+    app = st.App(__file__, routes=ROUTES)

@@ -23,7 +23,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -159,6 +159,16 @@ class RunStore:
         """One run's row (config, summary and meta parsed), or None."""
         row = self._conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
         return self._row(row) if row else None
+
+    def versions(self, run_ids: Sequence[str]) -> dict[str, tuple[str, float]]:
+        """(status, updated time) of each existing run among `run_ids`: a cheap "has it changed?" check."""
+        ids = list(run_ids)
+        if not ids:
+            return {}
+        rows = self._conn.execute(
+            f"SELECT id, status, updated FROM runs WHERE id IN ({','.join('?' * len(ids))})", ids
+        ).fetchall()
+        return {r[0]: (r[1], r[2]) for r in rows}
 
     def list_runs(self, owner: str | None = None, limit: int = 1000) -> list[dict]:
         """Runs, newest first (optionally only one owner's)."""

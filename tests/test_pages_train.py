@@ -22,10 +22,15 @@ def isolated_server(tmp_path_factory):
 
 def live_charts(at: AppTest) -> dict[str, dict]:
     """The page's live charts (lab.ui.live_chart components) by key, as Plotly figure dicts."""
+    return {key: json.loads(data["figure"]) for key, data in live_components(at).items() if "figure" in data}
+
+
+def live_components(at: AppTest) -> dict[str, dict]:
+    """Every lab.ui.live_chart component's data by key (charts and the status line)."""
     out = {}
     for el in at.get("bidi_component"):
         if el.proto.component_name == "training_lab.live_chart":
-            out[el.proto.id.split("-")[-1]] = json.loads(json.loads(el.proto.json)["figure"])
+            out[el.proto.id.split("-")[-1]] = json.loads(el.proto.json)
     return out
 
 
@@ -119,7 +124,9 @@ def test_start_trains_and_draws_charts_then_reattaches_from_the_url():
     again = _app(**url)
     assert again.session_state["run"] == at.session_state["run"]
     assert RunConfig.from_dict(again.session_state["cfg"]) == RunConfig.from_dict(at.session_state["cfg"])
-    assert any("completed" in m.value for m in again.markdown)
+    status = live_components(again)["run_status"]
+    assert status["runs"][0]["text"].startswith("completed") and status["mine"] == [True]
+    assert "feed" not in status  # a finished run is not polled
 
 
 def test_shared_link_is_read_only():
@@ -127,7 +134,9 @@ def test_shared_link_is_read_only():
     at.button(key="btn_start").click().run()
     url = {k: v for k, v in at.query_params.items() if k != "tok"}
     viewer = _app(**url)
-    assert any("read-only" in m.value for m in viewer.markdown)
+    status = live_components(viewer)["run_status"]
+    assert status["mine"] == [False]  # the status line then says "read-only (shared link)"
+    assert status["feed"]["url"].startswith("api/live/curves?runs=" + at.session_state["run"])
     assert viewer.button(key="btn_stop").disabled and viewer.button(key="btn_pause").disabled
     at.button(key="btn_stop").click().run()
     assert _wait_done(at)["status"] == "stopped"

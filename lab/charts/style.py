@@ -51,9 +51,9 @@ APP_TEMPLATE = {
 }
 
 
-def figure_json(fig: go.Figure) -> str:
-    """The figure as Plotly JSON with APP_TEMPLATE as its template (the figure object is not changed)."""
-    spec = fig.to_plotly_json()
+def figure_json(fig: go.Figure | dict) -> str:
+    """A figure (or a plain spec dict) as Plotly JSON with APP_TEMPLATE as its template; the input is not changed."""
+    spec = dict(fig) if isinstance(fig, dict) else fig.to_plotly_json()
     spec["layout"] = dict(spec.get("layout", {}), template=APP_TEMPLATE)
     return json.dumps(spec, cls=PlotlyJSONEncoder, separators=(",", ":"))
 
@@ -185,26 +185,38 @@ def legend_below(height: float, margin: dict, font_size: float) -> float:
     return round(-3.7 * font_size / plot_h, 3)
 
 
+def layout_style(title: str, x_title: str | None = None, y_title: str | None = None, height: int | None = None,
+                 uirevision: str = "chart", hovermode: str | bool = "closest", legend_entries: int = 0) -> dict:
+    """The shared title, fonts, margins, legend and uirevision as a plain layout dict (see `style_figure`)."""
+    height = height or DEFAULT_HEIGHT
+    layout = {
+        "title": {"text": title, "x": 0, "xref": "paper", "xanchor": "left", "font": {"size": TITLE_FONT}},
+        "font": {"size": BASE_FONT},
+        "height": height,
+        "margin": dict(MARGIN),
+        "uirevision": uirevision,
+        "hovermode": hovermode,
+        # One entry says nothing the title does not. Several go in a horizontal row under the x-axis
+        # title: it never covers data or the title, reads left to right on a projector, and Plotly grows
+        # the bottom margin when the row wraps (a top legend would collide with the title instead).
+        "showlegend": legend_entries > 1,
+        "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": legend_below(height, MARGIN, BASE_FONT),
+                   "yanchor": "top"},
+    }
+    if x_title is not None:
+        layout["xaxis"] = {"title": {"text": x_title}}
+    if y_title is not None:
+        layout["yaxis"] = {"title": {"text": y_title}}
+    return layout
+
+
 def style_figure(fig: go.Figure, title: str, x_title: str | None = None, y_title: str | None = None,
                  height: int | None = None, uirevision: str = "chart", hovermode: str | bool = "closest"
                  ) -> go.Figure:
     """Apply the shared title, fonts, margins, legend and uirevision to `fig` (in place) and return it."""
-    height = height or DEFAULT_HEIGHT
     entries = sum(1 for t in fig.data if t.type in ("scatter", "bar") and t.showlegend is not False)
-    fig.update_layout(
-        title={"text": title, "x": 0, "xref": "paper", "xanchor": "left", "font": {"size": TITLE_FONT}},
-        font={"size": BASE_FONT},
-        height=height,
-        margin=MARGIN,
-        uirevision=uirevision,
-        hovermode=hovermode,
-        # One entry says nothing the title does not. Several go in a horizontal row under the x-axis
-        # title: it never covers data or the title, reads left to right on a projector, and Plotly grows
-        # the bottom margin when the row wraps (a top legend would collide with the title instead).
-        showlegend=entries > 1,
-        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": legend_below(height, MARGIN, BASE_FONT),
-                "yanchor": "top"},
-    )
+    fig.update_layout(layout_style(title, None, None, height, uirevision, hovermode, entries))
+    # Through update_*axes, so that every subplot's axes get the title, not only the first.
     if x_title is not None:
         fig.update_xaxes(title_text=x_title)
     if y_title is not None:
@@ -212,17 +224,20 @@ def style_figure(fig: go.Figure, title: str, x_title: str | None = None, y_title
     return fig
 
 
+def empty_spec(title: str, message: str, height: int | None = None, uirevision: str = "chart") -> dict:
+    """A titled figure spec with no data and one centred message (the empty state of any chart)."""
+    layout = layout_style(title, height=height, uirevision=uirevision)
+    layout["xaxis"] = {"visible": False}
+    layout["yaxis"] = {"visible": False}
+    layout["annotations"] = [{"text": message, "x": 0.5, "y": 0.5, "xref": "paper", "yref": "paper",
+                              "showarrow": False, "font": {"size": BASE_FONT + 1, "color": NEUTRAL}}]
+    layout["meta"] = {"empty": True}  # marks the empty state for callers and tests without parsing text
+    return {"data": [], "layout": layout}
+
+
 def empty_figure(title: str, message: str, height: int | None = None, uirevision: str = "chart") -> go.Figure:
-    """A titled figure with no data and one centred message (the empty state of any chart)."""
-    fig = go.Figure()
-    style_figure(fig, title, height=height, uirevision=uirevision)
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
-                       font={"size": BASE_FONT + 1, "color": NEUTRAL})
-    # Marks the empty state for callers and tests without parsing annotation text.
-    fig.update_layout(meta={"empty": True})
-    return fig
+    """`empty_spec` as a figure."""
+    return go.Figure(empty_spec(title, message, height, uirevision))
 
 
 def is_empty(fig: go.Figure) -> bool:
@@ -243,10 +258,10 @@ def _scale_fonts(node: Any, scale: float) -> None:
             _scale_fonts(item, scale)
 
 
-def presenter_layout(fig: go.Figure, scale: float = 1.5) -> go.Figure:
-    """A copy of `fig` for a projector: every font `scale` times larger, thicker lines, more margin and height."""
-    spec = copy.deepcopy(fig.to_plotly_json())
-    layout, data = spec.get("layout", {}), spec.get("data", [])
+def presenter_spec(spec: dict, scale: float = 1.5) -> dict:
+    """A copy of a figure spec for a projector: fonts `scale` times larger, thicker lines, more margin and height."""
+    spec = copy.deepcopy(spec)
+    layout, data = spec.setdefault("layout", {}), spec.setdefault("data", [])
     layout.setdefault("font", {}).setdefault("size", BASE_FONT)
     _scale_fonts(layout, scale)
     _scale_fonts(data, scale)  # colorbar and text fonts live on traces
@@ -261,4 +276,10 @@ def presenter_layout(fig: go.Figure, scale: float = 1.5) -> go.Figure:
     legend = layout.get("legend", {})
     if legend.get("y", 1) < 0 and layout.get("height"):
         legend["y"] = legend_below(layout["height"], layout["margin"], layout["font"]["size"])
-    return go.Figure(data=data, layout=layout)
+    return spec
+
+
+def presenter_layout(fig: go.Figure, scale: float = 1.5) -> go.Figure:
+    """`presenter_spec` applied to a figure (a new figure; `fig` is not changed)."""
+    spec = presenter_spec(fig.to_plotly_json(), scale)
+    return go.Figure(data=spec["data"], layout=spec["layout"])

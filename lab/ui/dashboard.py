@@ -10,9 +10,10 @@ from lab.charts import live as charts
 from lab.charts.style import presenter_layout
 from lab.config import FIELDS, ConfigError, RunConfig, field_type, parse_text
 from lab.diagnosis import diagnose
+from lab.live_feed import feed_for
 from lab.ui import controls, runs
 from lab.ui.common import get_jobs, get_settings, get_store, presenter_mode
-from lab.ui.live_chart import live_chart
+from lab.ui.live_chart import feed_spec, live_chart, live_status
 
 POLL_SECONDS = 0.8  # curves: at least once a second with margin; each poll costs the browser ~0.2 s of CPU
 LAYER_POLL_SECONDS = 2.0  # per-layer charts: heavier, and they only change when a new snapshot arrives
@@ -197,29 +198,6 @@ def run_buttons(cfg: RunConfig | None) -> None:
         st.error(message, icon="⚠️")
 
 
-def _status_line(view: runs.RunView, label: str) -> None:
-    meta = view.meta
-    total = meta.get("total_steps") or view.row.get("summary", {}).get("total_steps") or 0
-    step = meta.get("step", 0)
-    last_val = view.val[-1] if view.val else {}
-    ips = view.train[-1]["images_per_s"] if view.train else 0
-    text = f"**{label}** · {view.status} · step {step}/{total}"
-    if last_val:
-        text += f" · val acc {last_val['val_acc']:.1%}"
-    if ips:
-        text += f" · {ips:,.0f} images/s"
-    pos = get_jobs().queue_position(view.run_id) if view.status == "queued" else 0
-    if pos:
-        text += f" · waiting, position {pos} in the queue"
-    if view.row.get("reason") and not view.active:
-        text += f" · {view.row['reason']}"
-    if not view.mine:
-        text += " · read-only (shared link)"
-    st.markdown(text)
-    if total:
-        st.progress(min(1.0, step / total))
-
-
 def _fig(fig):
     return presenter_layout(fig) if presenter_mode() else fig
 
@@ -254,25 +232,32 @@ def _memo(view: runs.RunView, name: str, build):
     return cache[key]
 
 
-def curves(a: runs.RunView | None, b: runs.RunView | None) -> None:
-    """Loss, accuracy and learning rate of run A (and B overlaid): the fast-changing charts.
+def curves(a: runs.RunView | None, b: runs.RunView | None, interval_s: float) -> None:
+    """Status lines, loss, accuracy and learning rate of run A (and B overlaid): the fast-changing part.
 
-    Drawn (empty) before any run, too: the browser then loads Plotly and lays the charts
-    out while the student picks settings, and pressing Start only fills them in.
+    Drawn from the live feed's payload, and while a run is active the components keep
+    themselves current from the feed's HTTP route (lab/live_feed.py says why) without
+    rerunning this script. Drawn (empty) before any run, too: the browser then loads
+    Plotly and lays the charts out while the student picks settings.
     """
-    series = [
-        charts.RunSeries(v.row.get("label") or name, v.train, v.val) for v, name in ((a, "run A"), (b, "run B")) if v
-    ]
-    row = a.row if a is not None else {}
+    views = [v for v in (a, b) if v is not None]
+    ids = [v.run_id for v in views]
+    presenter = presenter_mode()
+    payload = feed_for(get_jobs()).payload(ids, presenter)
+    active = any(v.active for v in views)
+    feed = feed_spec(ids, presenter, interval_s, active) if active else None
+    version = payload["version"]
+    # One container above the charts whatever it holds, so the charts keep their place in the
+    # page (and stay mounted in the browser) from the empty page to the finished run.
+    with st.container():
+        if a is None:
+            st.info("Pick a lesson or set the controls, then press **Start**. Charts appear within a second or two.")
+        else:
+            live_status(payload["runs"], [v.mine for v in views], "run_status", feed, version)
     c1, c2, c3 = st.columns([2, 2, 1.3])
-    loss_name = "mean squared error" if row.get("config", {}).get("loss") == "mse" else "cross-entropy"
-    with c1:
-        live_chart(_fig(charts.loss_figure(series, loss_name=loss_name)), "loss")
-    with c2:
-        n_classes = a.meta.get("n_classes") if a is not None else None
-        live_chart(_fig(charts.accuracy_figure(series, n_classes=n_classes)), "accuracy")
-    with c3:
-        live_chart(_fig(charts.lr_figure(series)), "lr")
+    for col, name in ((c1, "loss"), (c2, "accuracy"), (c3, "lr")):
+        with col:
+            live_chart(payload["figures"][name], name, feed, version)
 
 
 def layers(a: runs.RunView, b: runs.RunView | None) -> None:
@@ -347,10 +332,10 @@ def downloads(a: runs.RunView) -> None:
 
 
 def live() -> None:
-    """Two polling fragments: curves every 0.8 s, layer charts every 2 s; both stop when runs end.
+    """Curves and status kept current by the live feed; layer charts in a fragment polled every 2 s.
 
-    Splitting them keeps the web process light: the curves are cheap and change every
-    poll, the layer charts are heavier and only change when a snapshot arrives.
+    Both stop when the runs end: the feed tells its components, whose `ended` trigger
+    reruns the page once, and that run draws the finished state without polling.
     """
     a = runs.view_for("run")
     b = runs.view_for("cmp")
@@ -358,27 +343,6 @@ def live() -> None:
     # A busy classroom server polls each page less often so that the web process stays light.
     load = 1.0 + len(get_jobs().active_runs()) / LOAD_RUNS_PER_DOUBLING
     curve_every, layer_every = POLL_SECONDS * load, LAYER_POLL_SECONDS * load
-
-    def _ended(va, vb) -> bool:
-        return active and not any(v is not None and v.active for v in (va, vb))
-
-    @st.fragment(run_every=curve_every if active else None)
-    def _curves() -> None:
-        va, vb = runs.view_for("run"), runs.view_for("cmp")
-        # One container above the charts whatever it holds, so the charts keep their place in the
-        # page (and stay mounted in the browser) from the empty page to the finished run.
-        with st.container():
-            if va is None:
-                st.info(
-                    "Pick a lesson or set the controls, then press **Start**. Charts appear within a second or two."
-                )
-            else:
-                _status_line(va, "Run A" if vb else "Run")
-                if vb is not None:
-                    _status_line(vb, "Run B")
-        curves(va, vb)
-        if va is not None and _ended(va, vb):
-            st.rerun()  # the run ended: refresh buttons and downloads, and stop polling
 
     @st.fragment(run_every=layer_every if active else None)
     def _layers() -> None:
@@ -388,10 +352,10 @@ def live() -> None:
         layers(va, vb)
         timeline(va)
 
-    notice = st.empty()  # a fixed slot: the fragments below keep their place whether it shows or not
+    notice = st.empty()  # a fixed slot: the parts below keep their place whether it shows or not
     if not get_jobs().ready():
         notice.caption("Training workers are warming up (importing PyTorch); the first Start may take a few seconds.")
-    _curves()
+    curves(a, b, curve_every)
     _layers()
     if a is not None and not a.active and a.status != "missing":
         downloads(a)

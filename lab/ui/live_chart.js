@@ -1,12 +1,17 @@
-// Training Lab live chart: one Plotly plot that stays in the page and is updated in place.
+// Training Lab live chart: one Plotly plot (or the run status line) that stays in the page and is
+// updated in place.
 //
 // Streamlit's own st.plotly_chart gives each new figure a new element id, so every poll of a
 // training run unmounts the plot and builds it again from nothing (Plotly.newPlot, modebar,
-// axes, text measurement). On a two-core laptop that alone kept the browser's main thread
-// busy most of the time. Here the plot element lives on, and each new figure goes through
+// axes, text measurement). Here the plot element lives on, and each new figure goes through
 // Plotly.react, which redraws only what changed. A chart that is scrolled out of view, or in
-// a hidden tab, keeps only its newest figure and draws it when it comes into view: a student
-// watching the loss curve does not pay for the heatmaps further down the page.
+// a hidden tab, keeps only its newest figure and draws it when it comes into view.
+//
+// Charts mounted with a `feed` fetch new figures themselves from the server's live route
+// (lab/ui/live_routes.py) instead of waiting for a Streamlit rerun: all charts of one feed share
+// one request per poll, an unchanged run answers in a few bytes, and no Streamlit script or
+// React re-render runs per poll. When the runs end, the status line sends the `ended` trigger,
+// and Streamlit reruns the page once to show the finished state.
 const PLOTLY_URL = "app/static/plotly.min.js"; // copied from the plotly package by lab.ui.live_chart
 
 function loadPlotly() {
@@ -26,6 +31,8 @@ function loadPlotly() {
   return window.__trainingLabPlotly;
 }
 
+// ---- drawing ---------------------------------------------------------------------------------
+
 function draw(plot) {
   const next = plot.__next;
   if (!next) return;
@@ -42,36 +49,154 @@ function draw(plot) {
     });
 }
 
-function visible(plot) {
-  return !document.hidden && plot.__inView !== false;
+function visible(el) {
+  return !document.hidden && el.__inView !== false;
 }
 
-function watch(plot) {
-  // Draw a deferred figure as soon as the chart scrolls into view or the tab is shown again.
+function watch(el, show) {
+  // Show deferred content as soon as the element scrolls into view or the tab is shown again.
   const observer = new IntersectionObserver((entries) => {
-    for (const entry of entries) plot.__inView = entry.isIntersecting;
-    if (visible(plot)) draw(plot);
+    for (const entry of entries) el.__inView = entry.isIntersecting;
+    if (visible(el)) show(el);
   }, { rootMargin: "200px" });
-  observer.observe(plot);
-  document.addEventListener("visibilitychange", () => visible(plot) && draw(plot));
+  observer.observe(el);
+  document.addEventListener("visibilitychange", () => visible(el) && show(el));
 }
+
+function setFigure(plot, figure, config) {
+  plot.style.height = ((figure.layout && figure.layout.height) || 320) + "px";
+  plot.__next = { figure, config };
+  if (visible(plot)) draw(plot);
+}
+
+function showStatus(box, runs, mine) {
+  box.replaceChildren();
+  runs.forEach((run, i) => {
+    const line = document.createElement("div");
+    line.className = "tl-status-line";
+    const label = document.createElement("strong");
+    label.textContent = run.label;
+    line.append(label, " · " + run.text + (mine[i] === false ? " · read-only (shared link)" : ""));
+    const bar = document.createElement("div");
+    bar.className = "tl-progress";
+    const fill = document.createElement("div");
+    fill.style.width = Math.round(100 * run.progress) + "%";
+    bar.append(fill);
+    box.append(line, bar);
+  });
+}
+
+// ---- the shared poller -----------------------------------------------------------------------
+
+function feeds() {
+  return window.__trainingLabFeeds || (window.__trainingLabFeeds = new Map());
+}
+
+function schedule(feed) {
+  if (feed.timer || !feed.active || feed.subscribers.size === 0) return;
+  feed.timer = setTimeout(() => poll(feed), feed.interval);
+}
+
+async function poll(feed) {
+  feed.timer = null;
+  if (!feed.active || feed.subscribers.size === 0) return;
+  if (document.hidden) {
+    // A hidden tab asks for nothing; the page polls again as soon as it is shown.
+    document.addEventListener("visibilitychange", () => schedule(feed), { once: true });
+    return;
+  }
+  try {
+    const url = new URL(feed.url, document.baseURI);
+    url.searchParams.set("since", feed.version);
+    const response = await fetch(url, { cache: "no-store" });
+    if (response.ok) deliver(feed, await response.json());
+  } catch (error) {
+    // The server may be restarting: keep polling at the same pace; Streamlit shows its own banner.
+  }
+  schedule(feed);
+}
+
+function deliver(feed, payload) {
+  feed.active = payload.active;
+  if (!payload.unchanged) {
+    feed.version = payload.version;
+    for (const update of feed.subscribers.values()) update(payload);
+  }
+  if (!feed.active) for (const update of feed.subscribers.values()) update({ ended: true });
+}
+
+function subscribe(key, spec, version, update) {
+  // One feed per URL; a component that moves to another feed (a new run) leaves the old one,
+  // and a feed nobody listens to stops polling.
+  for (const [url, other] of feeds()) {
+    if (url !== spec.url && other.subscribers.delete(key) && other.subscribers.size === 0) {
+      clearTimeout(other.timer);
+      feeds().delete(url);
+    }
+  }
+  let feed = feeds().get(spec.url);
+  if (!feed) {
+    feed = { url: spec.url, version, active: true, interval: spec.interval_ms, subscribers: new Map(), timer: null };
+    feeds().set(spec.url, feed);
+  }
+  feed.interval = spec.interval_ms;
+  feed.version = version; // the page's own (fresh) figures; the next poll sends anything newer
+  feed.active = spec.active;
+  feed.subscribers.set(key, update);
+  schedule(feed);
+}
+
+function unsubscribeAll(key) {
+  for (const [url, feed] of feeds()) {
+    if (feed.subscribers.delete(key) && feed.subscribers.size === 0) {
+      clearTimeout(feed.timer);
+      feeds().delete(url);
+    }
+  }
+}
+
+// ---- the component ---------------------------------------------------------------------------
 
 export default function (component) {
-  const { data, parentElement } = component;
-  let plot = parentElement.querySelector(":scope > .tl-live-chart");
-  const fresh = !plot;
+  const { data, parentElement, key, setTriggerValue } = component;
+  const kind = data.kind || "plot";
+  let el = parentElement.querySelector(":scope > .tl-live");
+  const fresh = !el;
   if (fresh) {
-    plot = document.createElement("div");
-    plot.className = "tl-live-chart";
-    plot.style.width = "100%";
-    // A layout root: Plotly measures text after each change, and without containment every such
-    // measurement lays out the whole page (thousands of Streamlit nodes), not just this chart.
-    plot.style.contain = "strict";
-    parentElement.appendChild(plot);
+    el = document.createElement("div");
+    el.className = "tl-live " + (kind === "status" ? "tl-status" : "tl-live-chart");
+    if (kind !== "status") {
+      el.style.width = "100%";
+      // A layout root: Plotly measures text after each change, and without containment every such
+      // measurement lays out the whole page (thousands of Streamlit nodes), not just this chart.
+      el.style.contain = "strict";
+    }
+    parentElement.appendChild(el);
   }
-  const figure = JSON.parse(data.figure);
-  plot.style.height = ((figure.layout && figure.layout.height) || 320) + "px";
-  plot.__next = { figure, config: data.config };
-  if (fresh) watch(plot); // the first observer callback draws it if it is on screen
-  else if (visible(plot)) draw(plot);
+  if (kind === "status") {
+    showStatus(el, data.runs, data.mine || []);
+  } else {
+    const figure = JSON.parse(data.figure);
+    el.style.height = ((figure.layout && figure.layout.height) || 320) + "px";
+    el.__next = { figure, config: data.config };
+    if (fresh) watch(el, draw); // the first observer callback draws it if it is on screen
+    else if (visible(el)) draw(el);
+  }
+  if (data.feed) {
+    let ended = false;
+    subscribe(key, data.feed, data.version, (payload) => {
+      if (payload.ended) {
+        if (kind === "status" && !ended) {
+          ended = true;
+          setTriggerValue("ended", true); // one rerun shows the finished run's buttons and downloads
+        }
+        return;
+      }
+      if (kind === "status") showStatus(el, payload.runs, data.mine || []);
+      else setFigure(el, payload.figures[data.name], data.config);
+    });
+  } else {
+    unsubscribeAll(key);
+  }
+  return () => unsubscribeAll(key);
 }

@@ -20,10 +20,12 @@ import importlib.util
 import shutil
 import threading
 from pathlib import Path
+from urllib.parse import urlencode
 
 import streamlit as st
 
 from lab.charts.style import figure_json
+from lab.ui.live_routes import FEED_PATH
 
 ROOT = Path(__file__).resolve().parents[2]
 STATIC_DIR = ROOT / "static"  # next to app.py: Streamlit serves it at app/static/
@@ -32,7 +34,13 @@ PLOTLY_BUNDLE = Path(importlib.util.find_spec("plotly").origin).parent / "packag
 CONFIG = {"displaylogo": False, "responsive": True}
 
 _JS = Path(__file__).with_name("live_chart.js").read_text()
-_mount = st.components.v2.component("training_lab.live_chart", js=_JS, isolate_styles=False)
+# The status line's look; the charts are styled by their figures.
+_CSS = """
+.tl-status-line { line-height: 1.6; }
+.tl-progress { height: 0.35rem; margin: 0.15rem 0 0.5rem; border-radius: 0.2rem; background: #E6E9EF; }
+.tl-progress > div { height: 100%; border-radius: 0.2rem; background: var(--st-primary-color, #0072B2); }
+"""
+_mount = st.components.v2.component("training_lab.live_chart", js=_JS, css=_CSS, isolate_styles=False)
 _asset_lock = threading.Lock()
 _asset_ready = False
 
@@ -54,19 +62,44 @@ def ensure_plotly_bundle() -> Path:
     return target
 
 
-def live_chart(fig, key: str) -> None:
-    """Draw a Plotly figure under a stable key; later calls with the same key update it in place.
+def _feed_data(feed: dict | None, version: str) -> dict:
+    return {"feed": feed, "version": version} if feed else {}
 
-    Pages memoize figures that only change with a new snapshot; the JSON of such a figure
-    is memoized here too (by identity), so an unchanged chart costs neither serialization
-    nor a redraw: the browser sees the same data and does nothing.
+
+def live_chart(fig, key: str, feed: dict | None = None, version: str = "") -> None:
+    """Draw a Plotly figure (object, spec dict or JSON text) under a stable key; later calls update it in place.
+
+    With `feed` (see `feed_spec`), the chart then polls the server's live route for newer
+    versions of itself between Streamlit runs. Pages memoize figures that only change
+    with a new snapshot; the JSON of such a figure is memoized here too (by identity), so
+    an unchanged chart costs neither serialization nor a redraw.
     """
     ensure_plotly_bundle()
-    cache = st.session_state.setdefault("_live_chart_json", {})
-    held = cache.get(key)
-    if held is not None and held[0] is fig:
-        text = held[1]
+    if isinstance(fig, str):
+        text = fig
     else:
-        text = figure_json(fig)
-        cache[key] = (fig, text)
-    _mount(key=key, data={"figure": text, "config": CONFIG}, width="stretch", height="content")
+        cache = st.session_state.setdefault("_live_chart_json", {})
+        held = cache.get(key)
+        if held is not None and held[0] is fig:
+            text = held[1]
+        else:
+            text = figure_json(fig)
+            cache[key] = (fig, text)
+    data = {"figure": text, "config": CONFIG, "name": key, **_feed_data(feed, version)}
+    _mount(key=key, data=data, width="stretch", height="content")
+
+
+def live_status(runs: list[dict], mine: list[bool], key: str, feed: dict | None = None, version: str = "",
+                on_ended=None) -> None:
+    """The runs' status lines and progress bars; with `feed`, kept current from the live route.
+
+    `on_ended` is called (and the page rerun) once when the feed reports that no run is active.
+    """
+    data = {"kind": "status", "runs": runs, "mine": mine, **_feed_data(feed, version)}
+    _mount(key=key, data=data, width="stretch", height="content", on_ended_change=on_ended or (lambda: None))
+
+
+def feed_spec(run_ids: list[str], presenter: bool, interval_s: float, active: bool) -> dict:
+    """What a live component needs to poll the live route: its URL, the poll interval and whether to poll at all."""
+    query = urlencode({"runs": ",".join(run_ids), "presenter": int(presenter)})
+    return {"url": f"{FEED_PATH.lstrip('/')}?{query}", "interval_ms": round(interval_s * 1000), "active": active}

@@ -1,0 +1,182 @@
+"""LiveFeed: the Train page's status line and loss, accuracy and learning-rate charts as one JSON payload.
+
+Why a feed: the curves change every fraction of a second while a run trains. Drawing
+them through Streamlit meant a fragment rerun per poll per student: a script run on the
+server, a protobuf delta, and a React re-render of the fragment in the browser, all to
+move a few points. The page now mounts its live charts once (lab/ui/live_chart.py) and
+their script fetches this payload from a plain HTTP route (lab/ui/live_routes.py):
+
+- an unchanged run costs one indexed SQLite read and a few bytes ("unchanged");
+- a changed run costs an incremental read of the new rows and about a millisecond to
+  build the three chart specs (`lab.charts.live.*_spec`), and the result is shared by
+  every viewer of the same run(s);
+- the browser only hands the new figures to `Plotly.react`.
+
+The same payload is what the page draws on a full script run, so the first paint needs
+no request and tests can read the figures from the page.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from lab.charts import live as charts
+from lab.charts.style import figure_json, presenter_spec
+from lab.store import ACTIVE, RunStore
+
+MAX_RUNS = 2  # run A and its comparison run B
+MAX_TRACKED = 512  # runs whose history is held in memory (least recently polled are dropped first)
+RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what lab.store.new_run_id can mint (and tests' own ids)
+CHARTS = ("loss", "accuracy", "lr")
+
+
+class FeedError(ValueError):
+    """A malformed feed request (one line naming the parameter, the value and what is allowed)."""
+
+
+def parse_run_ids(text: str) -> list[str]:
+    """`a` or `a,b` from a URL parameter, validated; raises FeedError."""
+    ids = [p for p in text.split(",") if p]
+    if not 1 <= len(ids) <= MAX_RUNS or not all(RUN_ID.fullmatch(i) for i in ids):
+        raise FeedError(
+            f"runs={text[:80]!r} is invalid: expected 1 to {MAX_RUNS} run ids separated by a comma, "
+            "each 1-64 letters, digits, '-' or '_'"
+        )
+    return ids
+
+
+@dataclass
+class _History:
+    """One run's row and the metric rows fetched so far (extended incrementally)."""
+
+    row: dict = field(default_factory=dict)
+    train: list = field(default_factory=list)
+    val: list = field(default_factory=list)
+
+    def refresh(self, store: RunStore, run_id: str) -> None:
+        """Fetch the row and only the metric rows newer than those held."""
+        self.row = store.get_run(run_id) or {"status": "missing"}
+        self.train += store.metrics(run_id, "train", self.train[-1]["step"] if self.train else -1)
+        self.val += store.metrics(run_id, "val", self.val[-1]["step"] if self.val else -1)
+
+
+def status_text(row: dict, train: list, val: list, queue_position: int = 0) -> tuple[str, float]:
+    """The status line of one run ('running · step 120/600 · val acc 81.0% · ...') and its progress 0..1."""
+    meta = row.get("meta", {})
+    total = meta.get("total_steps") or row.get("summary", {}).get("total_steps") or 0
+    step = meta.get("step", 0)
+    status = row.get("status", "missing")
+    parts = [status, f"step {step}/{total}"]
+    if val:
+        parts.append(f"val acc {val[-1]['val_acc']:.1%}")
+    ips = train[-1].get("images_per_s") if train else 0
+    if ips:
+        parts.append(f"{ips:,.0f} images/s")
+    if queue_position:
+        parts.append(f"waiting, position {queue_position} in the queue")
+    if row.get("reason") and status not in ACTIVE:
+        parts.append(row["reason"])
+    return " · ".join(parts), (min(1.0, step / total) if total else 0.0)
+
+
+class LiveFeed:
+    """Builds and caches live payloads for sets of runs; thread-safe, one per server process."""
+
+    def __init__(self, store: RunStore, queue_position: Callable[[str], int] | None = None):
+        self.store = store
+        self.queue_position = queue_position or (lambda run_id: 0)
+        self._lock = threading.Lock()
+        self._history: OrderedDict[str, _History] = OrderedDict()
+        self._built: dict[tuple, tuple[str, dict]] = {}  # (run ids, presenter) -> (version, payload)
+
+    def version(self, run_ids: Sequence[str]) -> str:
+        """A token that changes whenever anything the payload shows may have changed."""
+        rows = self.store.versions(run_ids)
+        parts = []
+        for rid in run_ids:
+            status, updated = rows.get(rid, ("missing", 0.0))
+            pos = self.queue_position(rid) if status == "queued" else 0
+            parts.append(f"{status}:{updated:.6f}:{pos}")
+        return "|".join(parts)
+
+    def payload(self, run_ids: Sequence[str], presenter: bool = False) -> dict:
+        """The current payload: version, active, per-run status lines and the three figures (JSON texts)."""
+        key = (tuple(run_ids), presenter)
+        version = self.version(run_ids)
+        with self._lock:
+            held = self._built.get(key)
+            if held is not None and held[0] == version:
+                return held[1]
+            built = self._build(run_ids, presenter, version)
+            if len(self._built) > MAX_TRACKED:
+                self._built.clear()  # rare: a server watching over 500 run sets; rebuilding is cheap
+            self._built[key] = (version, built)
+            return built
+
+    def poll(self, run_ids: Sequence[str], presenter: bool = False, since: str = "") -> str:
+        """The payload as JSON text, or a few bytes saying 'unchanged' when `since` is still current."""
+        version = self.version(run_ids)
+        if since and since == version:
+            active = any(part.split(":", 1)[0] in ACTIVE for part in version.split("|"))
+            return json.dumps({"version": version, "active": active, "unchanged": True})
+        p = self.payload(run_ids, presenter)
+        figures = ",".join(f'"{name}":{p["figures"][name]}' for name in CHARTS)
+        head = json.dumps({k: p[k] for k in ("version", "active", "runs")})
+        return head[:-1] + ',"figures":{' + figures + "}}"  # figure JSON is spliced in, not re-encoded
+
+    def _history_of(self, run_id: str) -> _History:
+        h = self._history.pop(run_id, None) or _History()
+        self._history[run_id] = h  # most recently used last
+        while len(self._history) > MAX_TRACKED:
+            self._history.popitem(last=False)
+        return h
+
+    def _build(self, run_ids: Sequence[str], presenter: bool, version: str) -> dict:
+        histories = []
+        for rid in run_ids:
+            h = self._history_of(rid)
+            h.refresh(self.store, rid)
+            histories.append(h)
+        pair = len(histories) > 1
+        series = [
+            charts.RunSeries(h.row.get("label") or f"run {'AB'[i]}", h.train, h.val) for i, h in enumerate(histories)
+        ]
+        first = histories[0].row if histories else {}
+        loss_name = "mean squared error" if first.get("config", {}).get("loss") == "mse" else "cross-entropy"
+        specs = {
+            "loss": charts.loss_spec(series, loss_name=loss_name),
+            "accuracy": charts.accuracy_spec(series, n_classes=first.get("meta", {}).get("n_classes")),
+            "lr": charts.lr_spec(series),
+        }
+        if presenter:
+            specs = {name: presenter_spec(spec) for name, spec in specs.items()}
+        runs = []
+        for i, (rid, h) in enumerate(zip(run_ids, histories, strict=True)):
+            pos = self.queue_position(rid) if h.row.get("status") == "queued" else 0
+            text, progress = status_text(h.row, h.train, h.val, pos)
+            runs.append({"id": rid, "label": f"Run {'AB'[i]}" if pair else "Run", "text": text, "progress": progress})
+        return {
+            "version": version,
+            "active": any(h.row.get("status") in ACTIVE for h in histories),
+            "runs": runs,
+            "figures": {name: figure_json(spec) for name, spec in specs.items()},
+        }
+
+
+_feeds: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_feeds_lock = threading.Lock()
+
+
+def feed_for(jobs) -> LiveFeed:
+    """The LiveFeed of a JobManager (one per manager, so the page and the HTTP route share its cache)."""
+    with _feeds_lock:
+        feed = _feeds.get(jobs)
+        if feed is None:
+            feed = _feeds[jobs] = LiveFeed(jobs.store, jobs.queue_position)
+        return feed

@@ -1,0 +1,38 @@
+"""HTTP routes of the Training Lab server beside Streamlit's own: the live feed of the Train page.
+
+Mounted by app.py through `st.App(..., routes=ROUTES)`, which `streamlit run app.py`
+discovers and serves on the same port as the app. The handlers are plain functions,
+so Starlette runs them on its worker threads, never on the event loop.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from lab.jobs import shared_manager
+from lab.live_feed import FeedError, feed_for, parse_run_ids
+
+FEED_PATH = "/api/live/curves"  # the page builds its feed URL from this (relative to the app's base URL)
+MAX_SINCE = 1000  # characters: a version token of two runs is under 100
+
+
+def curves(request: Request) -> Response:
+    """GET ?runs=a[,b]&presenter=0|1&since=<version>: the live payload as JSON (400 with a one-line error)."""
+    q = request.query_params
+    try:
+        ids = parse_run_ids(q.get("runs", ""))
+        presenter = q.get("presenter", "0")
+        if presenter not in ("0", "1"):
+            raise FeedError(f"presenter={presenter[:20]!r} is invalid: expected 0 or 1")
+        since = q.get("since", "")
+        if len(since) > MAX_SINCE:
+            raise FeedError(f"since is {len(since)} characters long; at most {MAX_SINCE} are allowed")
+    except FeedError as e:
+        return JSONResponse({"error": str(e)}, status_code=400)
+    body = feed_for(shared_manager()).poll(ids, presenter == "1", since)
+    return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+ROUTES = [Route(FEED_PATH, curves, methods=["GET"])]
