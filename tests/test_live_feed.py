@@ -1,0 +1,150 @@
+"""The live feed and its HTTP route: payloads follow the store, unchanged polls stay tiny, bad requests are explained."""
+
+import json
+import math
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+
+from lab.charts.style import sig
+from lab.live_feed import FeedError, LiveFeed, parse_run_ids, status_text
+from lab.store import RunStore
+from lab.ui import live_routes
+
+
+def _rows(first: int, last: int) -> list[dict]:
+    return [
+        {"step": s, "train_loss": 2.3 * math.exp(-s / 50), "train_acc": s / 100, "lr": 0.1, "images_per_s": 1000.0 + s}
+        for s in range(first, last + 1)
+    ]
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = RunStore(tmp_path / "runs.db")
+    yield s
+    s.close()
+
+
+def _run(store: RunStore, label: str = "") -> str:
+    rid = store.create_run({"loss": "cross_entropy"}, owner="o", label=label, status="running")
+    store.append(rid, meta={"total_steps": 100, "step": 0, "n_classes": 4})
+    return rid
+
+
+def test_payload_follows_the_store_incrementally(store):
+    feed = LiveFeed(store)
+    rid = _run(store)
+    store.append(rid, train=_rows(1, 10), meta={"total_steps": 100, "step": 10, "n_classes": 4})
+    first = feed.payload([rid])
+    store.append(rid, train=_rows(11, 30), val=[{"step": 30, "val_loss": 1.0, "val_acc": 0.625}],
+                 meta={"total_steps": 100, "step": 30, "n_classes": 4})
+    second = feed.payload([rid])
+    assert second["version"] != first["version"]
+    loss = json.loads(second["figures"]["loss"])
+    train = next(t for t in loss["data"] if t["name"].endswith("train"))
+    # Every row written to the store, old and new, in order and rounded as charts round them.
+    assert train["x"] == list(range(1, 31))
+    assert train["y"] == [sig(r["train_loss"]) for r in _rows(1, 30)]
+    acc = json.loads(second["figures"]["accuracy"])
+    assert acc["layout"]["shapes"][0]["y0"] == pytest.approx(1 / 4)  # chance level from the run's meta
+    (run,) = second["runs"]
+    assert run["label"] == "Run" and run["progress"] == pytest.approx(0.3)
+    assert run["text"] == "running · step 30/100 · val acc 62.5% · 1,030 images/s"
+    assert second["active"] is True
+
+
+def test_unchanged_poll_is_tiny_and_the_end_is_reported(store):
+    feed = LiveFeed(store)
+    rid = _run(store)
+    store.append(rid, train=_rows(1, 50))
+    full = json.loads(feed.poll([rid]))
+    assert set(full["figures"]) == {"loss", "accuracy", "lr"}
+    same = feed.poll([rid], since=full["version"])
+    assert json.loads(same) == {"version": full["version"], "active": True, "unchanged": True}
+    assert len(same) < 120
+    store.set_status(rid, "completed", "finished")
+    ended = json.loads(feed.poll([rid], since=full["version"]))
+    assert ended["active"] is False and ended["runs"][0]["text"].startswith("completed")
+
+
+def test_two_runs_overlay_and_viewers_share_one_build(store):
+    feed = LiveFeed(store)
+    a, b = _run(store), _run(store, label="init=xavier_normal")
+    store.append(a, train=_rows(1, 5))
+    store.append(b, train=_rows(1, 7))
+    p = feed.payload([a, b])
+    names = [t["name"] for t in json.loads(p["figures"]["loss"])["data"]]
+    assert names == ["run A · train", "init=xavier_normal · train"]
+    assert [r["label"] for r in p["runs"]] == ["Run A", "Run B"]
+    assert feed.payload([a, b]) is p  # a second viewer of the same runs gets the cached payload
+
+
+def test_presenter_payload_is_larger_type(store):
+    feed = LiveFeed(store)
+    rid = _run(store)
+    store.append(rid, train=_rows(1, 5))
+    normal = json.loads(feed.payload([rid])["figures"]["loss"])["layout"]
+    big = json.loads(feed.payload([rid], presenter=True)["figures"]["loss"])["layout"]
+    assert big["title"]["font"]["size"] == pytest.approx(1.5 * normal["title"]["font"]["size"])
+
+
+def test_queue_position_changes_the_version(store):
+    positions = {"q": 3}
+    rid = store.create_run({}, status="queued")
+    feed = LiveFeed(store, queue_position=lambda r: positions["q"] if r == rid else 0)
+    before = feed.payload([rid])
+    assert "waiting, position 3 in the queue" in before["runs"][0]["text"]
+    positions["q"] = 1
+    after = feed.payload([rid])
+    assert after["version"] != before["version"] and "position 1" in after["runs"][0]["text"]
+
+
+def test_missing_run_and_no_runs(store):
+    feed = LiveFeed(store)
+    p = feed.payload(["nosuchrun"])
+    assert p["active"] is False and p["runs"][0]["text"].startswith("missing")
+    empty = feed.payload([])
+    assert json.loads(empty["figures"]["loss"])["layout"]["meta"] == {"empty": True}
+
+
+def test_status_text_of_a_failed_run_gives_the_reason():
+    row = {"status": "failed", "reason": "the worker died", "meta": {"total_steps": 10, "step": 4}}
+    assert status_text(row, [], []) == ("failed · step 4/10 · the worker died", 0.4)
+
+
+@pytest.mark.parametrize("text", ["", ",", "a,b,c", "a b", "../etc", "x" * 65, "a;b"])
+def test_bad_run_lists_are_refused(text):
+    with pytest.raises(FeedError, match="runs="):
+        parse_run_ids(text)
+
+
+def _get(query: str):
+    scope = {"type": "http", "method": "GET", "path": live_routes.FEED_PATH, "query_string": query.encode(),
+             "headers": [], "app": Starlette()}
+    return live_routes.curves(Request(scope))
+
+
+@pytest.mark.parametrize(
+    "query, field",
+    [("runs=a,b,c", "runs="), ("runs=ok&presenter=2", "presenter="), ("runs=ok&since=" + "x" * 2000, "since")],
+)
+def test_route_answers_bad_requests_with_one_line(query, field):
+    response = _get(query)
+    assert response.status_code == 400
+    error = json.loads(response.body)["error"]
+    assert field in error and "\n" not in error
+
+
+def test_route_serves_the_shared_feed(lab_server):
+    from lab.jobs import shared_manager
+
+    store = shared_manager().store
+    rid = _run(store)
+    store.append(rid, train=_rows(1, 3))
+    response = _get(f"runs={rid}&presenter=0")
+    assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
+    body = json.loads(response.body)
+    assert body["runs"][0]["id"] == rid
+    assert json.loads(_get(f"runs={rid}&since={body['version']}").body)["unchanged"] is True
