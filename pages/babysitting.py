@@ -4,51 +4,20 @@ import streamlit as st
 
 from lab.charts import live
 from lab.charts import workflows as wcharts
-from lab.config import ConfigError
-from lab.jobs import CapacityError
 from lab.ui import controls, runs
 from lab.ui import workflows as wf
 from lab.ui.common import chart, get_jobs, get_settings, get_store
 from lab.ui.dashboard import LEVEL_ICON
-from lab.workflows import babysit, offload, search
-from lab.workflows.lr_finder import lr_range_test
+from lab.workflows import babysit, offload, search, search_space
 
 ICON = {True: "✅", False: "🛑", None: "ℹ️"}
-
-
-def _state(cfg) -> dict:
-    """This page's results, reset when the settings change (old results would describe another setup)."""
-    bs = st.session_state.setdefault("babysit", {})
-    if bs.get("cfg") != cfg.to_json():
-        if bs.get("cfg"):
-            st.info("The settings changed, so the recipe starts over from step 1.", icon="🔄")
-        view = bs.get("overfit")
-        if view is not None and view.active:
-            get_jobs().stop(view.run_id)
-        for slot in ("babysit_coarse", "babysit_refine"):
-            old = st.session_state.pop(slot, None)
-            if old is not None and not old.finished:
-                old.stop(get_jobs())
-        for key in ("babysit_t1", "babysit_t3"):  # a finished task would otherwise refill the cleared results
-            st.session_state.pop(key, None)
-        bs.clear()
-        bs["cfg"] = cfg.to_json()
-    return bs
-
-
-def _active(bs: dict) -> bool:
-    tasks = any(wf.task(k)[0] == "running" for k in ("babysit_t1", "babysit_t3"))
-    view = bs.get("overfit")
-    if view is not None:
-        runs.refresh(view)  # a just-submitted run has no row yet; it must still count as active
-    searches = [st.session_state.get(s) for s in ("babysit_coarse", "babysit_refine")]
-    return tasks or (view is not None and view.active) or any(s is not None and not s.finished for s in searches)
+SHOW = {True: st.success, False: st.error, None: st.info}
+SEARCHES = ("babysit_coarse", "babysit_refine")  # session-state slots of steps 4 and 5
+TASKS = ("babysit_t1", "babysit_t3")  # worker tasks of steps 1 and 3
 
 
 def _verdict(n: int, v: dict) -> None:
-    word = {True: "passed", False: "failed", None: "done"}[v["passed"]]
-    show = {True: st.success, False: st.error, None: st.info}[v["passed"]]
-    show(f"Step {n} {word}: {v['text']}" + (f"  \n{v['advice']}" if v.get("advice") else ""), icon=ICON[v["passed"]])
+    SHOW[v["passed"]](babysit.verdict_text(n, v), icon=ICON[v["passed"]])
 
 
 def step1(cfg, bs) -> None:
@@ -80,17 +49,15 @@ def step2(cfg, bs) -> None:
         "accuracy should reach 100%. If it cannot, more data will not help."
     )
     c1, c2, c3 = st.columns([1, 1, 2])
-    batches = c1.number_input("batches", 1, 50, babysit.OVERFIT_BATCHES, key="babysit_batches")
-    steps = c2.number_input("steps at most", 10, 5000, babysit.OVERFIT_STEPS, step=50, key="babysit_overfit_steps")
+    batches = int(c1.number_input("batches", 1, 50, babysit.OVERFIT_BATCHES, key="babysit_batches"))
+    steps = int(c2.number_input("steps at most", 10, 5000, babysit.OVERFIT_STEPS, step=50, key="babysit_overfit_steps"))
     view = bs.get("overfit")
     if c3.button("Overfit the sample", key="babysit_step2", disabled="step1" not in bs or bool(view and view.active)):
-        try:
-            run_cfg = babysit.overfit_run_config(cfg, int(batches), int(steps))
-            run_id = get_jobs().submit(run_cfg, owner=wf.owner_for("babysit"), label=f"babysit: overfit {batches}")
-        except (ConfigError, CapacityError) as e:
-            st.error(str(e), icon="⚠️")
+        label = f"babysit: overfit {batches}"
+        run_id = wf.submit_run("babysit", label, babysit.overfit_run_config, cfg, batches, steps)
+        if run_id is None:
             return
-        bs["overfit"], bs["batches"] = runs.RunView(run_id), int(batches)
+        bs["overfit"], bs["batches"] = runs.RunView(run_id), batches
         bs.pop("step2", None)
         st.rerun()
     if view is None:
@@ -98,11 +65,7 @@ def step2(cfg, bs) -> None:
     runs.refresh(view)
     if view.active and babysit.first_perfect_step(view.val) is not None:
         get_jobs().stop(view.run_id)  # the point is made; no need to run the remaining steps
-    last = view.val[-1]["train_acc"] if view.val else 0.0
-    st.caption(
-        f"{view.status} · step {view.meta.get('step', 0)} of {view.meta.get('total_steps', '?')} · "
-        f"accuracy on the sample {last:.0%}"
-    )
+    st.caption(babysit.overfit_caption(view.status, view.meta, view.val))
     chart(wf.fig(wcharts.overfit_figure(view.train, view.val, bs["batches"])), "babysit_overfit")
     if not view.active:
         bs["step2"] = babysit.judge_overfit(view.row, view.train, view.val).to_dict()
@@ -122,22 +85,17 @@ def step3(cfg, bs) -> None:
     hi = c3.number_input("to lr", 1e-6, 10.0, 10.0, format="%g", key="babysit_lr_max")
     state, result, error = wf.task("babysit_t3")
     if c4.button("Run the range test", key="babysit_step3", disabled="step2" not in bs or state == "running"):
-        wf.start_task("babysit_t3", lr_range_test, cfg, int(n), float(lo), float(hi), 0.9, 4.0, get_settings().limits)
+        wf.start_task("babysit_t3", babysit.range_test, cfg, int(n), float(lo), float(hi), get_settings().limits)
         st.rerun()
     if error:
         st.error(f"Step 3 could not run: {error}", icon="⚠️")
     elif result:
-        bs["step3"] = result.to_dict()
+        bs["step3"] = result
     if state == "running":
         st.caption("Sweeping the learning rate...")
     if "step3" in bs:
-        r = bs["step3"]
-        chart(wf.fig(wcharts.lr_finder_figure(r)), "babysit_lr")
-        st.success(
-            f"Step 3 done: suggested learning rate {r['suggested_lr']:.2g} (lowest smoothed loss at "
-            f"{r['min_loss_lr']:.2g}; {r['reason']}; {len(r['lrs'])} steps in {r['seconds']:.1f} s).",
-            icon="✅",
-        )
+        chart(wf.fig(wcharts.lr_finder_figure(bs["step3"])), "babysit_lr")
+        st.success(babysit.range_text(bs["step3"]), icon="✅")
 
 
 def step45(cfg, bs) -> None:
@@ -160,7 +118,7 @@ def step45(cfg, bs) -> None:
         if wf.start_search("babysit_coarse", spec, cfg, "babysit", "babysit-grid"):
             st.rerun()
     wf.search_panel(4, "babysit_coarse", "babysit_grid", "grid point")
-    best = search.best_trial(coarse.study) if coarse is not None and coarse.finished else None
+    best = search.best_finished([coarse])
     refine = st.session_state.get("babysit_refine")
     if st.button(
         "Refine around the best",
@@ -176,15 +134,13 @@ def step45(cfg, bs) -> None:
 def step6(cfg, bs) -> None:
     """Step 6: the best run's curves and diagnosis hints; optionally adopt its settings."""
     st.subheader("6 · Read the curves")
-    done = [st.session_state.get(s) for s in ("babysit_coarse", "babysit_refine")]
-    bests = [b for s in done if s is not None and s.finished and (b := search.best_trial(s.study)) is not None]
-    if not bests:
+    best = search.best_finished([st.session_state.get(s) for s in SEARCHES])
+    if best is None:
         st.caption("After step 4 (and 5), the best run's curves and hints appear here.")
         return
-    best = max(bests, key=lambda t: t.value)
     run_id = best.user_attrs["run_id"]
-    st.markdown(f"Best run so far: {search.describe(best.params)}, validation accuracy {best.value:.1%}.")
-    series = [live.RunSeries("best", get_store().metrics(run_id, "train"), get_store().metrics(run_id, "val"))]
+    st.markdown(f"Best run so far: {search_space.describe(best.params)}, validation accuracy {best.value:.1%}.")
+    series = [wf.run_series("best", run_id)]
     c1, c2 = st.columns(2)
     with c1:
         chart(wf.fig(live.loss_figure(series)), "babysit_best_loss")
@@ -193,7 +149,7 @@ def step6(cfg, bs) -> None:
     for h in babysit.read_curves(get_store(), run_id):
         st.markdown(f"{LEVEL_ICON.get(h.level, '')} **{h.topic}**: {h.text}")
     if st.button("Use these settings on the Train page", key="babysit_step6"):
-        controls.set_config(cfg.replace(**{k: float(v) for k, v in best.params.items()}))
+        controls.set_config(search_space.apply_params(cfg, best.params))
         st.session_state.pop("babysit", None)
         st.switch_page("pages/train.py")
 
@@ -211,17 +167,17 @@ def render() -> None:
         return
     wf.config_caption(cfg)
     offload.pool()  # start the worker for steps 1 and 3 now, so the first click does not wait for torch to load
-    bs = _state(cfg)
-    active = _active(bs)
+    bs = wf.scoped_state("babysit", cfg, SEARCHES, TASKS)
+    active = wf.scoped_active(bs, SEARCHES, TASKS)
 
     @st.fragment(run_every=wf.POLL_SECONDS if active else None)
     def _steps() -> None:
-        for slot in ("babysit_coarse", "babysit_refine"):
+        for slot in SEARCHES:
             wf.pump(slot)
         for step in (step1, step2, step3, step45, step6):
             with st.container(border=True):
                 step(cfg, bs)
-        if active and not _active(bs):
+        if active and not wf.scoped_active(bs, SEARCHES, TASKS):
             st.rerun()  # everything ended: refresh once so polling stops
 
     _steps()

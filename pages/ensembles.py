@@ -6,26 +6,10 @@ from lab.charts import ensembles as charts
 from lab.ui import workflows as wf
 from lab.ui.common import chart
 from lab.workflows import ensemble_stats as es
-from lab.workflows import runner
 
 POLL_SECONDS = 0.5
 WORKER = "lab.workflows.ensembles"  # run through runner.call so this page never imports torch
-MAX_MEMBERS = 8  # as lab.workflows.ensembles.MAX_MEMBERS (that module loads torch)
 SETUPS = {"demo": "Demo setup for each part", "mine": "My settings (Train page, editable in the sidebar)"}
-
-
-def _poll(keys: list[str]) -> tuple[list[dict], list[str], bool]:
-    """Finished results, error messages and whether any task is still running."""
-    states = [wf.task(k) for k in keys]
-    return (
-        [r for s, r, e in states if s == "done" and r is not None],
-        sorted({e for s, r, e in states if e}),
-        any(s == "running" for s, _, _ in states),
-    )
-
-
-def _pct(v: float) -> str:
-    return f"{v:.1%}"
 
 
 def seeds(cfg) -> None:
@@ -37,46 +21,33 @@ def seeds(cfg) -> None:
     )
     wf.config_caption(cfg)
     c1, c2, c3 = st.columns([1, 1, 2])
-    n = int(c1.number_input("members", 2, MAX_MEMBERS, 5, key="ens_n"))
-    first = int(c2.number_input("first seed", 0, 2**31 - MAX_MEMBERS, 1, key="ens_first"))
+    n = int(c1.number_input("members", 2, es.MAX_MEMBERS, 5, key="ens_n"))
+    first = int(c2.number_input("first seed", 0, 2**31 - es.MAX_MEMBERS, 1, key="ens_first"))
     keys = [f"ens_member_{i}" for i in range(st.session_state.get("ens_started", 0))]
-    active = _poll(keys)[2]
+    active = wf.poll(keys)[2]
     if c3.button("Train the members", key="ens_seed_start", disabled=active):
         for i in range(n):
-            wf.start_task(f"ens_member_{i}", runner.call, f"{WORKER}:train_member", cfg.to_dict(), first + i)
+            wf.start_call(f"ens_member_{i}", f"{WORKER}:train_member", cfg.to_dict(), first + i)
         st.session_state["ens_started"] = n
         st.rerun()
 
     @st.fragment(run_every=POLL_SECONDS if active else None)
     def results() -> None:
-        done, errors, running = _poll(keys)
+        done, errors, running = wf.poll(keys)
         for e in errors:
             st.error(f"A member could not be trained: {e}", icon="⚠️")
         s = es.ensemble_summary(sorted(done, key=lambda m: m["seed"])) if done else None
         if keys:
             st.caption(f"{len(done)} of {len(keys)} members trained" + (" · training..." if running else ""))
         if s and s["n_used"]:
-            gain = (s["ensemble_acc"] - s["mean_acc"]) * 100
-            st.markdown(
-                f"**Ensemble of {s['n_used']}: {_pct(s['ensemble_acc'])}** validation accuracy, against "
-                f"{_pct(s['mean_acc'])} for the average member ({gain:+.1f} points) and "
-                f"{_pct(s['best_acc'])} for the best one. Validation loss {s['ensemble_loss']:.3f} against "
-                f"{s['mean_loss']:.3f}: the average is also less over-confident."
-            )
+            st.markdown(es.seed_text(s))
         c1, c2 = st.columns(2)
         with c1:
             chart(wf.fig(charts.members_figure(s)), "ens_members_chart")
         with c2:
             chart(wf.fig(charts.ensemble_size_figure(s)), "ens_size_chart")
         if s:
-            rows = [
-                {"model": f"seed {m['seed']}", "val acc": m["val_acc"], "val loss": m["val_loss"]} for m in s["members"]
-            ]
-            rows += [
-                {"model": "mean of members", "val acc": s["mean_acc"], "val loss": s["mean_loss"]},
-                {"model": "ensemble", "val acc": s["ensemble_acc"], "val loss": s["ensemble_loss"]},
-            ]
-            st.dataframe(rows, key="ens_members_table", hide_index=True)
+            st.dataframe(es.members_table(s), key="ens_members_table", hide_index=True)
         if active and not running:
             st.rerun()  # everything finished: refresh the button and stop polling
 
@@ -98,7 +69,7 @@ def snapshots(cfg) -> None:
     per = int(c2.number_input("epochs per cycle", 1, 10, 2, key="ens_epc"))
     state, result, error = wf.task("ens_snap")
     if c3.button("Run the cyclic schedule", key="ens_snap_start", disabled=state == "running"):
-        wf.start_task("ens_snap", runner.call, f"{WORKER}:snapshot_run", cfg.to_dict(), cycles, per)
+        wf.start_call("ens_snap", f"{WORKER}:snapshot_run", cfg.to_dict(), cycles, per)
         st.rerun()
 
     @st.fragment(run_every=POLL_SECONDS if state == "running" else None)
@@ -113,22 +84,11 @@ def snapshots(cfg) -> None:
             n = len(result["snapshots"])
             keep = st.slider("ensemble of the last k snapshots", 1, n, min(3, n), key="ens_keep") if n > 1 else 1
             s = es.snapshot_summary(result, keep)
-            st.markdown(
-                f"**Snapshot ensemble of the last {s['kept']}: {_pct(s['ensemble_acc'])}** against "
-                f"{_pct(s['last_acc'])} for the last snapshot alone (what the run itself would give you), "
-                f"validation loss {s['ensemble_loss']:.3f} against {s['last_loss']:.3f}; "
-                f"{n} snapshots from {result['steps']} steps."
-            )
+            st.markdown(es.snapshot_text(s, n, result["steps"]))
         elif result:
             st.warning("The run ended before its rate reached a low point: no snapshot was taken.", icon="ℹ️")
-        chart(
-            wf.fig(
-                charts.snapshot_figure(
-                    result["lr"] if result else None, s["snapshots"] if s else None, s["kept"] if s else 0
-                )
-            ),
-            "ens_snap_chart",
-        )
+        lrs = result["lr"] if result else None
+        chart(wf.fig(charts.snapshot_figure(lrs, s and s["snapshots"], s["kept"] if s else 0)), "ens_snap_chart")
         if s:
             st.dataframe(s["snapshots"], key="ens_snap_table", hide_index=True)
         if state == "running" and now != "running":
@@ -152,27 +112,17 @@ def averaging(cfg) -> None:
     mode = c1.radio(
         "average", ["ema", "swa"], key="ens_avg_mode", horizontal=True, format_func={"ema": "EMA", "swa": "SWA"}.get
     )
+    decay, start = es.DEFAULT_DECAY, 0
     if mode == "ema":
-        decay = float(
-            c2.number_input(
-                "decay",
-                0.5,
-                0.9999,
-                0.95,
-                format="%g",
-                key="ens_decay",
-                help="Weight of the old average at each step; 0.95 remembers about 20 steps.",
-            )
-        )
-        start = 0
+        help_ = "Weight of the old average at each step; 0.95 remembers about 20 steps."
+        decay = float(c2.number_input("decay", 0.5, 0.9999, 0.95, format="%g", key="ens_decay", help=help_))
     else:
-        decay = 0.95
         start = int(
             c2.number_input("average after epoch", 0, max(0, cfg.epochs - 1), cfg.epochs // 2, key="ens_swa_start")
         )
     state, _, _ = wf.task("ens_avg")
     if c3.button("Train with averaging", key="ens_avg_start", disabled=state == "running"):
-        wf.start_task("ens_avg", runner.call, f"{WORKER}:averaging_run", cfg.to_dict(), mode, decay, start)
+        wf.start_call("ens_avg", f"{WORKER}:averaging_run", cfg.to_dict(), mode, decay, start)
         st.rerun()
 
     @st.fragment(run_every=POLL_SECONDS if state == "running" else None)
@@ -182,14 +132,9 @@ def averaging(cfg) -> None:
             st.error(f"The run failed: {error}", icon="⚠️")
         if now == "running":
             st.caption("Training and averaging...")
-        label = "EMA" if (r or {}).get("mode", mode) == "ema" else "SWA average"
+        label = es.AVERAGE_LABELS[(r or {}).get("mode", mode)]
         if r and r["avg_val_acc"] is not None:
-            st.markdown(
-                f"**{label}: {_pct(r['avg_val_acc'])}** validation accuracy (loss {r['avg_val_loss']:.3f}) "
-                f"against **{_pct(r['raw_val_acc'])}** (loss {r['raw_val_loss']:.3f}) for the raw weights "
-                f"after {r['steps']} steps."
-                + (" Batch-norm statistics re-estimated with update_bn." if r["batch_norm"] else "")
-            )
+            st.markdown(es.averaging_text(r))
         rows = r["rows"] if r else None
         c1, c2 = st.columns(2)
         with c1:
@@ -209,10 +154,8 @@ def render() -> None:
         "Several models usually beat one. Three ways to get there, from the most expensive (N full runs) "
         "to the cheapest (one run, one model at the end)."
     )
-    setup = st.radio("Settings", list(SETUPS), format_func=SETUPS.get, key="ens_setup", horizontal=True)
-    mine = wf.user_config(sidebar=True) if setup == "mine" else None
-    if setup == "mine" and mine is None:
-        st.error("Your settings are invalid (see the sidebar); fix them or use the demo setup.", icon="⚠️")
+    ok, mine = wf.setup_choice("ens_setup", SETUPS)
+    if not ok:
         return
     t1, t2, t3 = st.tabs(["Seed ensemble", "Snapshot ensemble", "Weight averaging (EMA / SWA)"])
     with t1:

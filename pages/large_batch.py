@@ -4,11 +4,10 @@ import streamlit as st
 
 from lab.charts import large_batch as charts
 from lab.config import ConfigError
-from lab.ui import runs
 from lab.ui import workflows as wf
 from lab.ui.common import chart, get_jobs, get_settings
+from lab.workflows import distributed_report as dr
 from lab.workflows import large_batch as lb
-from lab.workflows import runner
 
 POLL_SECONDS = 0.5
 DP_WORKER = "lab.workflows.distributed:data_parallel_check"  # called by name: this page never imports torch
@@ -16,20 +15,8 @@ DP_REPEATS = 20  # timed repetitions of the compute and the all-reduce (medians 
 SETUPS = {"demo": "Demo setup (digits, MLP, SGD + momentum)", "mine": "My settings (Train page, in the sidebar)"}
 
 
-def _views(comp: lb.Comparison) -> dict[str, runs.RunView]:
-    """The submitted arms' run views (kept in session state), refreshed incrementally."""
-    cache = st.session_state.setdefault("lb_views", {})
-    for run_id in comp.runs.values():
-        if run_id and run_id not in cache:
-            cache[run_id] = runs.RunView(run_id)
-    return {k: runs.refresh(cache[r]) for k, r in comp.runs.items() if r}
-
-
 def _busy(comp: lb.Comparison | None) -> bool:
-    cache = st.session_state.get("lb_views", {})
-    # A run not viewed yet counts as active: it was submitted a moment ago.
-    live = any(r not in cache or cache[r].active for r in comp.runs.values() if r) if comp else False
-    return comp is not None and (comp.waiting or live)
+    return comp is not None and (comp.waiting or wf.runs_active("lb_views", comp.runs.values()))
 
 
 def scaling(cfg) -> None:
@@ -67,73 +54,32 @@ def scaling(cfg) -> None:
             chart(charts.epoch_curves_figure([], "Validation loss", "loss", "lb_val_loss"), "lb_val_loss")
             return
         comp.submit_waiting(get_jobs(), wf.owner_for("large-batch"))
-        views = _views(comp)
+        views = wf.run_views("lb_views", comp.runs)
         for e in comp.errors:
             st.error(e, icon="⚠️")
-        table = [lb.arm_summary(a, views[a.key].row if a.key in views else None) for a in comp.arms]
-        finished = [r for r in table if r["status"] in ("completed", "stopped", "diverged", "failed")]
-        st.caption(f"{len(finished)} of {len(table)} runs finished; two train at a time.")
-        if len(finished) == len(table):
-            st.markdown(
-                "  \n".join(
-                    f"**{r['arm']}**: "
-                    + (
-                        f"{r['val acc']:.1%} validation accuracy, loss {r['val loss']:.3f}, {r['steps']} steps"
-                        if r["val acc"] is not None
-                        else r["status"]
-                    )
-                    + ("" if r["status"] == "completed" else f" ({r['status']})")
-                    for r in table
-                )
-            )
-
-        def series(kind: str, key: str) -> list:
-            out = []
-            for a in comp.arms:
-                v = views.get(a.key)
-                out.append((a.label, *lb.epoch_series(getattr(v, kind) if v else [], key)))
-            return out
-
+        table = lb.results_table(comp.arms, {k: v.row for k, v in views.items()})
+        n_ended = lb.ended(table)
+        st.caption(f"{n_ended} of {len(table)} runs finished; two train at a time.")
+        if n_ended == len(table):
+            st.markdown(lb.results_text(table))
+        val = {k: v.val for k, v in views.items()}
         c1, c2 = st.columns(2)
         with c1:
-            chart(
-                wf.fig(
-                    charts.epoch_curves_figure(
-                        series("val", "val_loss"), "Validation loss", "loss (cross-entropy)", "lb_val_loss"
-                    )
-                ),
-                "lb_val_loss",
-            )
+            loss = lb.arm_series(comp.arms, val, "val_loss")
+            fig = charts.epoch_curves_figure(loss, "Validation loss", "loss (cross-entropy)", "lb_val_loss")
+            chart(wf.fig(fig), "lb_val_loss")
         with c2:
-            chart(
-                wf.fig(
-                    charts.epoch_curves_figure(
-                        series("val", "val_acc"), "Validation accuracy", "accuracy", "lb_val_acc", percent=True
-                    )
-                ),
-                "lb_val_acc",
-            )
+            acc = lb.arm_series(comp.arms, val, "val_acc")
+            fig = charts.epoch_curves_figure(acc, "Validation accuracy", "accuracy", "lb_val_acc", percent=True)
+            chart(wf.fig(fig), "lb_val_acc")
         # A linear axis: the warmup ramp is a straight line and the 8x gap reads as 8x.
-        chart(
-            wf.fig(charts.epoch_curves_figure(series("train", "lr"), "Learning rate", "learning rate", "lb_lr")),
-            "lb_lr",
-        )
+        lrs = lb.arm_series(comp.arms, {k: v.train for k, v in views.items()}, "lr")
+        chart(wf.fig(charts.epoch_curves_figure(lrs, "Learning rate", "learning rate", "lb_lr")), "lb_lr")
         st.dataframe(table, key="lb_table", hide_index=True)
         if active and not _busy(comp):
             st.rerun()
 
     results()
-
-
-def verdict(r: dict) -> str:
-    """One sentence on whether splitting the batch paid off at this model size."""
-    ratio = r["allreduce_ms"] / max(r["compute_half_ms"], 1e-9)
-    if ratio > 0.25:
-        return (
-            f"The all-reduce costs {ratio:.0%} of the compute it saves a step: at this size the split does not "
-            "pay; it does once the compute per step dwarfs the communication (bigger models, bigger batches)."
-        )
-    return f"The all-reduce adds only {ratio:.0%} to each process's compute: here the split pays."
 
 
 def data_parallel(cfg) -> None:
@@ -152,7 +98,7 @@ def data_parallel(cfg) -> None:
     steps = int(c2.number_input("DDP steps", 1, 50, 5, key="dp_steps"))
     state, _, _ = wf.task("dp")
     if c3.button("Run on two processes", key="dp_start", disabled=state == "running"):
-        wf.start_task("dp", runner.call, DP_WORKER, cfg.to_dict(), batch, steps, DP_REPEATS)
+        wf.start_call("dp", DP_WORKER, cfg.to_dict(), batch, steps, DP_REPEATS)
         st.rerun()
 
     @st.fragment(run_every=POLL_SECONDS if state == "running" else None)
@@ -163,18 +109,7 @@ def data_parallel(cfg) -> None:
         if now == "running":
             st.caption("Starting two fresh processes (each imports torch: several seconds) and a gloo group...")
         if r:
-            st.markdown(
-                f"**Gradient check:** the all-reduced mean of the two half-batch gradients differs from the "
-                f"full-batch gradient by at most **{r['max_abs_diff']:.1e}** (largest gradient entry "
-                f"{r['max_abs_grad']:.2e}); one half alone is off by {r['half_only_diff']:.1e}.  \n"
-                f"**{r['ddp_steps']} DDP steps** ({r['optimizer']}) end with parameters at most "
-                f"**{r['ddp_max_param_diff']:.1e}** from one process trained on the full batches.  \n"
-                f"**Communication:** {r['n_params']:,} gradient numbers = {r['grad_bytes'] / 1024:.1f} kB per "
-                f"all-reduce (a ring sends about {r['ring_bytes_per_process'] / 1024:.1f} kB per process); one "
-                f"all-reduce takes {r['allreduce_ms']:.2f} ms against {r['compute_half_ms']:.2f} ms of forward "
-                f"and backward on a half batch ({r['compute_full_ms']:.2f} ms for the full batch in one process). "
-                + verdict(r)
-            )
+            st.markdown(dr.report(r))
             for note in r["notes"]:
                 st.warning(note, icon="ℹ️")
         c1, c2 = st.columns(2)
@@ -191,11 +126,10 @@ def data_parallel(cfg) -> None:
 def render() -> None:
     """Settings choice, then the scaling comparison and the data-parallel check."""
     st.title("Large batches and data parallelism")
-    setup = st.radio("Settings", list(SETUPS), format_func=SETUPS.get, key="lb_setup", horizontal=True)
-    cfg = wf.user_config(sidebar=True) if setup == "mine" else lb.DEMO
-    if cfg is None:
-        st.error("Your settings are invalid (see the sidebar); fix them or use the demo setup.", icon="⚠️")
+    ok, mine = wf.setup_choice("lb_setup", SETUPS)
+    if not ok:
         return
+    cfg = mine or lb.DEMO
     st.header("Batch size and learning rate")
     scaling(cfg)
     st.header("Data parallelism on two processes")

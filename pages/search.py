@@ -1,41 +1,33 @@
 """Hyperparameter search: grid or random trials over chosen settings, coarse to fine, run in parallel."""
 
-import time
-
 import streamlit as st
 
-from lab.config import field_type
 from lab.ui import workflows as wf
-from lab.ui.common import get_jobs, get_settings, get_store, owner_token
-from lab.workflows import search
+from lab.ui.common import get_jobs, get_settings, owner_token
+from lab.workflows import search_space, search_store
 
 SLOT = "search_current"
 
 
-def space() -> list[search.Param]:
+def space() -> list[search_space.Param]:
     """The settings to search and their ranges (defaults: a sensible range per setting)."""
     names = st.multiselect(
         "Settings to search",
-        list(search.DEFAULT_RANGES),
+        list(search_space.DEFAULT_RANGES),
         default=["lr", "weight_decay"],
-        max_selections=search.MAX_PARAMS,
+        max_selections=search_space.MAX_PARAMS,
         key="search_params",
         help="Rates and strengths are best searched on a log scale: 1e-4 to 1e-3 matters as much as 1e-2 to 1e-1.",
     )
     params = []
     for name in names:
-        low0, high0, log0 = search.DEFAULT_RANGES[name]
-        is_int = field_type(name) is int
-        cast = int if is_int else float
+        p0 = search_space.default_param(name)
+        cast, fmt = (int, None) if p0.is_int else (float, "%g")
         c1, c2, c3 = st.columns([2, 2, 1])
-        low = c1.number_input(
-            f"{name} from", value=cast(low0), format=None if is_int else "%g", key=f"search_{name}_low"
-        )
-        high = c2.number_input(
-            f"{name} to", value=cast(high0), format=None if is_int else "%g", key=f"search_{name}_high"
-        )
-        log = c3.checkbox("log scale", value=log0, key=f"search_{name}_log")
-        params.append(search.Param(name, float(low), float(high), log))
+        low = c1.number_input(f"{name} from", value=cast(p0.low), format=fmt, key=f"search_{name}_low")
+        high = c2.number_input(f"{name} to", value=cast(p0.high), format=fmt, key=f"search_{name}_high")
+        log = c3.checkbox("log scale", value=p0.log, key=f"search_{name}_log")
+        params.append(search_space.Param(name, float(low), float(high), log))
     return params
 
 
@@ -71,7 +63,7 @@ def setup(cfg) -> None:
     running = current is not None and not current.finished
     b1, b2, _ = st.columns([1, 1, 4])
     if b1.button("▶ Start search", type="primary", key="search_start", disabled=cfg is None or running):
-        spec = search.SearchSpec(
+        spec = search_space.SearchSpec(
             params=tuple(params),
             mode=mode,
             budget=int(budget),
@@ -114,22 +106,12 @@ def live() -> None:
         if s is None:
             st.info("Choose settings and ranges, then press **Start search**.")
             return
-        elapsed = (s.ended or time.time()) - s.started
-        st.markdown(f"**{wf.progress_text(s)}** · {elapsed:.0f} s")
+        st.markdown(f"**{s.progress_text()}** · {s.elapsed:.0f} s")
         if s.message:
             st.caption(s.message)
-        names = [p.name for p in s.params]
-        x, color = axes(names)
-        lookup = {p.name: p for p in s.params}
-        wf.results(
-            s.study,
-            "search",
-            x,
-            color,
-            log_x=bool(x and lookup[x].log),
-            log_color=bool(color and lookup[color].log),
-            progress=True,
-        )
+        x, color = axes([p.name for p in s.params])
+        logs = {"log_x": search_space.is_log(s.params, x), "log_color": search_space.is_log(s.params, color)}
+        wf.results(s.study, "search", x, color, progress=True, **logs)
         if active and s.finished:
             st.rerun()
 
@@ -140,19 +122,12 @@ def history() -> None:
     """Past searches of this session, reloaded from the Optuna storage."""
     current = st.session_state.get(SLOT)
     live_name = current.study.study_name if current is not None and not current.finished else ""
-    studies = [s for s in search.list_studies(wf.search_storage(), owner_token()) if s["name"] != live_name]
-    if not studies:
+    choices = search_store.study_choices(search_store.list_studies(wf.search_storage(), owner_token(), live_name))
+    if not choices:
         return
     st.subheader("Stored searches")
-    pick = st.selectbox(
-        "Search",
-        [s["name"] for s in studies],
-        key="search_study",
-        format_func=lambda n: next(f"{s['name']} ({s['trials']} trials)" for s in studies if s["name"] == n),
-    )
-    study = search.load_study(wf.search_storage(), pick)
-    search.sync_study(study, get_store())  # trials whose runs ended while no page was watching
-    wf.results(study, "search_old", progress=True)
+    pick = st.selectbox("Search", list(choices), key="search_study", format_func=choices.get)
+    wf.results(wf.stored_study(pick), "search_old", progress=True)
 
 
 def render() -> None:

@@ -5,7 +5,6 @@ import streamlit as st
 from lab.charts import transfer as charts
 from lab.ui import workflows as wf
 from lab.ui.common import chart
-from lab.workflows import runner
 from lab.workflows import transfer_info as ti
 
 POLL_SECONDS = 0.5
@@ -21,20 +20,14 @@ def backbone_card() -> bool:
             icon="⚠️",
         )
         return False
-    src = meta["source"]
-    st.caption(
-        f"Shipped backbone: {meta['n_params']:,} parameters ({meta['bytes'] / 1024:.0f} kB, "
-        f"`assets/backbone/{ti.WEIGHTS_FILE}`), trained for {meta['epochs']} epochs on "
-        f"{src['n_train']:,} images of {', '.join(src['classes'])} ({src['val_acc']:.1%} on "
-        f"{src['n_val']} held-out ones). Rebuild it with `python {ti.PRETRAIN_SCRIPT}`."
-    )
+    st.caption(ti.backbone_caption(meta))
     return True
 
 
 def controls() -> tuple[dict, list[str]]:
-    """The target-task settings and the chosen strategies."""
+    """The target-task settings (run_strategy's keyword arguments) and the chosen strategies."""
     c1, c2, c3, c4, c5 = st.columns(5)
-    kw = {  # in run_strategy's argument order
+    kw = {
         "per_class": int(
             c1.number_input(
                 "labels per class",
@@ -108,63 +101,32 @@ def render() -> None:
     if not backbone_card():
         return
     kw, chosen = controls()
-    keys = [f"tr_{k}" for k in st.session_state.get("tr_started", [])]
-    active = any(wf.task(k)[0] == "running" for k in keys)
+    active = wf.poll([f"tr_{k}" for k in st.session_state.get("tr_started", [])])[2]
     if st.button("Train the strategies", key="tr_start", disabled=active or not chosen):
         for k in chosen:
-            wf.start_task(f"tr_{k}", runner.call, WORKER, k, *kw.values())  # run_strategy's positional order
+            wf.start_call(f"tr_{k}", WORKER, k, **kw)
         st.session_state["tr_started"] = chosen
         st.rerun()
 
     @st.fragment(run_every=POLL_SECONDS if active else None)
     def results() -> None:
         states = {k: wf.task(f"tr_{k}") for k in st.session_state.get("tr_started", [])}
-        done = [r for s, r, _ in states.values() if r is not None]
+        done = [r for _, r, _ in states.values() if r is not None]
         for k, (_, _, error) in states.items():
             if error:
                 st.error(f"{ti.STRATEGIES[k].label} failed: {error}", icon="⚠️")
         if states:
-            running = [ti.STRATEGIES[k].label for k, (s, _, _) in states.items() if s == "running"]
-            st.caption(
-                f"{len(done)} of {len(states)} strategies done"
-                + (f" · training: {', '.join(running)}" if running else "")
-            )
-        by_key = {r["strategy"]: r for r in done}
-        if "scratch" in by_key and len(by_key) > 1:
-            base = by_key["scratch"]["val_acc"]
-            lines = [
-                f"**{r['label']}: {r['val_acc']:.1%}** ({(r['val_acc'] - base) * 100:+.1f} points against from scratch)"
-                for k, r in by_key.items()
-                if k != "scratch"
-            ]
-            st.markdown(
-                f"From scratch: **{base:.1%}** with {by_key['scratch']['n_train']} labelled images.  \n"
-                + "  \n".join(lines)
-            )
+            st.caption(ti.progress_text({k: state for k, (state, _, _) in states.items()}, len(done)))
+        if text := ti.gains_text(done):
+            st.markdown(text)
         c1, c2 = st.columns(2)
         with c1:
             chart(wf.fig(charts.curves_figure(done)), "tr_curves_chart")
         with c2:
-            chart(wf.fig(charts.final_figure(done, chance=1 / len(ti.TARGET_CLASSES))), "tr_final_chart")
+            chart(wf.fig(charts.final_figure(done, chance=ti.CHANCE)), "tr_final_chart")
         if done:
-            st.dataframe(
-                [
-                    {
-                        "strategy": r["label"],
-                        "val acc": r["val_acc"],
-                        "best val acc": r["best_val_acc"],
-                        "val loss": r["val_loss"],
-                        "trained params": r["trainable"],
-                        "labels": r["n_train"],
-                        "val images": r["n_val"],
-                        "seconds": round(r["seconds"], 1),
-                    }
-                    for r in done
-                ],
-                key="tr_table",
-                hide_index=True,
-            )
-        if active and not any(s == "running" for s, _, _ in states.values()):
+            st.dataframe(ti.results_table(done), key="tr_table", hide_index=True)
+        if active and not any(state == "running" for state, _, _ in states.values()):
             st.rerun()
 
     results()

@@ -128,3 +128,32 @@ def test_read_curves_of_a_stored_run(tmp_path):
     hints = babysit.read_curves(store, run_id)
     topics = {h.topic for h in hints}
     assert "initial loss" in topics and "update/weight ratio" in topics
+
+
+# ---- what the page shows ----------------------------------------------------------------------------------------
+
+
+def test_verdict_text_words_the_outcome_and_puts_the_advice_on_its_own_line():
+    v = babysit.Verdict(False, "Stalled at 40%.", "Make it wider.").to_dict()
+    assert babysit.verdict_text(2, v) == "Step 2 failed: Stalled at 40%.  \nMake it wider."
+    assert babysit.verdict_text(1, babysit.Verdict(True, "Fine.").to_dict()) == "Step 1 passed: Fine."
+    assert babysit.verdict_text(1, babysit.Verdict(None, "n/a").to_dict()).startswith("Step 1 done: ")
+
+
+def test_overfit_caption_reports_the_last_accuracy_on_the_sample():
+    val = [{"step": 10, "train_acc": 0.5}, {"step": 20, "train_acc": 0.875}]
+    caption = babysit.overfit_caption("running", {"step": 25, "total_steps": 300}, val)
+    assert caption == f"running · step 25 of 300 · accuracy on the sample {0.875:.0%}"
+    assert babysit.overfit_caption("queued", {}, []) == "queued · step 0 of ? · accuracy on the sample 0%"
+
+
+def test_range_test_is_the_lr_finder_with_the_recipes_smoothing_and_stop_rule():
+    from lab.workflows.lr_finder import lr_range_test
+
+    cfg = RunConfig(subset=200)
+    r = babysit.range_test(cfg, 30, 1e-4, 10.0)
+    ref = lr_range_test(cfg, 30, 1e-4, 10.0, babysit.RANGE_BETA, babysit.RANGE_STOP).to_dict()
+    assert isinstance(r, dict) and r["lrs"] == ref["lrs"] and r["losses"] == pytest.approx(ref["losses"])
+    assert r["suggested_lr"] == pytest.approx(ref["suggested_lr"])
+    text = babysit.range_text(r)
+    assert f"suggested learning rate {r['suggested_lr']:.2g}" in text and f"{len(r['lrs'])} steps" in text

@@ -141,3 +141,35 @@ def test_bad_settings_name_the_field():
         ens.WeightAverager("ema", decay=1.0)
     with pytest.raises(ConfigError, match="cycles"):
         ens.snapshot_config(TINY, 160, cycles=0, epochs_per_cycle=1)
+
+
+# ---- what the page shows ----------------------------------------------------------------------------------------
+
+
+def _members():
+    y = np.array([0, 1, 1])
+    a = np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8]])  # right on 2 of 3
+    b = np.array([[0.4, 0.6], [0.2, 0.8], [0.3, 0.7]])  # right on 2 of 3, different mistake
+    return [{"seed": 1, "probs": a, "y": y}, {"seed": 2, "probs": b, "y": y}]
+
+
+def test_members_table_lists_members_then_their_mean_then_the_ensemble():
+    s = es.ensemble_summary(_members())
+    rows = es.members_table(s)
+    assert [r["model"] for r in rows] == ["seed 1", "seed 2", "mean of members", "ensemble"]
+    assert [r["val acc"] for r in rows] == pytest.approx([2 / 3, 2 / 3, 2 / 3, 1.0])  # averaged, all three are right
+    assert rows[-1]["val loss"] == pytest.approx(-np.mean(np.log([0.65, 0.6, 0.75])))
+
+
+def test_page_texts_quote_the_summaries():
+    s = es.ensemble_summary(_members())
+    text = es.seed_text(s)
+    assert text.startswith("**Ensemble of 2: 100.0%**") and "(+33.3 points)" in text
+    snap = {"y": np.array([0, 1]), "snapshots": [{"step": 5, "lr": 0.01, "probs": np.array([[0.8, 0.2], [0.6, 0.4]])}]}
+    ss_ = es.snapshot_summary(snap, 3)
+    assert es.snapshot_text(ss_, 1, 40).startswith("**Snapshot ensemble of the last 1: 50.0%**")
+    assert es.snapshot_text(ss_, 1, 40).endswith("1 snapshots from 40 steps.")
+    r = {"mode": "swa", "avg_val_acc": 0.9, "avg_val_loss": 0.3, "raw_val_acc": 0.8, "raw_val_loss": 0.5}
+    text = es.averaging_text({**r, "steps": 100, "batch_norm": True})
+    assert text.startswith("**SWA average: 90.0%**") and "after 100 steps" in text and "update_bn" in text
+    assert "update_bn" not in es.averaging_text({**r, "mode": "ema", "steps": 1, "batch_norm": False})

@@ -104,3 +104,33 @@ def test_comparison_submits_as_room_frees_and_reports_refusals():
     assert comp.runs == {"small": "run1", "large": "run2", "large_scaled": None, "large_warmup": None}
     assert not comp.waiting and len(comp.errors) == 2 and "lr=0.4" in comp.errors[0]
     assert jobs.submitted[0] == (32, "tok:large-batch", "large batch: batch 32, lr 0.05")
+
+
+# ---- reading the runs (what the page shows) ---------------------------------------------------------------------
+
+
+def _rows():
+    return {
+        "small": {"status": "completed", "summary": {"val_acc": 0.9, "val_loss": 0.3, "steps": 100}},
+        "large": {"status": "diverged", "summary": {}},
+        "large_scaled": {"status": "running", "summary": {}},
+    }
+
+
+def test_results_table_counts_and_words_the_arms():
+    arms = lb.plan(lb.DEMO)
+    table = lb.results_table(arms, _rows())
+    assert [r["arm"] for r in table] == [a.label for a in arms]
+    assert [r["status"] for r in table] == ["completed", "diverged", "running", "waiting"]
+    assert lb.ended(table) == 2
+    lines = lb.results_text(table).split("  \n")
+    assert lines[0] == f"**{arms[0].label}**: 90.0% validation accuracy, loss 0.300, 100 steps"
+    assert lines[1] == f"**{arms[1].label}**: diverged (diverged)"
+
+
+def test_arm_series_gives_every_arm_its_epochs_and_values():
+    arms = lb.plan(lb.DEMO)
+    rows = {"small": [{"epoch": 1, "val_loss": 1.0}, {"epoch": 2, "val_loss": None}, {"epoch": 2.0, "val_loss": 0.5}]}
+    series = lb.arm_series(arms, rows, "val_loss")
+    assert series[0] == (arms[0].label, [1, 2.0], [1.0, 0.5])
+    assert series[1:] == [(a.label, [], []) for a in arms[1:]]

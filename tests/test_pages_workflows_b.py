@@ -145,6 +145,7 @@ def test_bad_batch_plan_is_a_one_line_error():
 def test_page_side_modules_never_import_torch():
     code = (
         "import sys; import lab.workflows.ensemble_stats, lab.workflows.transfer_info, lab.workflows.large_batch,"
+        " lab.workflows.distributed_report,"
         " lab.workflows.runner, lab.charts.ensembles, lab.charts.transfer, lab.charts.large_batch; "
         "print('torch' in sys.modules)"
     )

@@ -155,3 +155,49 @@ def test_resnet18_option_follows_the_hub_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(tr, "TARGET_VAL_PER_CLASS", 10)
     r = tr.run_strategy("resnet18", per_class=2, epochs=3)
     assert r["trainable"] == 512 * 4 + 4 and r["n_val"] == 40 and 0 <= r["val_acc"] <= 1
+
+
+# ---- what the page shows (torch-free) ---------------------------------------------------------------------------
+
+
+def _result(key: str, acc: float, n_train: int = 40) -> dict:
+    return {
+        "strategy": key,
+        "label": ti.STRATEGIES[key].label,
+        "val_acc": acc,
+        "best_val_acc": acc + 0.01,
+        "val_loss": 1 - acc,
+        "trainable": 100,
+        "n_train": n_train,
+        "n_val": 400,
+        "seconds": 1.234,
+    }
+
+
+def test_backbone_caption_quotes_the_shipped_metadata():
+    meta = ti.backbone_meta()
+    text = ti.backbone_caption(meta)
+    assert f"{meta['n_params']:,} parameters" in text and f"{meta['source']['val_acc']:.1%}" in text
+    assert ti.CHANCE == 1 / len(ti.TARGET_CLASSES) == 0.25
+
+
+def test_progress_text_names_the_strategies_still_training():
+    states = {"scratch": "done", "frozen": "running", "finetune": "running"}
+    assert ti.progress_text(states, 1) == "1 of 3 strategies done · training: " + ", ".join(
+        [ti.STRATEGIES["frozen"].label, ti.STRATEGIES["finetune"].label]
+    )
+    assert ti.progress_text({"scratch": "done"}, 1) == "1 of 1 strategies done"
+
+
+def test_gains_text_compares_each_strategy_with_scratch():
+    assert ti.gains_text([_result("frozen", 0.8)]) == ""  # nothing to compare with yet
+    assert ti.gains_text([_result("scratch", 0.5)]) == ""
+    text = ti.gains_text([_result("scratch", 0.5), _result("frozen", 0.8), _result("finetune", 0.45)])
+    assert text.startswith("From scratch: **50.0%** with 40 labelled images.")
+    assert "**Frozen features + new head: 80.0%** (+30.0 points" in text and "(-5.0 points" in text
+
+
+def test_results_table_has_a_row_per_strategy():
+    rows = ti.results_table([_result("scratch", 0.5), _result("frozen", 0.8)])
+    assert [r["strategy"] for r in rows] == ["From scratch", "Frozen features + new head"]
+    assert rows[1]["val acc"] == 0.8 and rows[1]["labels"] == 40 and rows[1]["seconds"] == 1.2

@@ -1,4 +1,4 @@
-"""Page parts shared by the workflow pages: the user's config, worker tasks, and a live search panel.
+"""Page parts shared by the workflow pages: the user's config, worker tasks, runs and their views, a live search panel.
 
 Workflow pages submit runs under a sub-owner (`<token>:<workflow>`), so a search gets
 its own share of the job manager's per-session capacity without taking the Train
@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import streamlit as st
 
+from lab.charts import live
 from lab.charts import workflows as wcharts
 from lab.charts.style import presenter_layout
 from lab.config import ConfigError, RunConfig
-from lab.ui import controls
+from lab.jobs import CapacityError
+from lab.ui import controls, runs
 from lab.ui.common import OWNER_PARAM, chart, get_jobs, get_settings, get_store, owner_token, presenter_mode
-from lab.workflows import offload
+from lab.workflows import offload, runner, search_results, search_space, search_store
 from lab.workflows import search as search_mod
 
 POLL_SECONDS = 0.5
@@ -49,6 +51,17 @@ def user_config(sidebar: bool = True) -> RunConfig | None:
         return None
 
 
+def setup_choice(key: str, setups: dict[str, str]) -> tuple[bool, RunConfig | None]:
+    """A 'demo' or 'mine' radio: (ok, the user's config, or None for the demo); not ok when the user's is invalid."""
+    setup = st.radio("Settings", list(setups), format_func=setups.get, key=key, horizontal=True)
+    if setup != "mine":
+        return True, None
+    mine = user_config(sidebar=True)
+    if mine is None:
+        st.error("Your settings are invalid (see the sidebar); fix them or use the demo setup.", icon="⚠️")
+    return mine is not None, mine
+
+
 def config_caption(cfg: RunConfig) -> None:
     """One line naming the settings that differ from the defaults."""
     changed = {k: v for k, v in cfg.to_query().items() if k != "seed"}
@@ -64,15 +77,32 @@ def fig(figure):
 @st.cache_resource(show_spinner=False)
 def search_storage():
     """The Optuna storage next to the run store (created once per server)."""
-    return search_mod.open_storage(search_mod.storage_path(get_settings().store_path))
+    return search_store.open_storage(search_store.storage_path(get_settings().store_path))
+
+
+def stored_study(name: str):
+    """A stored search's study, with the trials whose runs ended while no page was watching recorded first."""
+    study = search_store.load_study(search_storage(), name)
+    search_store.sync_study(study, get_store())
+    return study
+
+
+def run_series(name: str, run_id: str) -> live.RunSeries:
+    """A stored run's train and val rows, named for a chart legend."""
+    return live.RunSeries(name, get_store().metrics(run_id, "train"), get_store().metrics(run_id, "val"))
 
 
 # ---- tasks in the offload worker ------------------------------------------------------------------------------------
 
 
-def start_task(key: str, fn, *args) -> None:
-    """Run fn(*args) in the worker; the page reads it back with task(key)."""
-    st.session_state[key] = {"future": offload.submit(fn, *args), "result": None, "error": ""}
+def start_task(key: str, fn, *args, **kwargs) -> None:
+    """Run fn(*args, **kwargs) in the worker; the page reads it back with task(key)."""
+    st.session_state[key] = {"future": offload.submit(fn, *args, **kwargs), "result": None, "error": ""}
+
+
+def start_call(key: str, target: str, *args, **kwargs) -> None:
+    """Run the workflow function named 'lab.workflows.<module>:<function>' in the worker (no torch import here)."""
+    start_task(key, runner.call, target, *args, **kwargs)
 
 
 def task(key: str) -> tuple[str, object, str]:
@@ -89,10 +119,82 @@ def task(key: str) -> tuple[str, object, str]:
     return "done", entry["result"], entry["error"]
 
 
+def poll(keys: list[str]) -> tuple[list, list[str], bool]:
+    """Finished results, the distinct error messages and whether any of the tasks is still running."""
+    states = [task(k) for k in keys]
+    return (
+        [r for s, r, e in states if s == "done" and r is not None],
+        sorted({e for s, r, e in states if e}),
+        any(s == "running" for s, _, _ in states),
+    )
+
+
+# ---- runs in the job manager ----------------------------------------------------------------------------------------
+
+
+def submit_run(workflow: str, label: str, build, *args) -> str | None:
+    """Submit the config build(*args) under this workflow's owner; shows why and returns None when it is refused."""
+    try:
+        return get_jobs().submit(build(*args), owner=owner_for(workflow), label=label)
+    except (ConfigError, CapacityError) as e:
+        st.error(str(e), icon="⚠️")
+        return None
+
+
+def run_views(slot: str, run_ids: dict[str, str | None]) -> dict[str, runs.RunView]:
+    """Views of the given runs (cached in session_state[slot]), refreshed incrementally; keyed as run_ids."""
+    cache = st.session_state.setdefault(slot, {})
+    for run_id in run_ids.values():
+        if run_id and run_id not in cache:
+            cache[run_id] = runs.RunView(run_id)
+    return {k: runs.refresh(cache[r]) for k, r in run_ids.items() if r}
+
+
+def runs_active(slot: str, run_ids) -> bool:
+    """True while one of the runs can still change; a run not viewed yet counts (it was submitted a moment ago)."""
+    cache = st.session_state.get(slot, {})
+    return any(r not in cache or cache[r].active for r in run_ids if r)
+
+
+def scoped_state(name: str, cfg: RunConfig, searches: tuple[str, ...] = (), tasks: tuple[str, ...] = ()) -> dict:
+    """session_state[name] for results that hold only for `cfg`: on a settings change, stop and forget them.
+
+    Old results would describe another setup, so the runs viewed in the state and the
+    searches in the `searches` slots are stopped, and the `tasks` dropped (a finished task
+    would otherwise refill the cleared results).
+    """
+    state = st.session_state.setdefault(name, {})
+    if state.get("cfg") != cfg.to_json():
+        if state.get("cfg"):
+            st.info("The settings changed, so the recipe starts over from step 1.", icon="🔄")
+        for view in state.values():
+            if isinstance(view, runs.RunView) and view.active:
+                get_jobs().stop(view.run_id)
+        for slot in searches:
+            old = st.session_state.pop(slot, None)
+            if old is not None and not old.finished:
+                old.stop(get_jobs())
+        for key in tasks:
+            st.session_state.pop(key, None)
+        state.clear()
+        state["cfg"] = cfg.to_json()
+    return state
+
+
+def scoped_active(state: dict, searches: tuple[str, ...] = (), tasks: tuple[str, ...] = ()) -> bool:
+    """True while a task runs, a run viewed in the state is active (refreshed first) or a search has not finished."""
+    running = any(task(k)[0] == "running" for k in tasks)
+    views = [v for v in state.values() if isinstance(v, runs.RunView)]
+    for view in views:
+        runs.refresh(view)  # a just-submitted run has no row yet; it must still count as active
+    unfinished = [s for s in (st.session_state.get(slot) for slot in searches) if s is not None and not s.finished]
+    return running or any(v.active for v in views) or bool(unfinished)
+
+
 # ---- a search running through the job manager --------------------------------------------------------------------
 
 
-def start_search(slot: str, spec: search_mod.SearchSpec, cfg: RunConfig, workflow: str, label: str) -> bool:
+def start_search(slot: str, spec: search_space.SearchSpec, cfg: RunConfig, workflow: str, label: str) -> bool:
     """Create a search in a session-state slot; shows the problem and returns False when the spec is invalid."""
     try:
         st.session_state[slot] = search_mod.Search.create(search_storage(), spec, cfg, owner_for(workflow), label)
@@ -110,19 +212,6 @@ def pump(slot: str) -> search_mod.Search | None:
     return search
 
 
-def progress_text(search: search_mod.Search) -> str:
-    """'Trial 3 of 6 done' plus the round and the best so far (text the browser test can wait on)."""
-    text = f"Trial {search.done_count} of {search.total} done"
-    if search.spec.rounds > 1:
-        text += f" · round {search.round + 1} of {search.spec.rounds}"
-    best = search_mod.best_trial(search.study)
-    if best is not None:
-        text += f" · best val acc {best.value:.1%} ({search_mod.describe(best.params)})"
-    if search.finished:
-        text += " · stopped" if search.stopped else " · finished"
-    return text
-
-
 def results(
     study,
     key: str,
@@ -133,12 +222,10 @@ def results(
     progress: bool = False,
 ) -> None:
     """Border warnings, the scatter of trials, optionally the progress chart, and the trials table."""
-    df = search_mod.trials_frame(study, get_store())
-    for warning in search_mod.study_warnings(study):
+    df = search_results.trials_frame(study, get_store())
+    for warning in search_results.study_warnings(study):
         st.warning(warning, icon="📏")
-    params = [c for c in df.columns if c not in ("trial", "round", "state", "status", "val_acc", "val_loss", "run_id")]
-    x = x if x in params else (params[0] if params else None)
-    color = color if color in params and color != x else next((p for p in params if p != x), None)
+    x, color = search_results.scatter_axes(search_results.param_columns(df), x, color)
     if x is not None:
         cols = st.columns(2) if progress else [st.container()]
         with cols[0]:
@@ -162,18 +249,18 @@ def search_panel(step: int, slot: str, key: str, noun: str) -> None:
     s = st.session_state.get(slot)
     if s is None:
         return
-    st.markdown(f"**{progress_text(s)}**")
+    st.markdown(f"**{s.progress_text()}**")
     if s.message:
         st.caption(s.message)
     results(s.study, key, x="lr", color="weight_decay")
-    best = search_mod.best_trial(s.study)
+    best = search_results.best_trial(s.study)
     if not s.finished:
         return
     if best is None:
         st.error(f"Step {step} failed: no trial finished; the table shows why.", icon="🛑")
     else:
         st.success(
-            f"Step {step} done: best {noun} {search_mod.describe(best.params)} with validation accuracy "
+            f"Step {step} done: best {noun} {search_space.describe(best.params)} with validation accuracy "
             f"{best.value:.1%}.",
             icon="✅",
         )

@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass
 
 from lab.config import ConfigError, Limits, RunConfig
 from lab.diagnosis import INIT_LOSS_TOLERANCE, Hint, diagnose
-from lab.workflows.search import Param, SearchSpec, zoom_params
+from lab.workflows.lr_finder import lr_range_test
+from lab.workflows.search_space import Param, SearchSpec, zoom_params
 
 OVERFIT_BATCHES = 5  # the syllabus: 5-10 mini-batches are enough to see memorization
 OVERFIT_STEPS = 300  # enough for the default MLP on digits (100% after about 85 steps) with room to spare
@@ -27,6 +28,8 @@ COARSE_WEIGHT_DECAYS = (1e-5, 1e-3)  # "almost none" and "some"; log-spaced so t
 COARSE_EPOCHS = 3
 REFINE_TRIALS = 4
 REFINE_ZOOM = 0.5  # the refinement searches half the coarse range (log scale), centred on the best
+RANGE_BETA = 0.9  # the range test's loss smoothing (an EMA over about ten steps)
+RANGE_STOP = 4.0  # the range test stops once the smoothed loss passes 4x its best: past that it only blows up
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,12 @@ class Verdict:
     def to_dict(self) -> dict:
         """JSON-ready dict."""
         return asdict(self)
+
+
+def verdict_text(n: int, v: dict) -> str:
+    """'Step n passed: ...' (failed, done) with the advice on a new line, from a Verdict's dict."""
+    word = {True: "passed", False: "failed", None: "done"}[v["passed"]]
+    return f"Step {n} {word}: {v['text']}" + (f"  \n{v['advice']}" if v.get("advice") else "")
 
 
 # ---- step 1: initial loss ---------------------------------------------------------------------------------------
@@ -143,6 +152,13 @@ def first_perfect_step(val_rows: list[dict]) -> int | None:
     return next((r["step"] for r in val_rows if r.get("train_acc", 0.0) >= 1.0), None)
 
 
+def overfit_caption(status: str, meta: dict, val_rows: list[dict]) -> str:
+    """'running · step 40 of 300 · accuracy on the sample 85%' for the overfitting run's progress line."""
+    last = val_rows[-1]["train_acc"] if val_rows else 0.0
+    step, total = meta.get("step", 0), meta.get("total_steps", "?")
+    return f"{status} · step {step} of {total} · accuracy on the sample {last:.0%}"
+
+
 def judge_overfit(row: dict, train_rows: list[dict], val_rows: list[dict]) -> Verdict:
     """Did the run memorize its batches? If not, name the likely blocker from the stored curves."""
     status, reason = row.get("status", ""), row.get("reason", "")
@@ -200,6 +216,22 @@ def judge_overfit(row: dict, train_rows: list[dict], val_rows: list[dict]) -> Ve
         "The model may be too small for the sample (make it wider or deeper), or the learning rate too "
         "high to settle (lower it).",
         acc,
+    )
+
+
+# ---- step 3: learning-rate range test ---------------------------------------------------------------------------
+
+
+def range_test(cfg: RunConfig, steps: int, lr_min: float, lr_max: float, limits: Limits | None = None) -> dict:
+    """The LR range test with the recipe's smoothing and stop rule, as a JSON-ready dict (runs in a worker)."""
+    return lr_range_test(cfg, steps, lr_min, lr_max, RANGE_BETA, RANGE_STOP, limits).to_dict()
+
+
+def range_text(r: dict) -> str:
+    """Step 3's verdict line from a range test's dict: the suggested rate and where the loss bottomed out."""
+    return (
+        f"Step 3 done: suggested learning rate {r['suggested_lr']:.2g} (lowest smoothed loss at "
+        f"{r['min_loss_lr']:.2g}; {r['reason']}; {len(r['lrs'])} steps in {r['seconds']:.1f} s)."
     )
 
 

@@ -16,6 +16,9 @@ import numpy as np
 from lab.config import RunConfig
 
 PROB_FLOOR = 1e-12  # log(0) guard when a member is certain and wrong
+MAX_MEMBERS = 8  # members of a seed ensemble the page offers (each is a full run)
+DEFAULT_DECAY = 0.95  # EMA weight of the old average: remembers about 20 steps
+AVERAGE_LABELS = {"ema": "EMA", "swa": "SWA average"}
 
 # Demo setups that make each effect visible in seconds on the embedded digits (measured, see the page text).
 # Few examples and dropout make the members disagree, which is what an ensemble feeds on.
@@ -123,3 +126,46 @@ def snapshot_summary(result: dict, keep_last: int) -> dict:
         last_loss=rows[-1]["val_loss"],
     )
     return out
+
+
+# ---- what the page shows ---------------------------------------------------------------------------------------------
+
+
+def members_table(s: dict) -> list[dict]:
+    """Rows of an ensemble summary's table: each member, the mean of the members, then the ensemble."""
+    rows = [{"model": f"seed {m['seed']}", "val acc": m["val_acc"], "val loss": m["val_loss"]} for m in s["members"]]
+    return rows + [
+        {"model": "mean of members", "val acc": s["mean_acc"], "val loss": s["mean_loss"]},
+        {"model": "ensemble", "val acc": s["ensemble_acc"], "val loss": s["ensemble_loss"]},
+    ]
+
+
+def seed_text(s: dict) -> str:
+    """The seed ensemble against its average and best member, from `ensemble_summary`."""
+    gain = (s["ensemble_acc"] - s["mean_acc"]) * 100
+    return (
+        f"**Ensemble of {s['n_used']}: {s['ensemble_acc']:.1%}** validation accuracy, against "
+        f"{s['mean_acc']:.1%} for the average member ({gain:+.1f} points) and "
+        f"{s['best_acc']:.1%} for the best one. Validation loss {s['ensemble_loss']:.3f} against "
+        f"{s['mean_loss']:.3f}: the average is also less over-confident."
+    )
+
+
+def snapshot_text(s: dict, n_snapshots: int, steps: int) -> str:
+    """The snapshot ensemble against the last snapshot alone, from `snapshot_summary`."""
+    return (
+        f"**Snapshot ensemble of the last {s['kept']}: {s['ensemble_acc']:.1%}** against "
+        f"{s['last_acc']:.1%} for the last snapshot alone (what the run itself would give you), "
+        f"validation loss {s['ensemble_loss']:.3f} against {s['last_loss']:.3f}; "
+        f"{n_snapshots} snapshots from {steps} steps."
+    )
+
+
+def averaging_text(r: dict) -> str:
+    """The averaged weights against the raw ones, from an averaging run's result."""
+    return (
+        f"**{AVERAGE_LABELS[r['mode']]}: {r['avg_val_acc']:.1%}** validation accuracy (loss {r['avg_val_loss']:.3f}) "
+        f"against **{r['raw_val_acc']:.1%}** (loss {r['raw_val_loss']:.3f}) for the raw weights "
+        f"after {r['steps']} steps."
+        + (" Batch-norm statistics re-estimated with update_bn." if r["batch_norm"] else "")
+    )

@@ -31,7 +31,6 @@ from lab.data import DataBundle, load_data
 from lab.optim import preview_schedule
 from lab.trainer import Trainer
 
-MAX_MEMBERS = 8  # members of a seed ensemble the page offers (each is a full run)
 MAX_SNAPSHOTS = 20  # weight copies kept by a SnapshotSaver (the oldest are dropped first)
 BN_CHUNK = 256  # batch size of the forward passes that re-estimate batch-norm statistics
 

@@ -27,6 +27,7 @@ from lab.jobs import CapacityError
 # lab.data builds these; a test checks the numbers against load_data so they cannot drift apart.
 DATASET_SIZES = {"digits": 1797, "shapes": 2000, "mnist": 60000, "fashion_mnist": 60000, "cifar10": 50000}
 MAX_FACTOR = 64
+ENDED = ("completed", "stopped", "diverged", "failed")  # run statuses after which an arm's row no longer changes
 ARMS = ("small", "large", "large_scaled", "large_warmup")
 DEMO = RunConfig(
     dataset="digits", model="mlp", depth=2, width=64, optimizer="momentum", lr=0.05, epochs=15, batch_size=32
@@ -149,3 +150,32 @@ def arm_summary(arm: Arm, row: dict | None) -> dict:
         "val loss": s.get("val_loss"),
         "train s": s.get("train_seconds"),
     }
+
+
+def results_table(arms: list[Arm], rows: dict[str, dict]) -> list[dict]:
+    """The results table: one `arm_summary` per arm, from the stored run rows by arm key (missing = waiting)."""
+    return [arm_summary(a, rows.get(a.key)) for a in arms]
+
+
+def ended(table: list[dict]) -> int:
+    """How many arms of a results table have finished."""
+    return sum(1 for r in table if r["status"] in ENDED)
+
+
+def results_text(table: list[dict]) -> str:
+    """One line per arm: final accuracy, loss and steps, or how it ended when it did not complete."""
+    return "  \n".join(
+        f"**{r['arm']}**: "
+        + (
+            f"{r['val acc']:.1%} validation accuracy, loss {r['val loss']:.3f}, {r['steps']} steps"
+            if r["val acc"] is not None
+            else r["status"]
+        )
+        + ("" if r["status"] == "completed" else f" ({r['status']})")
+        for r in table
+    )
+
+
+def arm_series(arms: list[Arm], rows: dict[str, list[dict]], key: str) -> list[tuple[str, list[float], list[float]]]:
+    """(label, epochs, values) of `key` for every arm, from its metric rows by arm key (none yet: empty)."""
+    return [(a.label, *epoch_series(rows.get(a.key, []), key)) for a in arms]

@@ -75,6 +75,7 @@ STRATEGIES: dict[str, Strategy] = {
     )
 }
 OWN_BACKBONE = ("scratch", "frozen", "finetune", "finetune_top")
+CHANCE = 1 / len(TARGET_CLASSES)  # the accuracy of guessing among the target classes
 
 
 def torch_hub_dir() -> Path:
@@ -103,3 +104,54 @@ def backbone_meta(folder: Path = ASSET_DIR) -> dict | None:
         return json.loads((Path(folder) / META_FILE).read_text())
     except (OSError, ValueError):
         return None
+
+
+# ---- what the page shows ---------------------------------------------------------------------------------------------
+
+
+def backbone_caption(meta: dict) -> str:
+    """One line on the shipped backbone (size, source task, accuracy) from its metadata."""
+    src = meta["source"]
+    return (
+        f"Shipped backbone: {meta['n_params']:,} parameters ({meta['bytes'] / 1024:.0f} kB, "
+        f"`assets/backbone/{WEIGHTS_FILE}`), trained for {meta['epochs']} epochs on "
+        f"{src['n_train']:,} images of {', '.join(src['classes'])} ({src['val_acc']:.1%} on "
+        f"{src['n_val']} held-out ones). Rebuild it with `python {PRETRAIN_SCRIPT}`."
+    )
+
+
+def progress_text(states: dict[str, str], n_done: int) -> str:
+    """'2 of 4 strategies done · training: ...' from each started strategy's task state."""
+    running = [STRATEGIES[k].label for k, state in states.items() if state == "running"]
+    return f"{n_done} of {len(states)} strategies done" + (f" · training: {', '.join(running)}" if running else "")
+
+
+def gains_text(results: list[dict]) -> str:
+    """Each strategy's accuracy against training from scratch; "" until scratch and another strategy are done."""
+    by_key = {r["strategy"]: r for r in results}
+    if "scratch" not in by_key or len(by_key) < 2:
+        return ""
+    base = by_key["scratch"]["val_acc"]
+    lines = [
+        f"**{r['label']}: {r['val_acc']:.1%}** ({(r['val_acc'] - base) * 100:+.1f} points against from scratch)"
+        for k, r in by_key.items()
+        if k != "scratch"
+    ]
+    return f"From scratch: **{base:.1%}** with {by_key['scratch']['n_train']} labelled images.  \n" + "  \n".join(lines)
+
+
+def results_table(results: list[dict]) -> list[dict]:
+    """One table row per finished strategy: accuracy, loss, what it trained and what it cost."""
+    return [
+        {
+            "strategy": r["label"],
+            "val acc": r["val_acc"],
+            "best val acc": r["best_val_acc"],
+            "val loss": r["val_loss"],
+            "trained params": r["trainable"],
+            "labels": r["n_train"],
+            "val images": r["n_val"],
+            "seconds": round(r["seconds"], 1),
+        }
+        for r in results
+    ]
