@@ -4,14 +4,17 @@ Starts the app with `python -m lab.ui.serve` on a free port (its own store in a 
 the browser's side of Streamlit's websocket protocol directly: BackMsg.rerun_script to load /train
 (then with the page hash that ForwardMsg.navigation names) and to press Start, the fragment
 auto-reruns the server asks for (ForwardMsg.auto_rerun) on their interval, and ForwardMsg deltas read
-back (the "loss" chart, the status line, errors). That measures the server, not N Chromium renderers
-sharing the same 2 cores. First one session alone (the baseline), then N sessions that press Start
-together; the report compares both with the issue's targets.
+back (the "loss" chart, the status line, errors). Like the page's live components, each tab also
+polls the live-feed route (lab/ui/live_routes.py) at the interval the page gives it, and reads the
+loss chart and status line from there; when the feed says the run ended, the tab reruns the page
+once, as the status component's `ended` trigger does. That measures the server, not N Chromium
+renderers sharing the same 2 cores. First one session alone (the baseline), then N sessions that
+press Start together; the report compares both with the issue's targets.
 
     python bench/load.py [--sessions 30] [--epochs 200] [--port 0] [--keep]
 
-The loss chart is found by its key ("loss") in either form the page may draw it: `st.plotly_chart` or
-the live-chart component (lab/ui/live_chart.py, a components.v2 element carrying the figure JSON).
+The loss chart and the status line are found by their keys ("loss", "run_status") on the live-chart
+components (lab/ui/live_chart.py, components.v2 elements carrying the figure JSON or the status).
 """
 
 from __future__ import annotations
@@ -22,13 +25,13 @@ import base64
 import json
 import math
 import os
-import re
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode
@@ -51,7 +54,7 @@ from lab.store import RunStore  # noqa: E402
 
 PAGE = "train"  # URL path of the Train page (st.navigation derives it from pages/train.py)
 LOSS_SUFFIX = "-loss"  # Streamlit element ids end with the user key; the loss chart's key is "loss"
-STATUS_RE = re.compile(r"^\*\*Run\*\* · (\w+) · step (\d+)/(\d+)")  # dashboard._status_line, single run
+STATUS_SUFFIX = "-run_status"  # the status line's component (lab.ui.dashboard.curves)
 ENDED = ("completed", "stopped", "diverged", "failed", "interrupted")
 TARGETS = {"first": 5.0, "interval": 3.0, "ratio": 0.8, "memory": 4 * 2**30}
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -140,10 +143,10 @@ class MemorySampler(threading.Thread):
 # ---- one simulated browser tab --------------------------------------------------------------------
 
 
-def loss_points(spec: str) -> tuple[int, float]:
-    """(number of points, last step) of a loss figure's Plotly JSON; (0, -1) for the empty state."""
+def loss_points(spec: str | dict) -> tuple[int, float]:
+    """(number of points, last step) of a loss figure (Plotly JSON or dict); (0, -1) for the empty state."""
     n, last = 0, -1.0
-    for trace in json.loads(spec).get("data", []):
+    for trace in (json.loads(spec) if isinstance(spec, str) else spec).get("data", []):
         xs = trace.get("x")
         if isinstance(xs, dict) and "bdata" in xs:  # Plotly's typed-array encoding of numpy data
             import numpy as np
@@ -161,6 +164,7 @@ class Session:
 
     name: str
     ws_url: str
+    http_url: str  # the server's base URL, for the live-feed route
     query: str  # the URL's query string; the server rewrites it (run, tok) and the tab follows
     page_hash: str = ""  # page_script_hash once the server named the page; until then the page name is sent
     start_id: str = ""  # widget id of the Start button
@@ -177,6 +181,9 @@ class Session:
     messages: int = 0
     ws: ClientConnection | None = None
     timers: dict = field(default_factory=dict)  # fragment id -> (interval, asyncio task)
+    feed: dict | None = None  # the live feed the status component polls: url, interval_ms, version
+    feed_task: asyncio.Task | None = None
+    polls: int = 0
     idle: asyncio.Event = field(default_factory=asyncio.Event)  # a full script run has finished
     done: asyncio.Event = field(default_factory=asyncio.Event)  # the run ended or the connection broke
     _reader: asyncio.Task | None = None
@@ -221,6 +228,8 @@ class Session:
         for _, task in self.timers.values():
             task.cancel()
         self.timers.clear()
+        if self.feed_task is not None:
+            self.feed_task.cancel()
         if self.ws is not None:
             await self.ws.close()
         if self._reader is not None:
@@ -238,6 +247,27 @@ class Session:
             await asyncio.sleep(max(0.0, t_next - loop.time()))
             t_next += interval
             await self.rerun(fragment_id=fragment_id, auto=True)
+
+    async def _poll_feed(self) -> None:
+        """The live components' poller: GET the feed every interval_ms, read loss and status, rerun at the end."""
+        while self.feed is not None and not self.done.is_set():
+            await asyncio.sleep(self.feed["interval_ms"] / 1000)
+            feed = self.feed
+            url = f"{self.http_url}/{feed['url']}&{urlencode({'since': feed['version']})}"
+            try:
+                payload = await asyncio.to_thread(_get_json, url)
+            except Exception as e:  # noqa: BLE001 (any failure is a measured error, not a crash of the bench)
+                self.errors.append(f"feed request failed: {e!r}")
+                continue
+            self.polls += 1
+            if not payload.get("unchanged"):
+                feed["version"] = payload["version"]
+                self._loss(payload["figures"]["loss"])
+                self._status(payload["runs"])
+            if not payload["active"]:
+                self.feed = None
+                await self.rerun()  # the status component's `ended` trigger: one full rerun
+                return
 
     def _cancel_timers(self, ids=None) -> None:
         for fid in list(self.timers) if ids is None else ids:
@@ -290,42 +320,56 @@ class Session:
         elif kind == "session_event" and msg.session_event.HasField("script_compilation_exception"):
             self._fail(f"script compilation exception: {msg.session_event.script_compilation_exception.message}")
 
+    def _loss(self, spec) -> None:
+        if not self.t_start:
+            return
+        n, last = loss_points(spec)
+        now = time.time()
+        if n and not self.t_first:
+            self.t_first = self.t_last_update = now
+            self.last_step = last
+        elif n and last > self.last_step:
+            self.intervals.append(now - self.t_last_update)
+            self.t_last_update, self.last_step = now, last
+
+    def _status(self, runs: list[dict]) -> None:
+        if not runs or not self.t_start:
+            return
+        text = runs[0]["text"]
+        self.status = text.split(" ", 1)[0]
+        if self.status in ENDED and not self.t_end:
+            self.t_end = time.time()
+            if self.status != "completed":
+                self.errors.append(f"run ended {self.status}: {text}")
+            self.done.set()
+
     def _element(self, el) -> None:
         kind = el.WhichOneof("type")
-        spec = None
         if kind == "plotly_chart" and el.plotly_chart.id.endswith(LOSS_SUFFIX):
-            spec = el.plotly_chart.spec
+            self._loss(el.plotly_chart.spec)
         elif kind == "bidi_component" and el.bidi_component.id.endswith(LOSS_SUFFIX):
-            spec = json.loads(el.bidi_component.json)["figure"]  # lab.ui.live_chart: {"figure": json, ...}
-        if spec is not None:
-            if not self.t_start:
-                return
-            n, last = loss_points(spec)
-            now = time.time()
-            if n and not self.t_first:
-                self.t_first = self.t_last_update = now
-                self.last_step = last
-            elif n and last > self.last_step:
-                self.intervals.append(now - self.t_last_update)
-                self.t_last_update, self.last_step = now, last
-        elif kind == "markdown":
-            body = el.markdown.body
-            if "warming up" in body:
-                self.warming = True
-            match = STATUS_RE.match(body)
-            if match and self.t_start:
-                self.status = match.group(1)
-                if self.status in ENDED and not self.t_end:
-                    self.t_end = time.time()
-                    if self.status != "completed":
-                        self.errors.append(f"run ended {self.status}: {body}")
-                    self.done.set()
+            self._loss(json.loads(el.bidi_component.json)["figure"])  # lab.ui.live_chart: {"figure": json, ...}
+        elif kind == "bidi_component" and el.bidi_component.id.endswith(STATUS_SUFFIX):
+            data = json.loads(el.bidi_component.json)
+            self._status(data.get("runs", []))
+            feed = data.get("feed")
+            if feed and self.t_start and not self.done.is_set():
+                self.feed = {**feed, "version": data["version"]}
+                if self.feed_task is None or self.feed_task.done():
+                    self.feed_task = asyncio.create_task(self._poll_feed(), name=f"{self.name}-feed")
+        elif kind == "markdown" and "warming up" in el.markdown.body:
+            self.warming = True
         elif kind == "button" and el.button.label == "Start":
             self.start_id = el.button.id
         elif kind == "exception":  # an uncaught error in the page: this tab is broken, stop watching it
             self._fail(f"exception {el.exception.type}: {el.exception.message or '(details hidden by the server)'}")
         elif kind == "alert" and el.alert.format == Alert.ERROR:
             self.errors.append(f"st.error: {el.alert.body}")
+
+
+def _get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=30) as resp:
+        return json.loads(resp.read())
 
 
 # ---- phases ---------------------------------------------------------------------------------------
@@ -373,7 +417,8 @@ class Phase:
 
 async def run_phase(base_ws: str, cfg: RunConfig, n: int, store: Path, sampler: MemorySampler, timeout: float) -> Phase:
     """Open n tabs, wait until each has drawn the page, press Start in all at once, watch until every run ends."""
-    sessions = [Session(f"s{i:02d}", base_ws, urlencode({**cfg.replace(seed=i).to_query()})) for i in range(n)]
+    http = "http://" + base_ws.split("://", 1)[1].split("/", 1)[0]
+    sessions = [Session(f"s{i:02d}", base_ws, http, urlencode({**cfg.replace(seed=i).to_query()})) for i in range(n)]
     await asyncio.gather(*(s.open() for s in sessions))
 
     async def settle(s: Session) -> None:
@@ -438,7 +483,8 @@ def report(args: argparse.Namespace, cfg: RunConfig, base: Phase, load: Phase, s
     n = len(load.sessions)
     print(
         f"load      : {n} sessions, Start pressed together; last run ended after {load.wall:.1f} s; "
-        f"{sum(s.messages for s in load.sessions):,} ForwardMsgs received, {len(intervals)} chart updates"
+        f"{sum(s.messages for s in load.sessions):,} ForwardMsgs and {sum(s.polls for s in load.sessions):,} feed "
+        f"answers received, {len(intervals)} chart updates"
     )
     print(
         f"CPU       : web process {load.cpu_web:.0f} s, workers {load.cpu_children:.0f} s, this bench "
