@@ -175,7 +175,9 @@ export default function (component) {
   }
   if (kind === "status") {
     showStatus(el, data.runs, data.mine || []);
-  } else {
+  } else if (el.__text !== data.figure) {
+    // A rerun that brings the same figure (a layer chart between two snapshots) costs nothing here.
+    el.__text = data.figure;
     const figure = JSON.parse(data.figure);
     el.style.height = ((figure.layout && figure.layout.height) || 320) + "px";
     el.__next = { figure, config: data.config };
@@ -193,7 +195,10 @@ export default function (component) {
         return;
       }
       if (kind === "status") showStatus(el, payload.runs, data.mine || []);
-      else setFigure(el, payload.figures[data.name], data.config);
+      else {
+        el.__text = null; // the chart now shows a feed figure, so any figure from the next rerun is drawn
+        setFigure(el, payload.figures[data.name], data.config);
+      }
     });
   } else {
     unsubscribeAll(key);
