@@ -58,12 +58,15 @@ class _History:
     row: dict = field(default_factory=dict)
     train: list = field(default_factory=list)
     val: list = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def refresh(self, store: RunStore, run_id: str) -> None:
-        """Fetch the row and only the metric rows newer than those held."""
-        self.row = store.get_run(run_id) or {"status": "missing"}
-        self.train += store.metrics(run_id, "train", self.train[-1]["step"] if self.train else -1)
-        self.val += store.metrics(run_id, "val", self.val[-1]["step"] if self.val else -1)
+    def refresh(self, store: RunStore, run_id: str) -> tuple[dict, list, list]:
+        """Fetch the row and only the metric rows newer than those held; returns (row, train, val)."""
+        with self.lock:
+            self.row = store.get_run(run_id) or {"status": "missing"}
+            self.train += store.metrics(run_id, "train", self.train[-1]["step"] if self.train else -1)
+            self.val += store.metrics(run_id, "val", self.val[-1]["step"] if self.val else -1)
+            return self.row, list(self.train), list(self.val)
 
 
 def status_text(row: dict, train: list, val: list, queue_position: int = 0) -> tuple[str, float]:
@@ -91,9 +94,12 @@ class LiveFeed:
     def __init__(self, store: RunStore, queue_position: Callable[[str], int] | None = None):
         self.store = store
         self.queue_position = queue_position or (lambda run_id: 0)
+        # One short global lock for the dicts, one lock per run set for building: a slow build (a busy
+        # server) holds up only the viewers of the same runs, never everyone's poll.
         self._lock = threading.Lock()
         self._history: OrderedDict[str, _History] = OrderedDict()
         self._built: dict[tuple, tuple[str, dict]] = {}  # (run ids, presenter) -> (version, payload)
+        self._building: dict[tuple, threading.Lock] = {}
 
     def version(self, run_ids: Sequence[str]) -> str:
         """A token that changes whenever anything the payload shows may have changed."""
@@ -110,13 +116,18 @@ class LiveFeed:
         key = (tuple(run_ids), presenter)
         version = self.version(run_ids)
         with self._lock:
+            building = self._building.setdefault(key, threading.Lock())
+        with building:
             held = self._built.get(key)
             if held is not None and held[0] == version:
-                return held[1]
+                return held[1]  # built meanwhile by another viewer of the same runs
             built = self._build(run_ids, presenter, version)
-            if len(self._built) > MAX_TRACKED:
-                self._built.clear()  # rare: a server watching over 500 run sets; rebuilding is cheap
-            self._built[key] = (version, built)
+            with self._lock:
+                if len(self._built) > MAX_TRACKED:
+                    # Rare (a server watching over 500 run sets); rebuilding is cheap.
+                    self._built.clear()
+                    self._building = {key: building}
+                self._built[key] = (version, built)
             return built
 
     def poll(self, run_ids: Sequence[str], presenter: bool = False, since: str = "") -> str:
@@ -131,18 +142,15 @@ class LiveFeed:
         return head[:-1] + ',"figures":{' + figures + "}}"  # figure JSON is spliced in, not re-encoded
 
     def _history_of(self, run_id: str) -> _History:
-        h = self._history.pop(run_id, None) or _History()
-        self._history[run_id] = h  # most recently used last
-        while len(self._history) > MAX_TRACKED:
-            self._history.popitem(last=False)
-        return h
+        with self._lock:
+            h = self._history.pop(run_id, None) or _History()
+            self._history[run_id] = h  # most recently used last
+            while len(self._history) > MAX_TRACKED:
+                self._history.popitem(last=False)
+            return h
 
     def _build(self, run_ids: Sequence[str], presenter: bool, version: str) -> dict:
-        histories = []
-        for rid in run_ids:
-            h = self._history_of(rid)
-            h.refresh(self.store, rid)
-            histories.append(h)
+        histories = [_History(*self._history_of(rid).refresh(self.store, rid)) for rid in run_ids]
         pair = len(histories) > 1
         series = [
             charts.RunSeries(h.row.get("label") or f"run {'AB'[i]}", h.train, h.val) for i, h in enumerate(histories)

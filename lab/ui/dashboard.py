@@ -207,7 +207,12 @@ def _hints(view: runs.RunView) -> None:
     summary = dict(view.row.get("summary", {}), status=view.status, reason=view.row.get("reason", ""))
     if "initial_loss" not in summary and view.train:
         summary["initial_loss"] = view.train[0]["train_loss"]
-    hints = diagnose(view.train, view.val, view.snapshots, view.meta, cfg, summary)
+    # Once per (run, snapshot, status): the hints read whole histories, and this fragment reruns often.
+    cache = st.session_state.setdefault("_hints", {})
+    key = (view.run_id, len(view.snapshots), len(view.val), view.status)
+    if cache.get("key") != key:
+        cache.update(key=key, hints=diagnose(view.train, view.val, view.snapshots, view.meta, cfg, summary))
+    hints = cache["hints"]
     st.markdown("**What the figures say**")
     if not hints:
         st.caption("Hints appear once the run has a few steps behind it.")
