@@ -603,4 +603,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Not sys.exit: after an interrupt, feed requests still waiting in asyncio.to_thread's worker
+    # threads would hold the interpreter's exit until they time out.
+    os._exit(code)
