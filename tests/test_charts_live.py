@@ -21,6 +21,7 @@ from lab.charts.style import (
     layer_color,
     param_color,
     presenter_layout,
+    presenter_spec,
     run_color,
 )
 from lab.config import RunConfig
@@ -410,6 +411,124 @@ def test_presenter_layout_scales_fonts_without_touching_the_original(mlp):
     assert big.layout.title.font.size == pytest.approx(1.5 * fig.layout.title.font.size)
     assert big.layout.height > fig.layout.height and big.layout.legend.y < 0
     assert list(big.data[0].y) == list(fig.data[0].y)
+
+
+# ---- plain specs (what the Train page draws) -------------------------------------------
+
+
+def all_specs(mlp, mlp_b, spiral, cnn):
+    """Every snapshot-chart spec builder once, on the MLP (ReLU and tanh), the CNN and the 2D toy."""
+    s, m, c, cm = mlp.snapshots, mlp.meta, cnn.snapshots, cnn.meta
+    return {
+        "heatmap": live.histogram_heatmap_spec(s, m, "fc1"), "cnn_heatmap": live.histogram_heatmap_spec(c, cm, "conv1"),
+        "grid": live.histogram_grid_spec(s, m, "act"), "cnn_grid": live.histogram_grid_spec(c, cm, "grad_w"),
+        "at": live.histogram_at_spec(s[-1], m, "act"), "weights": live.weight_histograms_spec(c[-1], cm),
+        "ratio": live.update_ratio_spec(s, m, compare=mlp_b.snapshots),
+        "dead": live.dead_saturated_spec(s, m), "sat": live.dead_saturated_spec(mlp_b.snapshots, mlp_b.meta),
+        "stats": live.layer_stats_spec(c, cm), "filters": live.filters_spec(c[-1]),
+        "boundary": live.boundary_spec(spiral.meta, spiral.snapshots[-1]),
+    }
+
+
+def test_specs_are_plain_json_that_plotly_validates(mlp, mlp_b, spiral, cnn):
+    for name, spec in all_specs(mlp, mlp_b, spiral, cnn).items():
+        assert set(spec) == {"data", "layout"} and spec["data"], name
+        json.dumps(spec, allow_nan=False)  # plain lists and numbers: no numpy, no NaN
+        fig = go.Figure(spec)  # plotly's validation: a misspelt property or a bad value raises here
+        assert not is_empty(fig) and fig.layout.title.text and fig.layout.uirevision and fig.layout.height, name
+        for t in spec["data"]:  # a trace placed in a subplot names axes that the layout defines
+            for key in ("xaxis", "yaxis"):
+                if key in t:
+                    assert key + t[key][1:] in spec["layout"], (name, t[key])
+
+
+def _columns(trace):
+    return [list(col) for col in zip(*trace["z"], strict=True)]
+
+
+def test_grid_specs_are_log1p_of_every_recorded_histogram(mlp, cnn):
+    for h, kind, group, key in ((mlp, "act", "layers", "hist"), (cnn, "grad_w", "params", "g_hist")):
+        spec = live.histogram_grid_spec(h.snapshots, h.meta, kind)
+        names = [t["name"] for t in spec["data"]]
+        assert names == (h.meta["layers"] if kind == "act" else live.weight_params(h.meta)) and len(names) > 1
+        suffixes = ["", *(str(i) for i in range(2, len(names) + 1))]
+        for t, s in zip(spec["data"], suffixes, strict=True):
+            assert t["x"] == [snap["step"] for snap in h.snapshots] and (t["xaxis"], t["yaxis"]) == (f"x{s}", f"y{s}")
+            for col, snap in zip(_columns(t), h.snapshots, strict=True):
+                assert col == pytest.approx([math.log1p(c) for c in snap[group][t["name"]][key]], abs=0.006)
+            assert spec["layout"][f"yaxis{s}"]["title"]["text"] == t["name"]
+        # One step axis: every row follows the bottom one, which alone is titled.
+        assert spec["layout"][f"xaxis{suffixes[-1]}"]["title"]["text"] == "step"
+        assert all(spec["layout"][f"xaxis{s}"]["matches"] == f"x{suffixes[-1]}" for s in suffixes[:-1])
+
+
+def test_heatmap_spec_leaves_gaps_where_a_snapshot_has_no_record(mlp):
+    snaps = [dict(s) for s in mlp.snapshots]
+    snaps[2] = {**snaps[2], "layers": {k: v for k, v in snaps[2]["layers"].items() if k != "fc1"}}
+    spec = live.histogram_heatmap_spec(snaps, mlp.meta, "fc1")
+    cols = _columns(spec["data"][0])
+    assert cols[2] == [None] * mlp.meta["bins"] and None not in cols[3]
+    assert cols[3] == pytest.approx([math.log1p(c) for c in snaps[3]["layers"]["fc1"]["hist"]], abs=0.006)
+    json.dumps(spec, allow_nan=False)
+
+
+def test_histogram_at_spec_titles_the_outer_axes_of_an_incomplete_grid(mlp):
+    """Four series in three columns: panel 4 alone in row 2 gets the value title, panels 2 and 3 keep theirs."""
+    snap, meta = mlp.snapshots[-1], mlp.meta
+    extra = {"fc1b": "fc1", "fc2b": "fc2"}  # two more series that reuse recorded histograms
+    meta4 = {**meta, "layers": [*meta["layers"], *extra],
+             "act_edges": {**meta["act_edges"], **{k: meta["act_edges"][v] for k, v in extra.items()}}}
+    snap4 = {**snap, "layers": {**snap["layers"], **{k: snap["layers"][v] for k, v in extra.items()}}}
+    spec = live.histogram_at_spec(snap4, meta4, "act")
+    layout = spec["layout"]
+    assert [a["text"] for a in layout["annotations"]] == ["fc1", "fc2", "fc1b", "fc2b"]
+    assert "xaxis5" not in layout and "xaxis6" not in layout  # no empty frames for the unused cells
+    assert [bool(layout[f"xaxis{s}"].get("title")) for s in ("", "2", "3", "4")] == [False, True, True, True]
+    assert [bool(layout[f"yaxis{s}"].get("title")) for s in ("", "2", "3", "4")] == [True, False, False, True]
+    assert all(layout[f"yaxis{s}"]["tickformat"] == ".0%" for s in ("", "2", "3", "4"))
+    for t in spec["data"]:
+        counts = snap4["layers"][t["name"]]["hist"]
+        assert t["y"] == approx([c / sum(counts) for c in counts], rel=5e-3)
+    go.Figure(spec)
+
+
+def test_snapshot_line_and_bar_specs_carry_the_recorded_values(mlp, mlp_b, cnn):
+    ratio = live.update_ratio_spec(mlp.snapshots, mlp.meta, compare=mlp_b.snapshots)
+    for t in ratio["data"]:
+        run, param = t["name"].split(" · ")
+        snaps = mlp.snapshots if run == "A" else mlp_b.snapshots
+        assert t["x"] == [s["step"] for s in snaps] and t["y"] == approx([s["params"][param]["ratio"] for s in snaps])
+    assert len(ratio["data"]) == 6 and ratio["layout"]["yaxis"]["type"] == "log"
+    sat = live.dead_saturated_spec(mlp_b.snapshots, mlp_b.meta)
+    for t, layer in zip(sat["data"], mlp_b.meta["layers"], strict=True):
+        assert t["y"] == approx([s["layers"][layer]["sat"] for s in mlp_b.snapshots])
+    stats = live.layer_stats_spec(cnn.snapshots, cnn.meta)
+    last = cnn.snapshots[-1]["layers"]
+    assert stats["data"][0]["x"] == cnn.meta["layers"]
+    assert stats["data"][0]["y"] == approx([last[k]["std"] for k in cnn.meta["layers"]])
+    assert stats["data"][1]["y"] == approx([last[k]["grad_std"] for k in cnn.meta["layers"]])
+
+
+def test_probe_specs_carry_the_recorded_values(spiral, cnn):
+    snap = spiral.snapshots[-1]
+    hm, *points = live.boundary_spec(spiral.meta, snap)["data"]
+    assert [[int(v) for v in row] for row in hm["z"]] == snap["boundary"]["cls"]
+    assert sum(len(t["x"]) for t in points) == len(spiral.meta["points"]["x"])
+    filters = live.filters_spec(cnn.snapshots[-1])
+    assert filters["data"][0]["z"] == list(live.filters_figure(cnn.snapshots[-1]).data[0].z)
+
+
+def test_empty_specs_and_presenter_spec_of_a_grid(mlp):
+    for spec in (live.histogram_grid_spec([], mlp.meta), live.histogram_at_spec(None, mlp.meta),
+                 live.update_ratio_spec([], {}), live.dead_saturated_spec([], mlp.meta), live.layer_stats_spec([], {}),
+                 live.filters_spec(None), live.boundary_spec({}, None), live.histogram_heatmap_spec([], mlp.meta, "x")):
+        assert spec["layout"]["meta"] == {"empty": True} and spec["data"] == []
+    spec = live.histogram_at_spec(mlp.snapshots[-1], mlp.meta, "act")
+    before = json.dumps(spec)
+    big = presenter_spec(spec)
+    assert json.dumps(spec) == before  # the memoized spec is not changed
+    assert big["layout"]["annotations"][0]["font"]["size"] > spec["layout"]["annotations"][0]["font"]["size"]
+    go.Figure(big)
 
 
 def test_charts_never_import_streamlit():

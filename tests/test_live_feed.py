@@ -1,4 +1,4 @@
-"""The live feed and its HTTP route: payloads follow the store, unchanged polls stay tiny, bad requests are explained."""
+"""The live feed and its HTTP route: payloads follow the store, unchanged polls are tiny, bad requests explained."""
 
 import json
 import math

@@ -7,11 +7,13 @@ statistics) take the recorder's snapshots and meta. Histograms over time live in
 re-exported here so a page needs one import. Every builder returns a `go.Figure`,
 an empty-state figure (see `style.is_empty`) when there is nothing to draw yet.
 
-The curves are also available as plain spec dicts (`loss_spec`, ...): the live feed
-builds them on every poll for every watched run, and building the dict directly takes
-well under a millisecond where plotly's validating objects took about 20 ms a chart.
-The `*_figure` functions wrap the same specs in `go.Figure`, which validates them, so
-a typo in a spec fails the chart tests.
+Every chart is also available as a plain spec dict (`loss_spec`, `update_ratio_spec`,
+`histogram_grid_spec`, ...): the live feed builds the curves on every poll and the
+Train page the snapshot charts on every new snapshot, for every watched run, and
+building the dict directly takes about a millisecond where plotly's validating
+objects (and `make_subplots`) took 20 to 90 ms a chart. The figure builders wrap the
+same specs in `go.Figure`, which validates them, so a typo in a spec fails the chart
+tests.
 """
 
 from __future__ import annotations
@@ -23,13 +25,21 @@ from dataclasses import dataclass, field
 import plotly.graph_objects as go
 
 from lab import registry
-from lab.charts.live_hist import histogram_at, histogram_grid, histogram_heatmap, weight_histograms
-from lab.charts.live_probe import boundary_figure, filters_figure
+from lab.charts.live_hist import (
+    histogram_at,
+    histogram_at_spec,
+    histogram_grid,
+    histogram_grid_spec,
+    histogram_heatmap,
+    histogram_heatmap_spec,
+    weight_histograms,
+    weight_histograms_spec,
+)
+from lab.charts.live_probe import boundary_figure, boundary_spec, filters_figure, filters_spec
 from lab.charts.style import (
     NEUTRAL,
     colour_names,
     downsample,
-    empty_figure,
     empty_spec,
     layer_color,
     layout_style,
@@ -38,11 +48,12 @@ from lab.charts.style import (
     rgba,
     run_color,
     sigs,
-    style_figure,
 )
 
 __all__ = [
     "RunSeries", "loss_spec", "accuracy_spec", "lr_spec", "loss_figure", "accuracy_figure", "lr_figure",
+    "update_ratio_spec", "dead_saturated_spec", "layer_stats_spec", "histogram_heatmap_spec", "histogram_grid_spec",
+    "histogram_at_spec", "weight_histograms_spec", "filters_spec", "boundary_spec",
     "update_ratio_figure", "dead_saturated_figure",
     "layer_stats_figure", "histogram_heatmap", "histogram_grid", "histogram_at", "weight_histograms",
     "filters_figure", "boundary_figure", "presenter_layout", "weight_params",
@@ -178,9 +189,9 @@ def _ratio(param: str):
     return lambda s: (s.get("params", {}).get(param) or {}).get("ratio")
 
 
-def update_ratio_figure(snapshots: Sequence[dict], meta: dict, compare: Sequence[dict] | None = None,
-                        labels: tuple[str, str] = ("A", "B"), height: int | None = None) -> go.Figure:
-    """Update/weight ratio of every weight parameter over steps (log y), with the healthy ~1e-3 guide.
+def update_ratio_spec(snapshots: Sequence[dict], meta: dict, compare: Sequence[dict] | None = None,
+                      labels: tuple[str, str] = ("A", "B"), height: int | None = None) -> dict:
+    """Update/weight ratio of every weight parameter over steps (log y), with the healthy ~1e-3 guide, as a spec.
 
     `compare`: a second run's snapshots (same architecture), drawn dotted; `labels` name the two runs.
     """
@@ -188,26 +199,37 @@ def update_ratio_figure(snapshots: Sequence[dict], meta: dict, compare: Sequence
     runs = [(snapshots, "solid", labels[0] if compare is not None else "")]
     if compare is not None:
         runs.append((compare, "dot", labels[1]))
-    fig = go.Figure()
+    data = []
     for snaps, dash, label in runs:
         for p in weight_params(meta):
             x, y = _snap_series(snaps, _ratio(p))
             if any(v is not None for v in y):
-                fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=_name(label, p), legendgroup=p,
-                                         line={"color": param_color(p, meta), "width": 2, "dash": dash}))
-    if not fig.data:
-        return empty_figure(title, WAITING_SNAPSHOT, height, "ratio")
-    style_figure(fig, title, "step", "‖ΔW‖ / ‖W‖ per step (log scale)", height, "ratio")
+                data.append({"type": "scatter", "x": x, "y": y, "mode": "lines", "name": _name(label, p),
+                             "legendgroup": p, "line": {"color": param_color(p, meta), "width": 2, "dash": dash}})
+    if not data:
+        return empty_spec(title, WAITING_SNAPSHOT, height, "ratio")
+    layout = layout_style(title, "step", "‖ΔW‖ / ‖W‖ per step (log scale)", height, "ratio",
+                          legend_entries=len(data))
     # One tick per decade: the ratio spans orders of magnitude and minor labels only clutter.
-    fig.update_yaxes(type="log", exponentformat="power", dtick=1)
+    layout["yaxis"].update(type="log", exponentformat="power", dtick=1)
     # Shapes use data values on a log axis and count towards autorange, so the band is always in view.
-    fig.add_hrect(y0=HEALTHY_BAND[0], y1=HEALTHY_BAND[1], fillcolor=rgba("#009E73", 0.08), line_width=0,
-                  layer="below")
-    fig.add_hline(y=HEALTHY_RATIO, line={"color": NEUTRAL, "dash": "dash", "width": 1.5})
+    layout["shapes"] = [
+        {"type": "rect", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y", "y0": HEALTHY_BAND[0],
+         "y1": HEALTHY_BAND[1], "fillcolor": rgba("#009E73", 0.08), "line": {"width": 0}, "layer": "below"},
+        {"type": "line", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y", "y0": HEALTHY_RATIO, "y1": HEALTHY_RATIO,
+         "line": {"color": NEUTRAL, "dash": "dash", "width": 1.5}},
+    ]
     # Annotations, unlike shapes, take log10 of the value on a log axis.
-    fig.add_annotation(text="healthy ~1e-3", x=1, xref="paper", xanchor="right", y=math.log10(HEALTHY_RATIO),
-                       yref="y", yanchor="bottom", showarrow=False, font={"color": NEUTRAL})
-    return fig
+    layout["annotations"] = [{"text": "healthy ~1e-3", "x": 1, "xref": "paper", "xanchor": "right",
+                              "y": math.log10(HEALTHY_RATIO), "yref": "y", "yanchor": "bottom", "showarrow": False,
+                              "font": {"color": NEUTRAL}}]
+    return {"data": data, "layout": layout}
+
+
+def update_ratio_figure(snapshots: Sequence[dict], meta: dict, compare: Sequence[dict] | None = None,
+                        labels: tuple[str, str] = ("A", "B"), height: int | None = None) -> go.Figure:
+    """`update_ratio_spec` as a validated figure."""
+    return go.Figure(update_ratio_spec(snapshots, meta, compare, labels, height))
 
 
 def _watch(layer: str, meta: dict, snapshots: Sequence[dict]) -> str | None:
@@ -221,43 +243,58 @@ def _watch(layer: str, meta: dict, snapshots: Sequence[dict]) -> str | None:
     return "dead" if "dead" in rec else "sat" if "sat" in rec else None
 
 
-def dead_saturated_figure(snapshots: Sequence[dict], meta: dict, height: int | None = None) -> go.Figure:
-    """Share of dead (ReLU family) or saturated (tanh, sigmoid) units per layer over steps."""
+def dead_saturated_spec(snapshots: Sequence[dict], meta: dict, height: int | None = None) -> dict:
+    """Share of dead (ReLU family) or saturated (tanh, sigmoid) units per layer over steps, as a plain spec."""
     title = "Dead and saturated units"
     watched = [(layer, w) for layer in meta.get("layers", []) if (w := _watch(layer, meta, snapshots))]
     if not watched:
-        return empty_figure(title, "No ReLU/tanh/sigmoid layers to watch", height, "dead")
+        return empty_spec(title, "No ReLU/tanh/sigmoid layers to watch", height, "dead")
     if not snapshots:
-        return empty_figure(title, WAITING_SNAPSHOT, height, "dead")
+        return empty_spec(title, WAITING_SNAPSHOT, height, "dead")
     names, kinds = colour_names(meta), meta.get("kinds", {})
-    fig = go.Figure()
+    data = []
     for layer, w in watched:
         x, y = _snap_series(snapshots, lambda s, layer=layer, w=w: (s.get("layers", {}).get(layer) or {}).get(w))
         what = "dead" if w == "dead" else "saturated"
-        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=f"{layer} {what} ({kinds.get(layer, '?')})",
-                                 line={"color": layer_color(layer, names), "width": 2},
-                                 hovertemplate="%{y:.1%}"))
-    style_figure(fig, title, "step", "fraction of units (channels for conv)", height, "dead", hovermode="x")
+        data.append({"type": "scatter", "x": x, "y": y, "mode": "lines",
+                     "name": f"{layer} {what} ({kinds.get(layer, '?')})",
+                     "line": {"color": layer_color(layer, names), "width": 2}, "hovertemplate": "%{y:.1%}"})
+    layout = layout_style(title, "step", "fraction of units (channels for conv)", height, "dead", hovermode="x",
+                          legend_entries=len(data))
     # A fixed 0..100% axis: 45% dead should look like nearly half, not like a full-height line.
-    return fig.update_yaxes(tickformat=".0%", range=[0, 1])
+    layout["yaxis"].update(tickformat=".0%", range=[0, 1])
+    return {"data": data, "layout": layout}
 
 
-def layer_stats_figure(snapshots: Sequence[dict], meta: dict, height: int | None = None) -> go.Figure:
-    """Activation std and gradient std per layer at the latest snapshot, grouped bars on a log axis."""
+def dead_saturated_figure(snapshots: Sequence[dict], meta: dict, height: int | None = None) -> go.Figure:
+    """`dead_saturated_spec` as a validated figure."""
+    return go.Figure(dead_saturated_spec(snapshots, meta, height))
+
+
+def layer_stats_spec(snapshots: Sequence[dict], meta: dict, height: int | None = None) -> dict:
+    """Activation std and gradient std per layer at the latest snapshot, grouped bars on a log axis, as a spec."""
     title = "Signal through depth"
     snap = snapshots[-1] if snapshots else None
     layers = [layer for layer in meta.get("layers", []) if snap and layer in snap.get("layers", {})]
     if not layers:
-        return empty_figure(title, WAITING_SNAPSHOT, height, "layer_stats")
+        return empty_spec(title, WAITING_SNAPSHOT, height, "layer_stats")
     names = colour_names(meta)
     colors = [layer_color(layer, names) for layer in layers]
     recs = [snap["layers"][layer] for layer in layers]
-    fig = go.Figure([
-        go.Bar(x=layers, y=sigs([r.get("std") for r in recs]), name="activation std", marker={"color": colors}),
+    data = [
+        {"type": "bar", "x": layers, "y": sigs([r.get("std") for r in recs]), "name": "activation std",
+         "marker": {"color": colors}},
         # Same layer colours, hatched: the pair reads as one layer, the pattern as the quantity.
-        go.Bar(x=layers, y=sigs([r.get("grad_std") for r in recs]), name="gradient std",
-               marker={"color": colors, "pattern": {"shape": "/", "fillmode": "overlay", "fgcolor": "white"}}),
-    ])
-    style_figure(fig, f"{title} (step {snap['step']})", "layer (input → output)", "standard deviation (log scale)",
-                 height, "layer_stats")
-    return fig.update_layout(barmode="group").update_yaxes(type="log", exponentformat="power", dtick=1)
+        {"type": "bar", "x": layers, "y": sigs([r.get("grad_std") for r in recs]), "name": "gradient std",
+         "marker": {"color": colors, "pattern": {"shape": "/", "fillmode": "overlay", "fgcolor": "white"}}},
+    ]
+    layout = layout_style(f"{title} (step {snap['step']})", "layer (input → output)",
+                          "standard deviation (log scale)", height, "layer_stats", legend_entries=len(data))
+    layout["barmode"] = "group"
+    layout["yaxis"].update(type="log", exponentformat="power", dtick=1)
+    return {"data": data, "layout": layout}
+
+
+def layer_stats_figure(snapshots: Sequence[dict], meta: dict, height: int | None = None) -> go.Figure:
+    """`layer_stats_spec` as a validated figure."""
+    return go.Figure(layer_stats_spec(snapshots, meta, height))

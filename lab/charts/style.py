@@ -224,6 +224,53 @@ def style_figure(fig: go.Figure, title: str, x_title: str | None = None, y_title
     return fig
 
 
+SUBPLOT_TITLE_FONT = 16  # px, what make_subplots gives panel titles
+
+
+def subplot_grid(n: int, cols: int = 1, titles: Sequence[str] | None = None, h_spacing: float | None = None,
+                 v_spacing: float | None = None, shared_x: bool = False) -> tuple[dict, list[str]]:
+    """Axes for n panels in a grid, as layout entries and per-panel axis suffixes: `make_subplots` as plain dicts.
+
+    Panels fill the grid row by row from the top left, in `ceil(n / cols)` rows. Panel i's
+    axes are layout["xaxis" + s] and layout["yaxis" + s] with s = suffixes[i] ("", "2", ...);
+    a trace goes there with xaxis="x" + s, yaxis="y" + s. Domains are computed as
+    make_subplots computes them: equal cells, `h_spacing` between columns and `v_spacing`
+    between rows (paper fractions; by default make_subplots' own: 0.2 / cols, and 0.3 / rows
+    or 0.5 / rows with titles). `titles` become annotations centred above each panel, as
+    make_subplots' subplot_titles. `shared_x`: every x axis follows (`matches`) the lowest
+    panel of its column, which alone shows tick labels, as with shared_xaxes=True. Unlike
+    make_subplots, the unused cells of an incomplete last row get no axes, so they are not
+    drawn as empty frames. Builds in microseconds where make_subplots takes tens of ms.
+    """
+    rows = max(math.ceil(n / cols), 1)
+    h_spacing = 0.2 / cols if h_spacing is None else h_spacing
+    if v_spacing is None:
+        v_spacing = (0.5 if titles is not None else 0.3) / rows  # titles need room between rows
+    width = (1 - h_spacing * (cols - 1)) / cols
+    height = (1 - v_spacing * (rows - 1)) / rows
+    suffixes = ["" if i == 0 else str(i + 1) for i in range(n)]
+    layout: dict = {}
+    annotations = []
+    for i, s in enumerate(suffixes):
+        row, col = divmod(i, cols)
+        x0 = col * (width + h_spacing)
+        y0 = (rows - 1 - row) * (height + v_spacing)  # row 0 is the top one
+        xaxis = {"anchor": f"y{s}", "domain": [x0, x0 + width]}
+        if shared_x:
+            lowest = suffixes[max(range(col, n, cols))]
+            if lowest != s:
+                xaxis.update(matches=f"x{lowest}", showticklabels=False)
+        layout[f"xaxis{s}"] = xaxis
+        layout[f"yaxis{s}"] = {"anchor": f"x{s}", "domain": [y0, y0 + height]}
+        if titles is not None:
+            annotations.append({"text": titles[i], "x": x0 + width / 2, "y": y0 + height, "xref": "paper",
+                                "yref": "paper", "xanchor": "center", "yanchor": "bottom", "showarrow": False,
+                                "font": {"size": SUBPLOT_TITLE_FONT}})
+    if annotations:
+        layout["annotations"] = annotations
+    return layout, suffixes
+
+
 def empty_spec(title: str, message: str, height: int | None = None, uirevision: str = "chart") -> dict:
     """A titled figure spec with no data and one centred message (the empty state of any chart)."""
     layout = layout_style(title, height=height, uirevision=uirevision)

@@ -7,7 +7,7 @@ import json
 import streamlit as st
 
 from lab.charts import live as charts
-from lab.charts.style import presenter_layout
+from lab.charts.style import presenter_spec
 from lab.config import FIELDS, ConfigError, RunConfig, field_type, parse_text
 from lab.diagnosis import diagnose
 from lab.live_feed import feed_for
@@ -198,8 +198,8 @@ def run_buttons(cfg: RunConfig | None) -> None:
         st.error(message, icon="⚠️")
 
 
-def _fig(fig):
-    return presenter_layout(fig) if presenter_mode() else fig
+def _fig(spec: dict) -> dict:
+    return presenter_spec(spec) if presenter_mode() else spec
 
 
 def _hints(view: runs.RunView) -> None:
@@ -221,7 +221,7 @@ def _hints(view: runs.RunView) -> None:
 
 
 def _memo(view: runs.RunView, name: str, build):
-    """Build a snapshot-based figure once per (run, snapshot count, presenter mode); reuse it otherwise."""
+    """Build a snapshot-based figure spec once per (run, snapshot count, presenter mode); reuse it otherwise."""
     cache = st.session_state.setdefault("_figs", {})
     key = (
         view.run_id,
@@ -273,30 +273,30 @@ def layers(a: runs.RunView, b: runs.RunView | None) -> None:
         _hints(a)
     with right:
         if snaps and "boundary" in snaps[-1]:
-            live_chart(_memo(a, "boundary", lambda: charts.boundary_figure(meta, snaps[-1])), "boundary")
+            live_chart(_memo(a, "boundary", lambda: charts.boundary_spec(meta, snaps[-1])), "boundary")
         elif snaps and "filters" in snaps[-1]:
-            live_chart(_memo(a, "filters", lambda: charts.filters_figure(snaps[-1])), "filters")
+            live_chart(_memo(a, "filters", lambda: charts.filters_spec(snaps[-1])), "filters")
         else:
-            live_chart(_memo(a, "stats_top", lambda: charts.layer_stats_figure(snaps, meta)), "layer_stats_top")
+            live_chart(_memo(a, "stats_top", lambda: charts.layer_stats_spec(snaps, meta)), "layer_stats_top")
     h1, h2 = st.columns(2)
     with h1:
-        live_chart(_memo(a, "act", lambda: charts.histogram_grid(snaps, meta, "act")), "act_hist")
+        live_chart(_memo(a, "act", lambda: charts.histogram_grid_spec(snaps, meta, "act")), "act_hist")
     with h2:
-        live_chart(_memo(a, "grad", lambda: charts.histogram_grid(snaps, meta, "grad_w")), "grad_hist")
+        live_chart(_memo(a, "grad", lambda: charts.histogram_grid_spec(snaps, meta, "grad_w")), "grad_hist")
     r1, r2, r3 = st.columns(3)
     with r1:
         live_chart(
             _memo(
                 a,
                 f"ratio{len(b.snapshots) if b else ''}",
-                lambda: charts.update_ratio_figure(snaps, meta, compare=b.snapshots if b else None),
+                lambda: charts.update_ratio_spec(snaps, meta, compare=b.snapshots if b else None),
             ),
             "update_ratio",
         )
     with r2:
-        live_chart(_memo(a, "dead", lambda: charts.dead_saturated_figure(snaps, meta)), "dead_saturated")
+        live_chart(_memo(a, "dead", lambda: charts.dead_saturated_spec(snaps, meta)), "dead_saturated")
     with r3:
-        live_chart(_memo(a, "stats", lambda: charts.layer_stats_figure(snaps, meta)), "layer_stats")
+        live_chart(_memo(a, "stats", lambda: charts.layer_stats_spec(snaps, meta)), "layer_stats")
 
 
 def timeline(a: runs.RunView) -> None:
@@ -312,11 +312,15 @@ def timeline(a: runs.RunView) -> None:
     t1, t2 = st.columns(2)
     with t1:
         live_chart(
-            _memo(a, f"t_act{snap['step']}", lambda: charts.histogram_at(snap, a.meta, "act", f"step {snap['step']}")),
+            _memo(
+                a, f"t_act{snap['step']}", lambda: charts.histogram_at_spec(snap, a.meta, "act", f"step {snap['step']}")
+            ),
             "timeline_act",
         )
     with t2:
-        live_chart(_memo(a, f"t_w{snap['step']}", lambda: charts.weight_histograms(snap, a.meta)), "timeline_weights")
+        live_chart(
+            _memo(a, f"t_w{snap['step']}", lambda: charts.weight_histograms_spec(snap, a.meta)), "timeline_weights"
+        )
 
 
 def downloads(a: runs.RunView) -> None:
