@@ -54,6 +54,7 @@ from lab.store import RunStore  # noqa: E402
 
 PAGE = "train"  # URL path of the Train page (st.navigation derives it from pages/train.py)
 LOSS_SUFFIX = "-loss"  # Streamlit element ids end with the user key; the loss chart's key is "loss"
+FIRST_POLL_MS = 250  # lab/ui/live_chart.js: the first poll of a new feed
 STATUS_SUFFIX = "-run_status"  # the status line's component (lab.ui.dashboard.curves)
 ENDED = ("completed", "stopped", "diverged", "failed", "interrupted")
 TARGETS = {"first": 5.0, "interval": 3.0, "ratio": 0.8, "memory": 4 * 2**30}
@@ -250,8 +251,12 @@ class Session:
 
     async def _poll_feed(self) -> None:
         """The live components' poller: GET the feed every interval_ms, read loss and status, rerun at the end."""
+        first = True
         while self.feed is not None and not self.done.is_set():
-            await asyncio.sleep(self.feed["interval_ms"] / 1000)
+            # As lab/ui/live_chart.js: a new feed asks after FIRST_POLL_MS, then every interval_ms.
+            await asyncio.sleep(min(FIRST_POLL_MS, self.feed["interval_ms"]) / 1000 if first else
+                                self.feed["interval_ms"] / 1000)
+            first = False
             feed = self.feed
             url = f"{self.http_url}/{feed['url']}&{urlencode({'since': feed['version']})}"
             try:

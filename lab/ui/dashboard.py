@@ -17,7 +17,8 @@ from lab.ui.live_chart import feed_spec, live_chart, live_status
 
 POLL_SECONDS = 0.6  # curves (live feed): at least once a second with margin; the store has new rows every 0.4 s
 LAYER_POLL_SECONDS = 2.0  # per-layer charts: heavier, and they only change when a new snapshot arrives
-LOAD_RUNS_PER_DOUBLING = 20  # polling intervals double for every 20 runs active on the server
+LOAD_RUNS_PER_DOUBLING = 20  # the layer fragment's interval doubles for every 20 runs active on the server
+FEED_RUNS_PER_DOUBLING = 40  # ... and the curve feed's for every 40
 LEVEL_ICON = {"bad": "🛑", "warn": "⚠️", "info": "ℹ️", "ok": "✅"}
 
 
@@ -349,9 +350,11 @@ def live() -> None:
     a = runs.view_for("run")
     b = runs.view_for("cmp")
     active = any(v is not None and v.active for v in (a, b))
-    # A busy classroom server polls each page less often so that the web process stays light.
-    load = 1.0 + len(get_jobs().active_runs()) / LOAD_RUNS_PER_DOUBLING
-    curve_every, layer_every = POLL_SECONDS * load, LAYER_POLL_SECONDS * load
+    # A busy classroom server polls each page less often so that the web process stays light. The
+    # feed's polls are cheap (an unchanged run answers from one indexed read), so they slow down less.
+    active_runs = len(get_jobs().active_runs())
+    curve_every = POLL_SECONDS * (1.0 + active_runs / FEED_RUNS_PER_DOUBLING)
+    layer_every = LAYER_POLL_SECONDS * (1.0 + active_runs / LOAD_RUNS_PER_DOUBLING)
 
     @st.fragment(run_every=layer_every if active else None)
     def _layers() -> None:

@@ -92,9 +92,11 @@ function feeds() {
   return window.__trainingLabFeeds || (window.__trainingLabFeeds = new Map());
 }
 
-function schedule(feed) {
+const FIRST_POLL_MS = 250; // a new feed (a run just started) asks soon: its first steps are what Start should show
+
+function schedule(feed, delay) {
   if (feed.timer || !feed.active || feed.subscribers.size === 0) return;
-  feed.timer = setTimeout(() => poll(feed), feed.interval);
+  feed.timer = setTimeout(() => poll(feed), delay === undefined ? feed.interval : delay);
 }
 
 async function poll(feed) {
@@ -135,7 +137,8 @@ function subscribe(key, spec, version, update) {
     }
   }
   let feed = feeds().get(spec.url);
-  if (!feed) {
+  const fresh = !feed;
+  if (fresh) {
     feed = { url: spec.url, version, active: true, interval: spec.interval_ms, subscribers: new Map(), timer: null };
     feeds().set(spec.url, feed);
   }
@@ -143,7 +146,7 @@ function subscribe(key, spec, version, update) {
   feed.version = version; // the page's own (fresh) figures; the next poll sends anything newer
   feed.active = spec.active;
   feed.subscribers.set(key, update);
-  schedule(feed);
+  schedule(feed, fresh ? Math.min(FIRST_POLL_MS, feed.interval) : undefined);
 }
 
 function unsubscribeAll(key) {
