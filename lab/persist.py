@@ -36,9 +36,22 @@ class StoreWriter(Callback):
 
     def on_batch_end(self, trainer: Trainer) -> None:
         """Flush when the interval has passed (and right after the first step)."""
-        now = time.monotonic()
-        if trainer.step == 1 or now - self._last_flush >= self.interval:
+        if trainer.step == 1:
             self.flush(trainer)
+        else:
+            self.flush_if_due(trainer)
+
+    def flush_if_due(self, trainer: Trainer) -> bool:
+        """Flush if the interval has passed since the last flush; True if it did.
+
+        The worker also calls this when a run's time slice ends: on a busy server a run's
+        slices are a second or more apart, and without it the steps of one slice would sit
+        unwritten until the first batch of the next.
+        """
+        if time.monotonic() - self._last_flush < self.interval:
+            return False
+        self.flush(trainer)
+        return True
 
     def flush(self, trainer: Trainer, status: str | None = None) -> None:
         """Write everything recorded since the last flush."""

@@ -128,6 +128,8 @@ def serve(
             tr = runs[run_id]["trainer"]
             try:
                 tr.advance(10**9, max_seconds=slice_seconds)
+                if not tr.done:
+                    runs[run_id]["writer"].flush_if_due(tr)  # the slice's steps reach the page now
             except Exception as e:
                 fail(run_id, e)
                 continue

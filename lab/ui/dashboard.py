@@ -18,7 +18,7 @@ from lab.ui.live_chart import feed_spec, live_chart, live_status
 POLL_SECONDS = 0.6  # curves (live feed): at least once a second with margin; the store has new rows every 0.4 s
 LAYER_POLL_SECONDS = 2.0  # per-layer charts: heavier, and they only change when a new snapshot arrives
 LOAD_RUNS_PER_DOUBLING = 20  # the layer fragment's interval doubles for every 20 runs active on the server
-FEED_RUNS_PER_DOUBLING = 40  # ... and the curve feed's for every 40
+FEED_RUNS_PER_DOUBLING = 60  # ... and the curve feed's for every 60
 LEVEL_ICON = {"bad": "🛑", "warn": "⚠️", "info": "ℹ️", "ok": "✅"}
 
 
