@@ -185,6 +185,7 @@ class Session:
     feed: dict | None = None  # the live feed the status component polls: url, interval_ms, version
     feed_task: asyncio.Task | None = None
     polls: int = 0
+    round_trips: list = field(default_factory=list)  # seconds per feed request, sent to answered
     idle: asyncio.Event = field(default_factory=asyncio.Event)  # a full script run has finished
     done: asyncio.Event = field(default_factory=asyncio.Event)  # the run ended or the connection broke
     _reader: asyncio.Task | None = None
@@ -260,7 +261,9 @@ class Session:
             feed = self.feed
             url = f"{self.http_url}/{feed['url']}&{urlencode({'since': feed['version']})}"
             try:
+                t0 = time.time()
                 payload = await asyncio.to_thread(_get_json, url)
+                self.round_trips.append(time.time() - t0)
             except Exception as e:  # noqa: BLE001 (any failure is a measured error, not a crash of the bench)
                 self.errors.append(f"feed request failed: {e!r}")
                 continue
@@ -484,6 +487,7 @@ def report(args: argparse.Namespace, cfg: RunConfig, base: Phase, load: Phase, s
     )
     firsts = [s.t_first - s.t_start for s in load.sessions if s.t_first]
     intervals = [x for s in load.sessions for x in s.intervals]
+    trips = [x for s in load.sessions for x in s.round_trips]
     ratio = load.throughput / base.throughput if base.throughput else float("nan")
     n = len(load.sessions)
     print(
@@ -514,6 +518,7 @@ def report(args: argparse.Namespace, cfg: RunConfig, base: Phase, load: Phase, s
             f"< {TARGETS['interval']:g} s",
             bool(intervals) and percentile(intervals, 95) < TARGETS["interval"],
         ),
+        ("feed round trip p50 / p95", f"{percentile(trips, 50):.3f} / {percentile(trips, 95):.3f} s", "", None),
         ("total throughput", f"{load.throughput:,.0f} images/s", "", None),
         ("  vs one run alone", f"{ratio:.2f}x", f">= {TARGETS['ratio']:g}x", ratio >= TARGETS["ratio"]),
         (
