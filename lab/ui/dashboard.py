@@ -17,8 +17,11 @@ from lab.ui.live_chart import feed_spec, live_chart, live_status
 
 POLL_SECONDS = 0.6  # curves (live feed): at least once a second with margin; the store has new rows every 0.4 s
 LAYER_POLL_SECONDS = 2.0  # per-layer charts: heavier, and they only change when a new snapshot arrives
-LOAD_RUNS_PER_DOUBLING = 20  # the layer fragment's interval doubles for every 20 runs active on the server
-FEED_RUNS_PER_DOUBLING = 60  # ... and the curve feed's for every 60
+# The layer fragment's interval doubles for every 10 runs active on the server: its reruns are the web
+# process's main cost under a class's load (measured with bench/load.py), and heatmaps every 8 s at 30
+# runs are still live, while the curves (the feed) keep their pace.
+LOAD_RUNS_PER_DOUBLING = 10
+FEED_RUNS_PER_DOUBLING = 60  # the curve feed's for every 60 (its polls are cheap)
 LEVEL_ICON = {"bad": "🛑", "warn": "⚠️", "info": "ℹ️", "ok": "✅"}
 
 
