@@ -106,6 +106,7 @@ def main() -> None:
         f"Start -> first loss points : median {statistics.median(first_points):.2f} s, "
         f"max {max(first_points):.2f} s   (target < 2 s)"
     )
+    print(f"  each repeat, in order    : {', '.join(f'{t:.2f}' for t in first_points)} s")
     print(
         f"chart refresh interval     : median {statistics.median(intervals):.2f} s, p95 {p95:.2f} s, "
         f"{len(intervals)} updates   (target <= 1 s)"

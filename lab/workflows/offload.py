@@ -27,7 +27,13 @@ _pool: ProcessPoolExecutor | None = None
 
 
 def _init_worker(threads: int) -> None:
-    """Pin torch to a few threads: the training workers need the cores more."""
+    """Pin torch to a few threads and yield the CPU: the training workers need the cores more."""
+    # Lower priority: its jobs are short page helpers, while live training runs are what students
+    # watch; its torch import at server start (a few seconds of CPU) should not slow their first Start.
+    try:
+        os.nice(10)
+    except OSError:  # not permitted on some systems: the pool works the same, only without the courtesy
+        pass
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     import torch
 
