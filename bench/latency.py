@@ -72,10 +72,12 @@ def main() -> None:
                 page = browser.new_page(viewport={"width": 1400, "height": 900})
                 page.goto(f"{url}/train?" + "&".join(f"{k}={v}" for k, v in {**cfg.to_query(), "seed": r}.items()))
                 page.wait_for_selector("[data-testid=stAppViewContainer]")
-                page.get_by_text("warming up").wait_for(state="detached", timeout=120_000)
                 # A person presses Start on a page that has finished loading: the (still empty) loss
-                # chart is drawn, so Plotly's bundle is in and the first script run is over.
+                # chart is drawn, so Plotly's bundle is in and the first script run is over. The
+                # warming-up notice comes before the chart in that run, so only now is its absence
+                # meaningful; it goes by itself once the server's workers are ready.
                 page.locator(".st-key-loss .js-plotly-plot").wait_for(timeout=120_000)
+                page.get_by_text("warming up").wait_for(state="detached", timeout=120_000)
                 page.wait_for_timeout(1000)
                 page.get_by_role("button", name="Start").click()
                 t0 = time.perf_counter()

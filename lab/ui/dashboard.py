@@ -22,6 +22,7 @@ LAYER_POLL_SECONDS = 2.0  # per-layer charts: heavier, and they only change when
 # runs are still live, while the curves (the feed) keep their pace.
 LOAD_RUNS_PER_DOUBLING = 10
 FEED_RUNS_PER_DOUBLING = 60  # the curve feed's for every 60 (its polls are cheap)
+WARMING_POLL_SECONDS = 1.0  # while the server's workers warm up (a few seconds after launch)
 LEVEL_ICON = {"bad": "🛑", "warn": "⚠️", "info": "ℹ️", "ok": "✅"}
 
 
@@ -344,6 +345,14 @@ def downloads(a: runs.RunView) -> None:
     c3.caption("Charts export as PNG from their toolbar (camera icon).")
 
 
+@st.fragment(run_every=WARMING_POLL_SECONDS)
+def _warming_notice() -> None:
+    """Say that the workers are still warming up, and rerun the page once they are ready (the notice goes)."""
+    if get_jobs().ready():
+        st.rerun()
+    st.caption("Training workers are warming up (importing PyTorch); the first Start may take a few seconds.")
+
+
 def live() -> None:
     """Curves and status kept current by the live feed; layer charts in a fragment polled every 2 s.
 
@@ -367,9 +376,9 @@ def live() -> None:
         layers(va, vb)
         timeline(va)
 
-    notice = st.empty()  # a fixed slot: the parts below keep their place whether it shows or not
-    if not get_jobs().ready():
-        notice.caption("Training workers are warming up (importing PyTorch); the first Start may take a few seconds.")
+    with st.empty():  # a fixed slot: the parts below keep their place whether it shows or not
+        if not get_jobs().ready():
+            _warming_notice()
     curves(a, b, curve_every)
     _layers()
     if a is not None and not a.active and a.status != "missing":
