@@ -3,6 +3,7 @@
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -130,3 +131,55 @@ def test_restart_marks_cut_off_runs_interrupted(tmp_path):
         assert store.get_run(done)["status"] == "completed"
     finally:
         jm2.shutdown()
+
+
+SERVER = """
+import sys, time
+from lab.config import RunConfig
+from lab.jobs import JobManager
+from lab.settings import Settings
+if __name__ == "__main__":  # spawned workers import this file again
+    jm = JobManager(Settings(store=sys.argv[1], workers=1))
+    assert jm.wait_ready(120)
+    run = jm.submit(RunConfig(epochs=2000), owner="x")
+    while jm.store.get_run(run)["status"] != "running":
+        time.sleep(0.05)
+    print(jm.worker_pids()[0], flush=True)
+    time.sleep(600)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
+
+
+def test_workers_exit_when_the_server_is_killed(tmp_path):
+    """A server killed with SIGKILL must not leave workers training with nobody to watch (or stop) them."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "server.py"
+    script.write_text(SERVER)
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": root}
+    server = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path / "r.db")], stdout=subprocess.PIPE, text=True, cwd=root, env=env
+    )
+    try:
+        worker = int(server.stdout.readline())
+        assert _alive(worker)
+        server.kill()
+        server.wait(30)
+        assert wait_until(lambda: not _alive(worker), 10)
+    finally:
+        server.kill()
+    # The next server marks the cut-off run interrupted, as after any restart.
+    again = JobManager(Settings(store=str(tmp_path / "r.db"), workers=1))
+    try:
+        assert again.store.list_runs()[0]["status"] == "interrupted"
+    finally:
+        again.shutdown()

@@ -8,9 +8,11 @@ only sends small commands and reads "ready"/"ended" events from one shared queue
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import queue
 import sys
 import threading
+import time
 import types
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,15 +43,45 @@ def plain_main():
 
 
 def worker_main(
-    wid: int, commands: mp.Queue, events: mp.Queue, store_path: str, threads: int, slice_seconds: float, limits: Limits
+    wid: int,
+    commands: mp.Queue,
+    events: mp.Queue,
+    store_path: str,
+    threads: int,
+    slice_seconds: float,
+    limits: Limits,
+    parent: int | None = None,
 ) -> None:
-    """Worker process entry: pin torch threads, open the store, run the worker loop."""
+    """Worker process entry: pin torch threads, open the store, run the worker loop (until the server dies)."""
     from lab.worker import serve, set_threads
 
+    exit_with_parent(parent or os.getppid())  # the server's pid from before the spawn: no race with its death
     set_threads(threads)  # before anything imports torch, so OpenMP starts with the right count
     from lab.store import RunStore
 
     serve(wid, commands, events, RunStore(store_path), slice_seconds, limits)
+
+
+PARENT_CHECK_SECONDS = 0.5
+
+
+def exit_with_parent(parent: int, period: float = PARENT_CHECK_SECONDS) -> threading.Thread:
+    """End this process soon after `parent` dies (a watchdog thread; returns it).
+
+    multiprocessing stops daemon workers only when the server exits normally. A server that is
+    killed, or stopped by a signal its web framework handles, left its workers running: still
+    training, with the CPU of the next server's students. An orphan is re-parented, so its
+    parent id changes; the runs it held are marked `interrupted` by the next server's start.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(period)
+        os._exit(0)
+
+    thread = threading.Thread(target=watch, name="exit-with-parent", daemon=True)
+    thread.start()
+    return thread
 
 
 @dataclass
@@ -76,7 +108,7 @@ class LocalExecutor(Executor):
             target=worker_main,
             name=f"lab-worker-{index}",
             daemon=True,
-            args=(index, commands, self._events, self.store_path, s.n_threads, s.slice_seconds, s.limits),
+            args=(index, commands, self._events, self.store_path, s.n_threads, s.slice_seconds, s.limits, os.getpid()),
         )
         with plain_main():
             proc.start()
