@@ -39,7 +39,9 @@ def test_train_json_summary_and_store(tmp_path):
     assert "[" in r.stderr  # the progress bar went to stderr
     listed = _cli("list", "--json", store=db)
     assert json.loads(listed.stdout)[0]["id"] == out["run_id"]
-    csv_text = _cli("export", out["run_id"], "--format", "csv", store=db).stdout
+    exported = _cli("export", out["run_id"], "--format", "csv", store=db)
+    assert exported.returncode == 0 and exported.stdout, (exported.returncode, exported.stderr)  # say why if not
+    csv_text = exported.stdout
     assert csv_text.splitlines()[0].startswith("step,epoch,train_loss")
     exported = json.loads(_cli("export", out["run_id"], store=db).stdout)
     assert exported["status"] == "completed" and exported["val"]
