@@ -111,10 +111,10 @@ class LiveFeed:
             parts.append(f"{status}:{updated:.6f}:{pos}")
         return "|".join(parts)
 
-    def payload(self, run_ids: Sequence[str], presenter: bool = False) -> dict:
+    def payload(self, run_ids: Sequence[str], presenter: bool = False, version: str | None = None) -> dict:
         """The current payload: version, active, per-run status lines and the three figures (JSON texts)."""
         key = (tuple(run_ids), presenter)
-        version = self.version(run_ids)
+        version = self.version(run_ids) if version is None else version  # poll() has just read it
         with self._lock:
             building = self._building.setdefault(key, threading.Lock())
         with building:
@@ -136,7 +136,7 @@ class LiveFeed:
         if since and since == version:
             active = any(part.split(":", 1)[0] in ACTIVE for part in version.split("|"))
             return json.dumps({"version": version, "active": active, "unchanged": True})
-        p = self.payload(run_ids, presenter)
+        p = self.payload(run_ids, presenter, version)
         figures = ",".join(f'"{name}":{p["figures"][name]}' for name in CHARTS)
         head = json.dumps({k: p[k] for k in ("version", "active", "runs")})
         return head[:-1] + ',"figures":{' + figures + "}}"  # figure JSON is spliced in, not re-encoded
