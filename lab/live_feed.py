@@ -24,14 +24,15 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 from lab.charts import live as charts
 from lab.charts.style import figure_json, presenter_spec
+from lab.live_layers import build_layers, layer_version
+from lab.run_history import RunHistory
 from lab.store import ACTIVE, RunStore
 
 MAX_RUNS = 2  # run A and its comparison run B
-MAX_TRACKED = 512  # runs whose history is held in memory (least recently polled are dropped first)
+MAX_TRACKED = 128  # runs whose history is held in memory (least recently polled are dropped first)
 RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what lab.store.new_run_id can mint (and tests' own ids)
 CHARTS = ("loss", "accuracy", "lr")
 
@@ -49,24 +50,6 @@ def parse_run_ids(text: str) -> list[str]:
             "each 1-64 letters, digits, '-' or '_'"
         )
     return ids
-
-
-@dataclass
-class _History:
-    """One run's row and the metric rows fetched so far (extended incrementally)."""
-
-    row: dict = field(default_factory=dict)
-    train: list = field(default_factory=list)
-    val: list = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def refresh(self, store: RunStore, run_id: str) -> tuple[dict, list, list]:
-        """Fetch the row and only the metric rows newer than those held; returns (row, train, val)."""
-        with self.lock:
-            self.row = store.get_run(run_id) or {"status": "missing"}
-            self.train += store.metrics(run_id, "train", self.train[-1]["step"] if self.train else -1)
-            self.val += store.metrics(run_id, "val", self.val[-1]["step"] if self.val else -1)
-            return self.row, list(self.train), list(self.val)
 
 
 def status_text(row: dict, train: list, val: list, queue_position: int = 0) -> tuple[str, float]:
@@ -89,17 +72,18 @@ def status_text(row: dict, train: list, val: list, queue_position: int = 0) -> t
 
 
 class LiveFeed:
-    """Builds and caches live payloads for sets of runs; thread-safe, one per server process."""
+    """Builds and caches live payloads (curves, and per-layer charts) for sets of runs; thread-safe, one per server."""
 
     def __init__(self, store: RunStore, queue_position: Callable[[str], int] | None = None):
         self.store = store
         self.queue_position = queue_position or (lambda run_id: 0)
-        # One short global lock for the dicts, one lock per run set for building: a slow build (a busy
-        # server) holds up only the viewers of the same runs, never everyone's poll.
+        # One short global lock for the dicts, one lock per run and per payload for the slow parts: a slow
+        # build (a busy server) holds up only the viewers of the same runs, never everyone's poll.
         self._lock = threading.Lock()
-        self._history: OrderedDict[str, _History] = OrderedDict()
-        self._built: dict[tuple, tuple[str, dict]] = {}  # (run ids, presenter) -> (version, payload)
+        self._history: OrderedDict[str, tuple[RunHistory, threading.Lock]] = OrderedDict()
+        self._built: dict[tuple, tuple[str, dict]] = {}  # (kind, run ids, presenter) -> (version, payload)
         self._building: dict[tuple, threading.Lock] = {}
+        self._layer_versions: dict[tuple, tuple[str, str]] = {}  # run ids -> (store version, layer version)
 
     def version(self, run_ids: Sequence[str]) -> str:
         """A token that changes whenever anything the payload shows may have changed."""
@@ -113,44 +97,84 @@ class LiveFeed:
 
     def payload(self, run_ids: Sequence[str], presenter: bool = False, version: str | None = None) -> dict:
         """The current payload: version, active, per-run status lines and the three figures (JSON texts)."""
-        key = (tuple(run_ids), presenter)
         version = self.version(run_ids) if version is None else version  # poll() has just read it
+        return self._cached(
+            ("curves", tuple(run_ids), presenter), version, lambda: self._build(run_ids, presenter, version)
+        )
+
+    def poll(self, run_ids: Sequence[str], presenter: bool = False, since: str = "") -> str:
+        """The payload as JSON text, or a few bytes saying 'unchanged' when `since` is still current."""
+        version = self.version(run_ids)
+        if since and since == version:
+            return _unchanged(version, _active(version))
+        p = self.payload(run_ids, presenter, version)
+        return _splice(p, ("version", "active", "runs"), CHARTS)
+
+    def layers_version(self, run_ids: Sequence[str]) -> str:
+        """The per-layer payload's version (lab.live_layers.layer_version), read from the store only when it moved."""
+        key = tuple(run_ids)
+        base = self.version(run_ids)
+        held = self._layer_versions.get(key)
+        if held is not None and held[0] == base:
+            return held[1]  # nothing written since: no need to read the histories
+        version = layer_version(self._histories(run_ids, snapshots=True))
+        with self._lock:
+            if len(self._layer_versions) > MAX_TRACKED:
+                self._layer_versions.clear()
+            self._layer_versions[key] = (base, version)
+        return version
+
+    def layers_payload(self, run_ids: Sequence[str], presenter: bool = False, version: str | None = None) -> dict:
+        """Run A's hints and every per-layer chart (lab.live_layers.build_layers), cached per version."""
+        version = self.layers_version(run_ids) if version is None else version
+
+        def build() -> dict:
+            histories = self._histories(run_ids, snapshots=True)
+            return build_layers(histories, presenter, layer_version(histories))
+
+        return self._cached(("layers", tuple(run_ids), presenter), version, build)
+
+    def poll_layers(self, run_ids: Sequence[str], presenter: bool = False, since: str = "") -> str:
+        """The per-layer payload as JSON text, or 'unchanged' when `since` is still current."""
+        version = self.layers_version(run_ids)
+        if since and since == version:
+            return _unchanged(version, _active(version))
+        p = self.layers_payload(run_ids, presenter, version)
+        return _splice(p, ("version", "active", "hints"), p["figures"])
+
+    def _cached(self, key: tuple, version: str, build: Callable[[], dict]) -> dict:
         with self._lock:
             building = self._building.setdefault(key, threading.Lock())
         with building:
             held = self._built.get(key)
             if held is not None and held[0] == version:
                 return held[1]  # built meanwhile by another viewer of the same runs
-            built = self._build(run_ids, presenter, version)
+            built = build()
             with self._lock:
                 if len(self._built) > MAX_TRACKED:
-                    # Rare (a server watching over 500 run sets); rebuilding is cheap.
+                    # Rare (a server watching over a hundred run sets); rebuilding is cheap.
                     self._built.clear()
                     self._building = {key: building}
-                self._built[key] = (version, built)
+                self._built[key] = (built["version"], built)
             return built
 
-    def poll(self, run_ids: Sequence[str], presenter: bool = False, since: str = "") -> str:
-        """The payload as JSON text, or a few bytes saying 'unchanged' when `since` is still current."""
-        version = self.version(run_ids)
-        if since and since == version:
-            active = any(part.split(":", 1)[0] in ACTIVE for part in version.split("|"))
-            return json.dumps({"version": version, "active": active, "unchanged": True})
-        p = self.payload(run_ids, presenter, version)
-        figures = ",".join(f'"{name}":{p["figures"][name]}' for name in CHARTS)
-        head = json.dumps({k: p[k] for k in ("version", "active", "runs")})
-        return head[:-1] + ',"figures":{' + figures + "}}"  # figure JSON is spliced in, not re-encoded
-
-    def _history_of(self, run_id: str) -> _History:
-        with self._lock:
-            h = self._history.pop(run_id, None) or _History()
-            self._history[run_id] = h  # most recently used last
-            while len(self._history) > MAX_TRACKED:
-                self._history.popitem(last=False)
-            return h
+    def _histories(self, run_ids: Sequence[str], snapshots: bool = False) -> list[RunHistory]:
+        """Each run's history brought up to date, as copies that later fetches do not change."""
+        out = []
+        for rid in run_ids:
+            with self._lock:
+                held = self._history.pop(rid, None) or (RunHistory(rid), threading.Lock())
+                self._history[rid] = held  # most recently used last
+                while len(self._history) > MAX_TRACKED:
+                    self._history.popitem(last=False)
+            history, lock = held
+            with lock:
+                # Snapshots are read only for the per-layer payload: the curves' polls skip them.
+                out.append(history.fetch_new(self.store, snapshots=snapshots or bool(history.snapshots)).copy())
+        return out
 
     def _build(self, run_ids: Sequence[str], presenter: bool, version: str) -> dict:
-        histories = [_History(*self._history_of(rid).refresh(self.store, rid)) for rid in run_ids]
+        histories = self._histories(run_ids)
         pair = len(histories) > 1
         series = [
             charts.RunSeries(h.row.get("label") or f"run {'AB'[i]}", h.train, h.val) for i, h in enumerate(histories)
@@ -168,13 +192,37 @@ class LiveFeed:
         for i, (rid, h) in enumerate(zip(run_ids, histories, strict=True)):
             pos = self.queue_position(rid) if h.row.get("status") == "queued" else 0
             text, progress = status_text(h.row, h.train, h.val, pos)
-            runs.append({"id": rid, "label": f"Run {'AB'[i]}" if pair else "Run", "text": text, "progress": progress})
+            total = h.meta.get("total_steps") or 0
+            runs.append(
+                {
+                    "id": rid,
+                    "label": f"Run {'AB'[i]}" if pair else "Run",
+                    "text": text,
+                    "progress": progress,
+                    "total": total,
+                }
+            )
         return {
             "version": version,
             "active": any(h.row.get("status") in ACTIVE for h in histories),
             "runs": runs,
             "figures": {name: figure_json(spec) for name, spec in specs.items()},
         }
+
+
+def _active(version: str) -> bool:
+    return any(part.split(":", 1)[0] in ACTIVE for part in version.split("|"))
+
+
+def _unchanged(version: str, active: bool) -> str:
+    return json.dumps({"version": version, "active": active, "unchanged": True})
+
+
+def _splice(payload: dict, head_keys: Sequence[str], figure_names) -> str:
+    """The payload as JSON text with its figure JSON texts spliced in, not re-encoded."""
+    figures = ",".join(f'"{name}":{payload["figures"][name]}' for name in figure_names)
+    head = json.dumps({k: payload[k] for k in head_keys})
+    return head[:-1] + ',"figures":{' + figures + "}}"
 
 
 _feeds: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -7,7 +7,7 @@ from lab.charts import workflows as wcharts
 from lab.ui import controls, runs
 from lab.ui import workflows as wf
 from lab.ui.common import chart, get_jobs, get_settings, get_store
-from lab.ui.dashboard import LEVEL_ICON
+from lab.live_layers import LEVEL_ICON
 from lab.workflows import babysit, offload, search, search_space
 
 ICON = {True: "✅", False: "🛑", None: "ℹ️"}

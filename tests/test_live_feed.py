@@ -38,8 +38,12 @@ def test_payload_follows_the_store_incrementally(store):
     rid = _run(store)
     store.append(rid, train=_rows(1, 10), meta={"total_steps": 100, "step": 10, "n_classes": 4})
     first = feed.payload([rid])
-    store.append(rid, train=_rows(11, 30), val=[{"step": 30, "val_loss": 1.0, "val_acc": 0.625}],
-                 meta={"total_steps": 100, "step": 30, "n_classes": 4})
+    store.append(
+        rid,
+        train=_rows(11, 30),
+        val=[{"step": 30, "val_loss": 1.0, "val_acc": 0.625}],
+        meta={"total_steps": 100, "step": 30, "n_classes": 4},
+    )
     second = feed.payload([rid])
     assert second["version"] != first["version"]
     loss = json.loads(second["figures"]["loss"])
@@ -120,10 +124,17 @@ def test_bad_run_lists_are_refused(text):
         parse_run_ids(text)
 
 
-def _get(query: str):
-    scope = {"type": "http", "method": "GET", "path": live_routes.FEED_PATH, "query_string": query.encode(),
-             "headers": [], "app": Starlette()}
-    return live_routes.curves(Request(scope))
+def _get(query: str, path: str = live_routes.FEED_PATH):
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "query_string": query.encode(),
+        "headers": [],
+        "app": Starlette(),
+    }
+    handler = live_routes.curves if path == live_routes.FEED_PATH else live_routes.layers
+    return handler(Request(scope))
 
 
 @pytest.mark.parametrize(
@@ -148,3 +159,100 @@ def test_route_serves_the_shared_feed(lab_server):
     body = json.loads(response.body)
     assert body["runs"][0]["id"] == rid
     assert json.loads(_get(f"runs={rid}&since={body['version']}").body)["unchanged"] is True
+
+
+# ---- the per-layer payload (lab.live_layers) -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A real short run's history (2D data: the probe chart is the decision boundary)."""
+    from lab.config import RunConfig
+    from lab.trainer import Trainer
+
+    tr = Trainer(RunConfig(dataset="spiral", subset=256, max_steps=40, record_every=5, eval_every=10)).fit()
+    return tr.history, tr.summary()
+
+
+def _layer_run(store: RunStore, history, upto: int) -> str:
+    rid = store.create_run({"dataset": "spiral", "model": "mlp"}, owner="o", status="running")
+    store.append(
+        rid,
+        train=[r for r in history.train if r["step"] <= upto],
+        val=[r for r in history.val if r["step"] <= upto],
+        snapshots=[s for s in history.snapshots if s["step"] <= upto],
+        meta=dict(history.meta, total_steps=40),
+    )
+    return rid
+
+
+def test_layer_payload_follows_snapshots_not_every_write(store, trained):
+    from lab.charts import live as charts
+    from lab.diagnosis import diagnose
+
+    history, _ = trained
+    feed = LiveFeed(store)
+    rid = _layer_run(store, history, 20)
+    first = feed.layers_payload([rid])
+    act = json.loads(first["figures"]["act_hist"])
+    steps = [s["step"] for s in history.snapshots if s["step"] <= 20]
+    assert act["data"][0]["x"] == steps  # one heatmap column per snapshot held in the store
+    assert json.loads(first["figures"]["probe"])["data"][0]["type"] == "heatmap"  # the decision boundary
+    # The hints are the diagnosis of what the store holds, computed here a second way.
+    snaps = [s for s in history.snapshots if s["step"] <= 20]
+    train = [r for r in history.train if r["step"] <= 20]
+    val = [r for r in history.val if r["step"] <= 20]
+    summary = {"status": "running", "reason": "", "initial_loss": train[0]["train_loss"]}
+    expected = diagnose(
+        train, val, snaps, dict(history.meta, total_steps=40), {"dataset": "spiral", "model": "mlp"}, summary
+    )
+    assert [(h["topic"], h["text"]) for h in first["hints"]] == [(h.topic, h.text) for h in expected]
+    # New train rows alone do not change the per-layer version; a new snapshot does.
+    store.append(rid, train=[{"step": 21, "train_loss": 1.0, "train_acc": 0.5, "lr": 0.1, "images_per_s": 1.0}])
+    assert feed.layers_version([rid]) == first["version"]
+    assert json.loads(feed.poll_layers([rid], since=first["version"]))["unchanged"] is True
+    store.append(rid, snapshots=[s for s in history.snapshots if 20 < s["step"] <= 30])
+    second = json.loads(feed.poll_layers([rid], since=first["version"]))
+    assert second["version"] != first["version"] and set(second["figures"]) >= {"act_hist", "timeline_act"}
+    newest = [s for s in history.snapshots if s["step"] <= 30][-1]
+    reference = charts.histogram_at_spec(newest, dict(history.meta, total_steps=40), "act", f"step {newest['step']}")
+    assert second["figures"]["timeline_act"] == charts_json(reference)
+
+
+def charts_json(spec: dict) -> dict:
+    from lab.charts.style import figure_json
+
+    return json.loads(figure_json(spec))
+
+
+def test_layer_payload_of_a_pair_overlays_b_in_the_update_ratio(store, trained):
+    history, _ = trained
+    feed = LiveFeed(store)
+    a, b = _layer_run(store, history, 40), _layer_run(store, history, 40)
+    one = json.loads(feed.layers_payload([a])["figures"]["update_ratio"])
+    two = json.loads(feed.layers_payload([a, b])["figures"]["update_ratio"])
+    assert len(two["data"]) > len(one["data"])
+    store.set_status(a, "completed", "finished")
+    store.set_status(b, "completed", "finished")
+    assert feed.layers_payload([a, b])["active"] is False
+
+
+def _get_layers(query: str):
+    return _get(query, live_routes.LAYERS_PATH)
+
+
+@pytest.mark.parametrize("query, field", [("runs=", "runs="), ("runs=ok&presenter=yes", "presenter=")])
+def test_layers_route_answers_bad_requests_with_one_line(query, field):
+    response = _get_layers(query)
+    assert response.status_code == 400
+    error = json.loads(response.body)["error"]
+    assert field in error and "\n" not in error
+
+
+def test_layers_route_serves_the_shared_feed(lab_server, trained):
+    from lab.jobs import shared_manager
+
+    rid = _layer_run(shared_manager().store, trained[0], 40)
+    body = json.loads(_get_layers(f"runs={rid}").body)
+    assert body["active"] is True and body["hints"] and "act_hist" in body["figures"]
+    assert json.loads(_get_layers(f"runs={rid}&since={body['version']}").body)["unchanged"] is True

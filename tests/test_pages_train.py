@@ -114,7 +114,8 @@ def test_start_trains_and_draws_charts_then_reattaches_from_the_url():
     at.run()
     assert row["status"] == "completed"
     charts = live_charts(at)
-    assert {"loss", "accuracy", "act_hist", "update_ratio", "boundary"} <= set(charts)
+    assert {"loss", "accuracy", "act_hist", "update_ratio", "probe", "timeline_act"} <= set(charts)
+    assert charts["probe"]["data"][0]["type"] == "heatmap"  # 2D data: the decision boundary beside the hints
     # The loss chart shows the whole run: its training curve ends at the run's last step.
     train = [t for t in charts["loss"]["data"] if t["name"].endswith("train")][0]
     assert train["x"][-1] == row["summary"]["steps"]

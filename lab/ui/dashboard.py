@@ -9,21 +9,18 @@ import streamlit as st
 from lab.charts import live as charts
 from lab.charts.style import presenter_spec
 from lab.config import FIELDS, ConfigError, RunConfig, field_type, parse_text
-from lab.diagnosis import diagnose
 from lab.live_feed import feed_for
 from lab.ui import controls, runs
 from lab.ui.common import get_jobs, get_settings, get_store, presenter_mode
-from lab.ui.live_chart import feed_spec, live_chart, live_status
+from lab.ui.live_chart import feed_spec, live_chart, live_hints, live_status
+from lab.ui.live_routes import LAYERS_PATH
 
 POLL_SECONDS = 0.6  # curves (live feed): at least once a second with margin; the store has new rows every 0.4 s
-LAYER_POLL_SECONDS = 2.0  # per-layer charts: heavier, and they only change when a new snapshot arrives
-# The layer fragment's interval doubles for every 10 runs active on the server: its reruns are the web
-# process's main cost under a class's load (measured with bench/load.py), and heatmaps every 8 s at 30
-# runs are still live, while the curves (the feed) keep their pace.
-LOAD_RUNS_PER_DOUBLING = 10
-FEED_RUNS_PER_DOUBLING = 60  # the curve feed's for every 60 (its polls are cheap)
+# Per-layer charts and hints: they change only with a new snapshot or evaluation, an unchanged poll costs
+# a few bytes, and a chart out of view is not redrawn, so once a second costs little.
+LAYER_POLL_SECONDS = 1.0
+FEED_RUNS_PER_DOUBLING = 60  # both feeds poll half as often for every 60 runs active on the server
 WARMING_POLL_SECONDS = 1.0  # while the server's workers warm up (a few seconds after launch)
-LEVEL_ICON = {"bad": "🛑", "warn": "⚠️", "info": "ℹ️", "ok": "✅"}
 
 
 def lesson_picker() -> None:
@@ -207,24 +204,6 @@ def _fig(spec: dict) -> dict:
     return presenter_spec(spec) if presenter_mode() else spec
 
 
-def _hints(view: runs.RunView) -> None:
-    cfg = view.row.get("config", {})
-    summary = dict(view.row.get("summary", {}), status=view.status, reason=view.row.get("reason", ""))
-    if "initial_loss" not in summary and view.train:
-        summary["initial_loss"] = view.train[0]["train_loss"]
-    # Once per (run, snapshot, status): the hints read whole histories, and this fragment reruns often.
-    cache = st.session_state.setdefault("_hints", {})
-    key = (view.run_id, len(view.snapshots), len(view.val), view.status)
-    if cache.get("key") != key:
-        cache.update(key=key, hints=diagnose(view.train, view.val, view.snapshots, view.meta, cfg, summary))
-    hints = cache["hints"]
-    st.markdown("**What the figures say**")
-    if not hints:
-        st.caption("Hints appear once the run has a few steps behind it.")
-    for h in hints:
-        st.markdown(f"{LEVEL_ICON.get(h.level, '')} **{h.topic}**: {h.text}")
-
-
 def _memo(view: runs.RunView, name: str, build):
     """Build a snapshot-based figure spec once per (run, snapshot count, presenter mode); reuse it otherwise."""
     cache = st.session_state.setdefault("_figs", {})
@@ -270,56 +249,58 @@ def curves(a: runs.RunView | None, b: runs.RunView | None, interval_s: float) ->
             live_chart(payload["figures"][name], name, feed, version)
 
 
-def layers(a: runs.RunView, b: runs.RunView | None) -> None:
-    """Hints and every per-layer chart; rebuilt only when a new snapshot has arrived."""
-    meta, snaps = a.meta, a.snapshots
+def layers(a: runs.RunView, b: runs.RunView | None, interval_s: float) -> None:
+    """Hints and every per-layer chart, drawn from the live feed's layer payload and, while a run is active,
+    kept current from its route without rerunning this script (lab/live_layers.py)."""
+    ids = [v.run_id for v in (a, b) if v is not None]
+    presenter = presenter_mode()
+    payload = feed_for(get_jobs()).layers_payload(ids, presenter)
+    active = any(v is not None and v.active for v in (a, b))
+    feed = feed_spec(ids, presenter, interval_s, active, LAYERS_PATH) if active else None
+    version, figs = payload["version"], payload["figures"]
     left, right = st.columns([1.2, 1])
     with left:
-        _hints(a)
+        live_hints(payload["hints"], "hints", feed, version)
     with right:
-        if snaps and "boundary" in snaps[-1]:
-            live_chart(_memo(a, "boundary", lambda: charts.boundary_spec(meta, snaps[-1])), "boundary")
-        elif snaps and "filters" in snaps[-1]:
-            live_chart(_memo(a, "filters", lambda: charts.filters_spec(snaps[-1])), "filters")
-        else:
-            live_chart(_memo(a, "stats_top", lambda: charts.layer_stats_spec(snaps, meta)), "layer_stats_top")
-    h1, h2 = st.columns(2)
-    with h1:
-        live_chart(_memo(a, "act", lambda: charts.histogram_grid_spec(snaps, meta, "act")), "act_hist")
-    with h2:
-        live_chart(_memo(a, "grad", lambda: charts.histogram_grid_spec(snaps, meta, "grad_w")), "grad_hist")
-    r1, r2, r3 = st.columns(3)
-    with r1:
-        live_chart(
-            _memo(
-                a,
-                f"ratio{len(b.snapshots) if b else ''}",
-                lambda: charts.update_ratio_spec(snaps, meta, compare=b.snapshots if b else None),
-            ),
-            "update_ratio",
-        )
-    with r2:
-        live_chart(_memo(a, "dead", lambda: charts.dead_saturated_spec(snaps, meta)), "dead_saturated")
-    with r3:
-        live_chart(_memo(a, "stats", lambda: charts.layer_stats_spec(snaps, meta)), "layer_stats")
+        live_chart(figs["probe"], "probe", feed, version)
+    for cols, names in (
+        (st.columns(2), ("act_hist", "grad_hist")),
+        (st.columns(3), ("update_ratio", "dead_saturated", "layer_stats")),
+    ):
+        for col, name in zip(cols, names, strict=True):
+            with col:
+                live_chart(figs[name], name, feed, version)
+    timeline(a, payload, feed)
 
 
-def timeline(a: runs.RunView) -> None:
-    """A slider over recorded steps: every layer's histograms at the chosen moment."""
+@st.fragment
+def timeline(a: runs.RunView, payload: dict, feed: dict | None) -> None:
+    """A slider over recorded steps: every layer's histograms at the chosen moment.
+
+    A fragment: moving the slider reruns only this part. At the right end it follows the
+    run (the charts then take the layer feed's newest figures); elsewhere it shows the
+    snapshot recorded closest to the chosen step.
+    """
+    a = runs.view_for("run") or a
     snaps = a.snapshots
-    if not snaps:
+    total = max(a.meta.get("total_steps") or 0, snaps[-1]["step"] if snaps else 0)
+    if total < 2:
+        st.caption("The timeline appears once the run has started and knows its number of steps.")
         return
-    steps = [s["step"] for s in snaps]
-    total = max(a.meta.get("total_steps") or steps[-1], steps[-1], 2)
     st.markdown("**Timeline**: layer histograms at any recorded step (leave it at the right end to follow the run)")
     chosen = st.slider("step", 1, int(total), int(total), key=f"timeline_{a.run_id}", label_visibility="collapsed")
-    snap = min(snaps, key=lambda s: abs(s["step"] - chosen))
     t1, t2 = st.columns(2)
+    if chosen >= total or not snaps:  # following: the newest snapshot, from the feed while the run is active
+        with t1:
+            live_chart(payload["figures"]["timeline_act"], "timeline_act", feed, payload["version"])
+        with t2:
+            live_chart(payload["figures"]["timeline_weights"], "timeline_weights", feed, payload["version"])
+        return
+    snap = min(snaps, key=lambda s: abs(s["step"] - chosen))
+    label = f"step {snap['step']}"
     with t1:
         live_chart(
-            _memo(
-                a, f"t_act{snap['step']}", lambda: charts.histogram_at_spec(snap, a.meta, "act", f"step {snap['step']}")
-            ),
+            _memo(a, f"t_act{snap['step']}", lambda: charts.histogram_at_spec(snap, a.meta, "act", label)),
             "timeline_act",
         )
     with t2:
@@ -354,32 +335,22 @@ def _warming_notice() -> None:
 
 
 def live() -> None:
-    """Curves and status kept current by the live feed; layer charts in a fragment polled every 2 s.
+    """Curves, status, hints and layer charts, kept current by the live feed's two routes while a run trains.
 
-    Both stop when the runs end: the feed tells its components, whose `ended` trigger
-    reruns the page once, and that run draws the finished state without polling.
+    No Streamlit rerun happens while a run trains: the components poll the feed. They stop
+    when the runs end, and the status line's `ended` trigger reruns the page once to draw
+    the finished state (buttons, downloads) without polling.
     """
     a = runs.view_for("run")
     b = runs.view_for("cmp")
-    active = any(v is not None and v.active for v in (a, b))
-    # A busy classroom server polls each page less often so that the web process stays light. The
-    # feed's polls are cheap (an unchanged run answers from one indexed read), so they slow down less.
-    active_runs = len(get_jobs().active_runs())
-    curve_every = POLL_SECONDS * (1.0 + active_runs / FEED_RUNS_PER_DOUBLING)
-    layer_every = LAYER_POLL_SECONDS * (1.0 + active_runs / LOAD_RUNS_PER_DOUBLING)
-
-    @st.fragment(run_every=layer_every if active else None)
-    def _layers() -> None:
-        va, vb = runs.view_for("run"), runs.view_for("cmp")
-        if va is None:
-            return
-        layers(va, vb)
-        timeline(va)
-
+    # A busy classroom server answers each page less often so that the web process stays light. The
+    # feed's polls are cheap (an unchanged run answers from one indexed read), so they slow down little.
+    slowdown = 1.0 + len(get_jobs().active_runs()) / FEED_RUNS_PER_DOUBLING
     with st.empty():  # a fixed slot: the parts below keep their place whether it shows or not
         if not get_jobs().ready():
             _warming_notice()
-    curves(a, b, curve_every)
-    _layers()
+    curves(a, b, POLL_SECONDS * slowdown)
+    if a is not None:
+        layers(a, b, LAYER_POLL_SECONDS * slowdown)
     if a is not None and not a.active and a.status != "missing":
         downloads(a)

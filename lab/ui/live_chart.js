@@ -86,6 +86,29 @@ function showStatus(box, runs, mine) {
   });
 }
 
+function showHints(box, hints) {
+  // The diagnosis panel: a heading, then one paragraph per hint (icon, topic in bold, plain text).
+  box.replaceChildren();
+  const heading = document.createElement("p");
+  const strong = document.createElement("strong");
+  strong.textContent = "What the figures say";
+  heading.append(strong);
+  box.append(heading);
+  if (!hints.length) {
+    const empty = document.createElement("p");
+    empty.className = "tl-hint-empty";
+    empty.textContent = "Hints appear once the run has a few steps behind it.";
+    box.append(empty);
+  }
+  for (const hint of hints) {
+    const line = document.createElement("p");
+    const topic = document.createElement("strong");
+    topic.textContent = hint.topic;
+    line.append(hint.icon ? hint.icon + " " : "", topic, ": " + hint.text);
+    box.append(line);
+  }
+}
+
 // ---- the shared poller -----------------------------------------------------------------------
 
 function feeds() {
@@ -167,8 +190,8 @@ export default function (component) {
   const fresh = !el;
   if (fresh) {
     el = document.createElement("div");
-    el.className = "tl-live " + (kind === "status" ? "tl-status" : "tl-live-chart");
-    if (kind !== "status") {
+    el.className = "tl-live " + (kind === "plot" ? "tl-live-chart" : "tl-" + kind);
+    if (kind === "plot") {
       el.style.width = "100%";
       // A layout root: Plotly measures text after each change, and without containment every such
       // measurement lays out the whole page (thousands of Streamlit nodes), not just this chart.
@@ -178,6 +201,8 @@ export default function (component) {
   }
   if (kind === "status") {
     showStatus(el, data.runs, data.mine || []);
+  } else if (kind === "hints") {
+    showHints(el, data.hints || []);
   } else if (el.__text !== data.figure) {
     // A rerun that brings the same figure (a layer chart between two snapshots) costs nothing here.
     el.__text = data.figure;
@@ -189,6 +214,8 @@ export default function (component) {
   }
   if (data.feed) {
     let ended = false;
+    // A run drawn before its worker took it up has no length yet; the page reruns once it has one.
+    let started = (data.runs || []).every((run) => run.total > 0);
     subscribe(key, data.feed, data.version, (payload) => {
       if (payload.ended) {
         if (kind === "status" && !ended) {
@@ -197,7 +224,13 @@ export default function (component) {
         }
         return;
       }
-      if (kind === "status") showStatus(el, payload.runs, data.mine || []);
+      if (kind === "status") {
+        showStatus(el, payload.runs, data.mine || []);
+        if (!started && payload.runs.every((run) => run.total > 0)) {
+          started = true;
+          setTriggerValue("started", true);
+        }
+      } else if (kind === "hints") showHints(el, payload.hints || []);
       else {
         el.__text = null; // the chart now shows a feed figure, so any figure from the next rerun is drawn
         setFigure(el, payload.figures[data.name], data.config);

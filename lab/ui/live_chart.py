@@ -38,6 +38,8 @@ _JS = Path(__file__).with_name("live_chart.js").read_text()
 _CSS = """
 .tl-status-line { line-height: 1.6; }
 .tl-progress { height: 0.35rem; margin: 0.15rem 0 0.5rem; border-radius: 0.2rem; background: #E6E9EF; }
+.tl-hints p { margin: 0 0 0.6rem; line-height: 1.5; }
+.tl-hint-empty { opacity: 0.65; font-size: 0.875rem; }
 .tl-progress > div { height: 100%; border-radius: 0.2rem; background: var(--st-primary-color, #0072B2); }
 """
 _mount = st.components.v2.component("training_lab.live_chart", js=_JS, css=_CSS, isolate_styles=False)
@@ -89,17 +91,31 @@ def live_chart(fig, key: str, feed: dict | None = None, version: str = "") -> No
     _mount(key=key, data=data, width="stretch", height="content")
 
 
-def live_status(runs: list[dict], mine: list[bool], key: str, feed: dict | None = None, version: str = "",
-                on_ended=None) -> None:
+def live_status(runs: list[dict], mine: list[bool], key: str, feed: dict | None = None, version: str = "") -> None:
     """The runs' status lines and progress bars; with `feed`, kept current from the live route.
 
-    `on_ended` is called (and the page rerun) once when the feed reports that no run is active.
+    The page reruns once when the feed reports that no run is active (`ended`), and once when
+    a run drawn before its worker took it up reports its length (`started`): the timeline
+    slider needs the number of steps.
     """
     data = {"kind": "status", "runs": runs, "mine": mine, **_feed_data(feed, version)}
-    _mount(key=key, data=data, width="stretch", height="content", on_ended_change=on_ended or (lambda: None))
+    _mount(
+        key=key,
+        data=data,
+        width="stretch",
+        height="content",
+        on_ended_change=lambda: None,
+        on_started_change=lambda: None,
+    )
 
 
-def feed_spec(run_ids: list[str], presenter: bool, interval_s: float, active: bool) -> dict:
-    """What a live component needs to poll the live route: its URL, the poll interval and whether to poll at all."""
+def live_hints(hints: list[dict], key: str, feed: dict | None = None, version: str = "") -> None:
+    """The diagnosis panel (lab.live_layers.run_hints); with `feed`, kept current from the layers route."""
+    data = {"kind": "hints", "hints": hints, **_feed_data(feed, version)}
+    _mount(key=key, data=data, width="stretch", height="content")
+
+
+def feed_spec(run_ids: list[str], presenter: bool, interval_s: float, active: bool, path: str = FEED_PATH) -> dict:
+    """What a live component needs to poll a live route: its URL, the poll interval and whether to poll at all."""
     query = urlencode({"runs": ",".join(run_ids), "presenter": int(presenter)})
-    return {"url": f"{FEED_PATH.lstrip('/')}?{query}", "interval_ms": round(interval_s * 1000), "active": active}
+    return {"url": f"{path.lstrip('/')}?{query}", "interval_ms": round(interval_s * 1000), "active": active}

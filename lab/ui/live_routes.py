@@ -12,14 +12,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from lab.jobs import shared_manager
-from lab.live_feed import FeedError, feed_for, parse_run_ids
+from lab.live_feed import FeedError, LiveFeed, feed_for, parse_run_ids
 
-FEED_PATH = "/api/live/curves"  # the page builds its feed URL from this (relative to the app's base URL)
+FEED_PATH = "/api/live/curves"  # the page builds its feed URLs from these (relative to the app's base URL)
+LAYERS_PATH = "/api/live/layers"
 MAX_SINCE = 1000  # characters: a version token of two runs is under 100
 
 
-def curves(request: Request) -> Response:
-    """GET ?runs=a[,b]&presenter=0|1&since=<version>: the live payload as JSON (400 with a one-line error)."""
+def _answer(request: Request, poll) -> Response:
     q = request.query_params
     try:
         ids = parse_run_ids(q.get("runs", ""))
@@ -31,8 +31,18 @@ def curves(request: Request) -> Response:
             raise FeedError(f"since is {len(since)} characters long; at most {MAX_SINCE} are allowed")
     except FeedError as e:
         return JSONResponse({"error": str(e)}, status_code=400)
-    body = feed_for(shared_manager()).poll(ids, presenter == "1", since)
+    body = poll(feed_for(shared_manager()), ids, presenter == "1", since)
     return Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
-ROUTES = [Route(FEED_PATH, curves, methods=["GET"])]
+def curves(request: Request) -> Response:
+    """GET ?runs=a[,b]&presenter=0|1&since=<version>: status lines and curves as JSON (400 with a one-line error)."""
+    return _answer(request, LiveFeed.poll)
+
+
+def layers(request: Request) -> Response:
+    """GET ?runs=a[,b]&presenter=0|1&since=<version>: hints and per-layer charts as JSON (400 with a one-line error)."""
+    return _answer(request, LiveFeed.poll_layers)
+
+
+ROUTES = [Route(FEED_PATH, curves, methods=["GET"]), Route(LAYERS_PATH, layers, methods=["GET"])]

@@ -7,42 +7,16 @@ one it saw, so a refresh costs milliseconds however long the run is.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import streamlit as st
 
 from lab.config import ConfigError, RunConfig
 from lab.jobs import CapacityError
-from lab.store import ACTIVE
+from lab.run_history import RunHistory
 from lab.ui.common import get_jobs, get_store, owner_token
 
-MAX_CACHED_SNAPSHOTS = 400  # per run in a session; thinned like the recorder's own history
 
-
-@dataclass
-class RunView:
-    """What a page knows about one run: its row plus incrementally fetched history."""
-
-    run_id: str
-    row: dict = field(default_factory=dict)
-    train: list = field(default_factory=list)
-    val: list = field(default_factory=list)
-    snapshots: list = field(default_factory=list)
-
-    @property
-    def status(self) -> str:
-        """queued, running, paused, completed, stopped, diverged, failed or interrupted."""
-        return self.row.get("status", "missing")
-
-    @property
-    def active(self) -> bool:
-        """True while the run can still change."""
-        return self.status in ACTIVE
-
-    @property
-    def meta(self) -> dict:
-        """Layer names, histogram edges, totals (from the store)."""
-        return self.row.get("meta", {})
+class RunView(RunHistory):
+    """What a page knows about one run (lab.run_history.RunHistory), plus whether this session owns it."""
 
     @property
     def mine(self) -> bool:
@@ -52,14 +26,7 @@ class RunView:
 
 def refresh(view: RunView) -> RunView:
     """Fetch the run row and any rows newer than those already held."""
-    store = get_store()
-    view.row = store.get_run(view.run_id) or {"status": "missing"}
-    view.train += store.metrics(view.run_id, "train", view.train[-1]["step"] if view.train else -1)
-    view.val += store.metrics(view.run_id, "val", view.val[-1]["step"] if view.val else -1)
-    view.snapshots += store.snapshots(view.run_id, view.snapshots[-1]["step"] if view.snapshots else -1)
-    if len(view.snapshots) > MAX_CACHED_SNAPSHOTS:
-        view.snapshots = view.snapshots[::2] + ([view.snapshots[-1]] if len(view.snapshots) % 2 == 0 else [])
-    return view
+    return view.fetch_new(get_store())
 
 
 def view_for(slot: str) -> RunView | None:

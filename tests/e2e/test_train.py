@@ -33,10 +33,17 @@ def test_lesson_start_watch_finish_and_reload(app_server: str, page: Page) -> No
     first = wait_for_chart_points(page, "loss", 2, timeout=60)
     later = wait_for_chart_points(page, "loss", first + 5, timeout=60)
     assert later > first
+    # The per-layer charts follow the run too, from the layer feed (no page rerun): scrolled into view,
+    # the update-ratio chart gains points while the run trains; the hints panel is there beside them.
+    expect(page.get_by_text("What the figures say")).to_be_visible(timeout=30_000)
+    page.locator(".st-key-update_ratio").scroll_into_view_if_needed()
+    ratio_first = wait_for_chart_points(page, "update_ratio", 1, timeout=30)
+    wait_for_chart_points(page, "update_ratio", ratio_first + 1, timeout=30)
+    page.locator(".st-key-loss").scroll_into_view_if_needed()
     screenshot(page, "train-live")
     expect(page.get_by_text(re.compile(r"Run · completed"))).to_be_visible(timeout=120_000)
     final_points = count_chart_points(page, "loss")
-    wait_for_chart_points(page, "boundary", 1, timeout=30)
+    wait_for_chart_points(page, "probe", 1, timeout=30)  # the decision boundary, from the layer feed
     screenshot(page, "train-finished")
     url = page.url
     assert "run=" in url and "depth=0" in url and "epochs=400" in url and "seed=" in url

@@ -1,0 +1,92 @@
+"""The Train page's per-layer part as one payload: hints plus every snapshot-based chart of run A (and B).
+
+Built from the runs' histories (lab.run_history) by the live feed, which serves it on its
+own route and caches it per version, so while a run trains the page needs no Streamlit
+rerun for these charts: its components fetch the payload themselves, and a chart that is
+scrolled out of view only keeps the newest figure until it is shown.
+
+The version changes only when something these charts show can change: a new or thinned
+snapshot, a new evaluation (the hints read the validation curve) or a new status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lab.charts import live as charts
+from lab.charts.style import figure_json, presenter_spec
+from lab.diagnosis import diagnose
+from lab.run_history import RunHistory
+
+LEVEL_ICON = {"bad": "🛑", "warn": "⚠️", "info": "ℹ️", "ok": "✅"}
+CHARTS = (
+    "probe",
+    "act_hist",
+    "grad_hist",
+    "update_ratio",
+    "dead_saturated",
+    "layer_stats",
+    "timeline_act",
+    "timeline_weights",
+)
+
+
+def layer_version(histories: Sequence[RunHistory]) -> str:
+    """A token that changes whenever the hints or a per-layer chart may change."""
+    parts = []
+    for h in histories:
+        last = h.snapshots[-1]["step"] if h.snapshots else 0
+        parts.append(f"{h.status}:{len(h.snapshots)}:{last}:{len(h.val)}")
+    return "|".join(parts)
+
+
+def run_hints(h: RunHistory) -> list[dict]:
+    """The diagnosis of one run as JSON-ready dicts with an icon: level, icon, topic, text."""
+    cfg = h.row.get("config", {})
+    summary = dict(h.row.get("summary", {}), status=h.status, reason=h.row.get("reason", ""))
+    if "initial_loss" not in summary and h.train:
+        summary["initial_loss"] = h.train[0]["train_loss"]
+    hints = diagnose(h.train, h.val, h.snapshots, h.meta, cfg, summary)
+    return [{"level": x.level, "icon": LEVEL_ICON.get(x.level, ""), "topic": x.topic, "text": x.text} for x in hints]
+
+
+def probe_spec(h: RunHistory) -> dict:
+    """The chart beside the hints: the decision boundary (2D data), first-layer filters (CNN), else layer stats."""
+    meta, snaps = h.meta, h.snapshots
+    last = snaps[-1] if snaps else None
+    if "grid" in meta or (last and "boundary" in last):
+        return charts.boundary_spec(meta, last)
+    if h.row.get("config", {}).get("model") == "cnn" or (last and "filters" in last):
+        return charts.filters_spec(last)
+    return charts.layer_stats_spec(snaps, meta)
+
+
+def layer_specs(a: RunHistory, b: RunHistory | None = None) -> dict[str, dict]:
+    """Every per-layer chart spec of run A (the update ratio overlays B's), keyed as CHARTS."""
+    meta, snaps = a.meta, a.snapshots
+    last = snaps[-1] if snaps else None
+    step = f"step {last['step']}" if last else None
+    return {
+        "probe": probe_spec(a),
+        "act_hist": charts.histogram_grid_spec(snaps, meta, "act"),
+        "grad_hist": charts.histogram_grid_spec(snaps, meta, "grad_w"),
+        "update_ratio": charts.update_ratio_spec(snaps, meta, compare=b.snapshots if b else None),
+        "dead_saturated": charts.dead_saturated_spec(snaps, meta),
+        "layer_stats": charts.layer_stats_spec(snaps, meta),
+        "timeline_act": charts.histogram_at_spec(last, meta, "act", step),
+        "timeline_weights": charts.weight_histograms_spec(last, meta),
+    }
+
+
+def build_layers(histories: Sequence[RunHistory], presenter: bool, version: str) -> dict:
+    """The payload: version, active, run A's hints and every chart as Plotly JSON text."""
+    a = histories[0]
+    specs = layer_specs(a, histories[1] if len(histories) > 1 else None)
+    if presenter:
+        specs = {name: presenter_spec(spec) for name, spec in specs.items()}
+    return {
+        "version": version,
+        "active": any(h.active for h in histories),
+        "hints": run_hints(a),
+        "figures": {name: figure_json(spec) for name, spec in specs.items()},
+    }
