@@ -232,6 +232,14 @@ def diagnose(
     return sorted(hints, key=lambda h: order.get(h.level, 9))
 
 
+def diagnose_run(row: dict, train: list[dict], val: list[dict], snapshots: list[dict]) -> list[Hint]:
+    """All hints for a stored run: its store row (config, meta, summary, status) plus its histories."""
+    summary = dict(row.get("summary", {}), status=row.get("status", ""), reason=row.get("reason", ""))
+    if summary.get("initial_loss") is None and train:
+        summary["initial_loss"] = train[0]["train_loss"]  # a run still training has no summary yet
+    return diagnose(train, val, snapshots, row.get("meta", {}), row.get("config", {}), summary)
+
+
 def hints_as_dicts(hints: list[Hint]) -> list[dict]:
     """JSON-ready hints."""
     return [asdict(h) for h in hints]

@@ -112,34 +112,42 @@ class LiveFeed:
 
     def layers_version(self, run_ids: Sequence[str]) -> str:
         """The per-layer payload's version (lab.live_layers.layer_version), read from the store only when it moved."""
+        return self._layer_state(run_ids)[0]
+
+    def layers_payload(self, run_ids: Sequence[str], presenter: bool = False) -> dict:
+        """Run A's hints and every per-layer chart (lab.live_layers.build_layers), cached per version."""
+        return self._layers_payload(run_ids, presenter, *self._layer_state(run_ids))
+
+    def _layers_payload(
+        self, run_ids: Sequence[str], presenter: bool, version: str, histories: list[RunHistory] | None
+    ) -> dict:
+        def build() -> dict:  # the histories just read, when the version moved; else (rarely) read them now
+            held = histories or self._histories(run_ids, snapshots=True)
+            return build_layers(held, presenter, layer_version(held))
+
+        return self._cached(("layers", tuple(run_ids), presenter), version, build)
+
+    def _layer_state(self, run_ids: Sequence[str]) -> tuple[str, list[RunHistory] | None]:
+        """(layer version, the histories read to compute it), or (version, None) when nothing was written since."""
         key = tuple(run_ids)
         base = self.version(run_ids)
         held = self._layer_versions.get(key)
         if held is not None and held[0] == base:
-            return held[1]  # nothing written since: no need to read the histories
-        version = layer_version(self._histories(run_ids, snapshots=True))
+            return held[1], None
+        histories = self._histories(run_ids, snapshots=True)
+        version = layer_version(histories)
         with self._lock:
             if len(self._layer_versions) > MAX_TRACKED:
                 self._layer_versions.clear()
             self._layer_versions[key] = (base, version)
-        return version
-
-    def layers_payload(self, run_ids: Sequence[str], presenter: bool = False, version: str | None = None) -> dict:
-        """Run A's hints and every per-layer chart (lab.live_layers.build_layers), cached per version."""
-        version = self.layers_version(run_ids) if version is None else version
-
-        def build() -> dict:
-            histories = self._histories(run_ids, snapshots=True)
-            return build_layers(histories, presenter, layer_version(histories))
-
-        return self._cached(("layers", tuple(run_ids), presenter), version, build)
+        return version, histories
 
     def poll_layers(self, run_ids: Sequence[str], presenter: bool = False, since: str = "") -> str:
         """The per-layer payload as JSON text, or 'unchanged' when `since` is still current."""
-        version = self.layers_version(run_ids)
+        version, histories = self._layer_state(run_ids)
         if since and since == version:
             return _unchanged(version, _active(version))
-        p = self.layers_payload(run_ids, presenter, version)
+        p = self._layers_payload(run_ids, presenter, version, histories)
         return _splice(p, ("version", "active", "hints"), p["figures"])
 
     def _cached(self, key: tuple, version: str, build: Callable[[], dict]) -> dict:
@@ -169,8 +177,9 @@ class LiveFeed:
                     self._history.popitem(last=False)
             history, lock = held
             with lock:
-                # Snapshots are read only for the per-layer payload: the curves' polls skip them.
-                out.append(history.fetch_new(self.store, snapshots=snapshots or bool(history.snapshots)).copy())
+                # Snapshots are read only for the per-layer payload: the curves' polls skip them (a later
+                # fetch continues after the last snapshot held, so skipping leaves no gap).
+                out.append(history.fetch_new(self.store, snapshots=snapshots).copy())
         return out
 
     def _build(self, run_ids: Sequence[str], presenter: bool, version: str) -> dict:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from lab.charts import live as charts
 from lab.charts.style import figure_json, presenter_spec
-from lab.diagnosis import diagnose
+from lab.diagnosis import diagnose_run
 from lab.run_history import RunHistory
 
 LEVEL_ICON = {"bad": "🛑", "warn": "⚠️", "info": "ℹ️", "ok": "✅"}
@@ -42,11 +42,7 @@ def layer_version(histories: Sequence[RunHistory]) -> str:
 
 def run_hints(h: RunHistory) -> list[dict]:
     """The diagnosis of one run as JSON-ready dicts with an icon: level, icon, topic, text."""
-    cfg = h.row.get("config", {})
-    summary = dict(h.row.get("summary", {}), status=h.status, reason=h.row.get("reason", ""))
-    if "initial_loss" not in summary and h.train:
-        summary["initial_loss"] = h.train[0]["train_loss"]
-    hints = diagnose(h.train, h.val, h.snapshots, h.meta, cfg, summary)
+    hints = diagnose_run(h.row, h.train, h.val, h.snapshots)
     return [{"level": x.level, "icon": LEVEL_ICON.get(x.level, ""), "topic": x.topic, "text": x.text} for x in hints]
 
 

@@ -15,7 +15,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from lab.config import ConfigError, Limits, RunConfig
-from lab.diagnosis import INIT_LOSS_TOLERANCE, Hint, diagnose
+from lab.diagnosis import INIT_LOSS_TOLERANCE, Hint, diagnose_run
 from lab.workflows.lr_finder import lr_range_test
 from lab.workflows.search_space import Param, SearchSpec, zoom_params
 
@@ -261,8 +261,4 @@ def refine_spec(coarse: SearchSpec, best: dict, trials: int = REFINE_TRIALS, see
 def read_curves(store, run_id: str) -> list[Hint]:
     """The diagnosis hints of a stored run (most serious first)."""
     row = store.get_run(run_id) or {}
-    train, val = store.metrics(run_id, "train"), store.metrics(run_id, "val")
-    summary = dict(row.get("summary", {}), status=row.get("status", ""), reason=row.get("reason", ""))
-    if summary.get("initial_loss") is None and train:
-        summary["initial_loss"] = train[0]["train_loss"]
-    return diagnose(train, val, store.snapshots(run_id), row.get("meta", {}), row.get("config", {}), summary)
+    return diagnose_run(row, store.metrics(run_id, "train"), store.metrics(run_id, "val"), store.snapshots(run_id))
