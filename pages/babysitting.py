@@ -4,56 +4,41 @@ import streamlit as st
 
 from lab.charts import live
 from lab.charts import workflows as wcharts
+from lab.live_layers import LEVEL_ICON
 from lab.ui import controls, runs
 from lab.ui import workflows as wf
 from lab.ui.common import chart, get_jobs, get_settings, get_store
-from lab.live_layers import LEVEL_ICON
 from lab.workflows import babysit, offload, search, search_space
 
-ICON = {True: "✅", False: "🛑", None: "ℹ️"}
-SHOW = {True: st.success, False: st.error, None: st.info}
 SEARCHES = ("babysit_coarse", "babysit_refine")  # session-state slots of steps 4 and 5
 TASKS = ("babysit_t1", "babysit_t3")  # worker tasks of steps 1 and 3
-
-
-def _verdict(n: int, v: dict) -> None:
-    SHOW[v["passed"]](babysit.verdict_text(n, v), icon=ICON[v["passed"]])
 
 
 def step1(cfg, bs) -> None:
     """Step 1: the untrained loss against ln(C), computed in the worker."""
     st.subheader("1 · Initial loss")
-    st.caption(
-        "Before any training, a classifier that spreads its bets evenly over C classes scores ln(C). "
-        "Regularization is off for this check, so the number is the data loss alone."
-    )
-    state, result, error = wf.task("babysit_t1")
-    if st.button("Check the initial loss", key="babysit_step1", disabled=state == "running"):
+    st.caption(babysit.CAPTIONS[1])
+    task = wf.task("babysit_t1")
+    if st.button("Check the initial loss", key="babysit_step1", disabled=task[0] == "running"):
         wf.start_task("babysit_t1", babysit.initial_loss_check, cfg, get_settings().limits)
         st.rerun()
-    if state == "running":
-        st.caption("Running a forward pass of the untrained network...")
-    elif error:
-        st.error(f"Step 1 could not run: {error}", icon="⚠️")
-    elif result:
+    if result := wf.task_result(task, "Running a forward pass of the untrained network...", "Step 1 could not run"):
         bs["step1"] = result
     if "step1" in bs:
-        _verdict(1, bs["step1"])
+        wf.verdict(babysit.verdict_text(1, bs["step1"]), bs["step1"]["passed"])
 
 
 def step2(cfg, bs) -> None:
     """Step 2: memorize a few batches through the job manager, with live progress and a verdict."""
     st.subheader("2 · Overfit a few batches")
-    st.caption(
-        "With regularization off, a working model and optimizer memorize a handful of batches: training "
-        "accuracy should reach 100%. If it cannot, more data will not help."
-    )
+    st.caption(babysit.CAPTIONS[2])
     c1, c2, c3 = st.columns([1, 1, 2])
     batches = int(c1.number_input("batches", 1, 50, babysit.OVERFIT_BATCHES, key="babysit_batches"))
     steps = int(c2.number_input("steps at most", 10, 5000, babysit.OVERFIT_STEPS, step=50, key="babysit_overfit_steps"))
     view = bs.get("overfit")
-    if c3.button("Overfit the sample", key="babysit_step2", disabled="step1" not in bs or bool(view and view.active)):
-        label = f"babysit: overfit {batches}"
+    running = bool(view and view.active)
+    if c3.button("Overfit the sample", key="babysit_step2", disabled=not babysit.ready(bs, 2) or running):
+        label = babysit.overfit_label(batches)
         run_id = wf.submit_run("babysit", label, babysit.overfit_run_config, cfg, batches, steps)
         if run_id is None:
             return
@@ -63,36 +48,29 @@ def step2(cfg, bs) -> None:
     if view is None:
         return
     runs.refresh(view)
-    if view.active and babysit.first_perfect_step(view.val) is not None:
+    if babysit.stop_early(view.active, view.val):
         get_jobs().stop(view.run_id)  # the point is made; no need to run the remaining steps
     st.caption(babysit.overfit_caption(view.status, view.meta, view.val))
     chart(wf.fig(wcharts.overfit_figure(view.train, view.val, bs["batches"])), "babysit_overfit")
     if not view.active:
         bs["step2"] = babysit.judge_overfit(view.row, view.train, view.val).to_dict()
-        _verdict(2, bs["step2"])
+        wf.verdict(babysit.verdict_text(2, bs["step2"]), bs["step2"]["passed"])
 
 
 def step3(cfg, bs) -> None:
     """Step 3: the LR range test in the worker, its curve and the suggested rate."""
     st.subheader("3 · Find a learning rate")
-    st.caption(
-        "A short run whose learning rate grows exponentially every step. The loss first falls faster and "
-        "faster, then blows up; the suggestion is a tenth of the rate at the lowest smoothed loss."
-    )
+    st.caption(babysit.CAPTIONS[3])
     c1, c2, c3, c4 = st.columns(4)
     n = c1.number_input("steps", 20, 1000, 150, step=10, key="babysit_lr_steps")
     lo = c2.number_input("from lr", 1e-7, 1.0, 1e-5, format="%g", key="babysit_lr_min")
     hi = c3.number_input("to lr", 1e-6, 10.0, 10.0, format="%g", key="babysit_lr_max")
-    state, result, error = wf.task("babysit_t3")
-    if c4.button("Run the range test", key="babysit_step3", disabled="step2" not in bs or state == "running"):
+    task = wf.task("babysit_t3")
+    if c4.button("Run the range test", key="babysit_step3", disabled=not babysit.ready(bs, 3) or task[0] == "running"):
         wf.start_task("babysit_t3", babysit.range_test, cfg, int(n), float(lo), float(hi), get_settings().limits)
         st.rerun()
-    if error:
-        st.error(f"Step 3 could not run: {error}", icon="⚠️")
-    elif result:
+    if result := wf.task_result(task, "Sweeping the learning rate...", "Step 3 could not run"):
         bs["step3"] = result
-    if state == "running":
-        st.caption("Sweeping the learning rate...")
     if "step3" in bs:
         chart(wf.fig(wcharts.lr_finder_figure(bs["step3"])), "babysit_lr")
         st.success(babysit.range_text(bs["step3"]), icon="✅")
@@ -101,18 +79,10 @@ def step3(cfg, bs) -> None:
 def step45(cfg, bs) -> None:
     """Steps 4 and 5: a coarse grid around the suggested rate, then a random refinement."""
     st.subheader("4 · Coarse grid  ·  5 · Refine")
-    st.caption(
-        "A few epochs per trial: enough to rank settings, not to finish training. The grid brackets the "
-        "suggested rate 3x either way with two weight decays; the refinement samples rates and decays "
-        "log-uniformly in half that range, centred on the grid's best."
-    )
+    st.caption(babysit.CAPTIONS[4])
     epochs = st.number_input("epochs per trial", 1, 50, babysit.COARSE_EPOCHS, key="babysit_epochs")
     coarse = st.session_state.get("babysit_coarse")
-    if st.button(
-        "Run the coarse grid",
-        key="babysit_step4",
-        disabled="step3" not in bs or (coarse is not None and not coarse.finished),
-    ):
+    if st.button("Run the coarse grid", key="babysit_step4", disabled=not babysit.ready(bs, 4) or babysit.busy(coarse)):
         spec = babysit.coarse_spec(bs["step3"]["suggested_lr"], int(epochs), seed=cfg.seed)
         st.session_state.pop("babysit_refine", None)
         if wf.start_search("babysit_coarse", spec, cfg, "babysit", "babysit-grid"):
@@ -120,11 +90,7 @@ def step45(cfg, bs) -> None:
     wf.search_panel(4, "babysit_coarse", "babysit_grid", "grid point")
     best = search.best_finished([coarse])
     refine = st.session_state.get("babysit_refine")
-    if st.button(
-        "Refine around the best",
-        key="babysit_step5",
-        disabled=best is None or (refine is not None and not refine.finished),
-    ):
+    if st.button("Refine around the best", key="babysit_step5", disabled=best is None or babysit.busy(refine)):
         spec = babysit.refine_spec(coarse.spec, best.params, seed=cfg.seed + 1)
         if wf.start_search("babysit_refine", spec, cfg, "babysit", "babysit-refine"):
             st.rerun()
@@ -139,15 +105,15 @@ def step6(cfg, bs) -> None:
         st.caption("After step 4 (and 5), the best run's curves and hints appear here.")
         return
     run_id = best.user_attrs["run_id"]
-    st.markdown(f"Best run so far: {search_space.describe(best.params)}, validation accuracy {best.value:.1%}.")
+    st.markdown(babysit.best_text(best.params, best.value))
     series = [wf.run_series("best", run_id)]
     c1, c2 = st.columns(2)
     with c1:
         chart(wf.fig(live.loss_figure(series)), "babysit_best_loss")
     with c2:
         chart(wf.fig(live.accuracy_figure(series)), "babysit_best_acc")
-    for h in babysit.read_curves(get_store(), run_id):
-        st.markdown(f"{LEVEL_ICON.get(h.level, '')} **{h.topic}**: {h.text}")
+    for line in babysit.hint_lines(babysit.read_curves(get_store(), run_id), LEVEL_ICON):
+        st.markdown(line)
     if st.button("Use these settings on the Train page", key="babysit_step6"):
         controls.set_config(search_space.apply_params(cfg, best.params))
         st.session_state.pop("babysit", None)
@@ -158,10 +124,7 @@ def render() -> None:
     """Intro, then the six steps in one polling fragment."""
     cfg = wf.user_config()
     st.title("Babysitting recipe")
-    st.markdown(
-        "A careful way to start on a new problem: check that the setup is sane before spending compute, "
-        "then search for good settings from coarse to fine, and finally read what the curves say."
-    )
+    st.markdown(babysit.INTRO)
     if cfg is None:
         st.info("Fix the highlighted setting in the sidebar to start.")
         return

@@ -14,20 +14,16 @@ SETUPS = {"demo": "Demo setup for each part", "mine": "My settings (Train page, 
 
 def seeds(cfg) -> None:
     """N runs that differ only in their seed, and the average of their predicted probabilities."""
-    st.markdown(
-        "Train the same network several times, changing only the seed (initial weights, shuffling, "
-        "dropout). Each run makes different mistakes; averaging their **predicted probabilities** cancels "
-        "part of them. The validation split stays the same for every member."
-    )
+    st.markdown(es.SEEDS_INTRO)
     wf.config_caption(cfg)
     c1, c2, c3 = st.columns([1, 1, 2])
     n = int(c1.number_input("members", 2, es.MAX_MEMBERS, 5, key="ens_n"))
     first = int(c2.number_input("first seed", 0, 2**31 - es.MAX_MEMBERS, 1, key="ens_first"))
-    keys = [f"ens_member_{i}" for i in range(st.session_state.get("ens_started", 0))]
+    keys = es.member_keys(st.session_state.get("ens_started", 0))
     active = wf.poll(keys)[2]
     if c3.button("Train the members", key="ens_seed_start", disabled=active):
-        for i in range(n):
-            wf.start_call(f"ens_member_{i}", f"{WORKER}:train_member", cfg.to_dict(), first + i)
+        for i, key in enumerate(es.member_keys(n)):
+            wf.start_call(key, f"{WORKER}:train_member", cfg.to_dict(), first + i)
         st.session_state["ens_started"] = n
         st.rerun()
 
@@ -36,11 +32,11 @@ def seeds(cfg) -> None:
         done, errors, running = wf.poll(keys)
         for e in errors:
             st.error(f"A member could not be trained: {e}", icon="⚠️")
-        s = es.ensemble_summary(sorted(done, key=lambda m: m["seed"])) if done else None
-        if keys:
-            st.caption(f"{len(done)} of {len(keys)} members trained" + (" · training..." if running else ""))
-        if s and s["n_used"]:
-            st.markdown(es.seed_text(s))
+        s = es.seed_summary(done)
+        if caption := es.seed_caption(len(done), len(keys), running):
+            st.caption(caption)
+        if text := es.seed_message(s):
+            st.markdown(text)
         c1, c2 = st.columns(2)
         with c1:
             chart(wf.fig(charts.members_figure(s)), "ens_members_chart")
@@ -56,13 +52,7 @@ def seeds(cfg) -> None:
 
 def snapshots(cfg) -> None:
     """One run with a cyclic rate; the weights at each low point form the ensemble."""
-    st.markdown(
-        "A **snapshot ensemble** costs one run: the learning rate rises and falls in cycles, and each time "
-        "it bottoms out the weights settle into a minimum. A copy is kept there (a callback watches the "
-        "rate); the next peak kicks the weights out towards another minimum. Averaging the snapshots' "
-        "probabilities works like an ensemble of separately trained models, minus most of the cost. How "
-        "much it gains depends on how different the minima are: high peaks make them differ more."
-    )
+    st.markdown(es.SNAPSHOT_INTRO)
     wf.config_caption(cfg)
     c1, c2, c3 = st.columns([1, 1, 2])
     cycles = int(c1.number_input("cycles", 2, 10, 5, key="ens_cycles"))
@@ -86,9 +76,8 @@ def snapshots(cfg) -> None:
             s = es.snapshot_summary(result, keep)
             st.markdown(es.snapshot_text(s, n, result["steps"]))
         elif result:
-            st.warning("The run ended before its rate reached a low point: no snapshot was taken.", icon="ℹ️")
-        lrs = result["lr"] if result else None
-        chart(wf.fig(charts.snapshot_figure(lrs, s and s["snapshots"], s["kept"] if s else 0)), "ens_snap_chart")
+            st.warning(es.NO_SNAPSHOT, icon="ℹ️")
+        chart(wf.fig(charts.snapshot_figure(*es.snapshot_chart_data(result, s))), "ens_snap_chart")
         if s:
             st.dataframe(s["snapshots"], key="ens_snap_table", hide_index=True)
         if state == "running" and now != "running":
@@ -99,14 +88,7 @@ def snapshots(cfg) -> None:
 
 def averaging(cfg) -> None:
     """One run with a running average of its weights (EMA or SWA) scored next to the raw weights."""
-    st.markdown(
-        "Instead of averaging predictions, average the **weights** along the run "
-        "(`torch.optim.swa_utils.AveragedModel`). Late in training, SGD bounces around a minimum; the "
-        "average of the positions it visits lies closer to the centre. An exponential moving average (EMA, "
-        "Polyak averaging) weights recent steps most; SWA takes the plain mean of the weights at the end "
-        "of each epoch from some epoch on. One model at test time, nothing extra to store. With batch "
-        "norm, the averaged network's statistics are recomputed on the training data (`update_bn`)."
-    )
+    st.markdown(es.AVERAGING_INTRO)
     wf.config_caption(cfg)
     c1, c2, c3 = st.columns([1, 1, 2])
     mode = c1.radio(
@@ -114,12 +96,9 @@ def averaging(cfg) -> None:
     )
     decay, start = es.DEFAULT_DECAY, 0
     if mode == "ema":
-        help_ = "Weight of the old average at each step; 0.95 remembers about 20 steps."
-        decay = float(c2.number_input("decay", 0.5, 0.9999, 0.95, format="%g", key="ens_decay", help=help_))
+        decay = float(c2.number_input("decay", 0.5, 0.9999, 0.95, format="%g", key="ens_decay", help=es.DECAY_HELP))
     else:
-        start = int(
-            c2.number_input("average after epoch", 0, max(0, cfg.epochs - 1), cfg.epochs // 2, key="ens_swa_start")
-        )
+        start = int(c2.number_input("average after epoch", 0, *es.swa_start_choices(cfg.epochs), key="ens_swa_start"))
     state, _, _ = wf.task("ens_avg")
     if c3.button("Train with averaging", key="ens_avg_start", disabled=state == "running"):
         wf.start_call("ens_avg", f"{WORKER}:averaging_run", cfg.to_dict(), mode, decay, start)
@@ -132,9 +111,9 @@ def averaging(cfg) -> None:
             st.error(f"The run failed: {error}", icon="⚠️")
         if now == "running":
             st.caption("Training and averaging...")
-        label = es.AVERAGE_LABELS[(r or {}).get("mode", mode)]
-        if r and r["avg_val_acc"] is not None:
-            st.markdown(es.averaging_text(r))
+        label = es.average_label(r, mode)
+        if text := es.averaging_message(r):
+            st.markdown(text)
         rows = r["rows"] if r else None
         c1, c2 = st.columns(2)
         with c1:
@@ -150,10 +129,7 @@ def averaging(cfg) -> None:
 def render() -> None:
     """Pick the settings, then the three ways of combining models, one per tab."""
     st.title("Ensembles")
-    st.markdown(
-        "Several models usually beat one. Three ways to get there, from the most expensive (N full runs) "
-        "to the cheapest (one run, one model at the end)."
-    )
+    st.markdown(es.PAGE_INTRO)
     ok, mine = wf.setup_choice("ens_setup", SETUPS)
     if not ok:
         return

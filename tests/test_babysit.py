@@ -1,10 +1,12 @@
 """Babysitting recipe: initial-loss check, overfitting verdicts, coarse/refine specs, reading a stored run."""
 
 import math
+from types import SimpleNamespace
 
 import pytest
 
 from lab.config import ConfigError, RunConfig
+from lab.diagnosis import Hint
 from lab.persist import StoreWriter
 from lab.store import RunStore
 from lab.trainer import Trainer
@@ -157,3 +159,42 @@ def test_range_test_is_the_lr_finder_with_the_recipes_smoothing_and_stop_rule():
     assert r["suggested_lr"] == pytest.approx(ref["suggested_lr"])
     text = babysit.range_text(r)
     assert f"suggested learning rate {r['suggested_lr']:.2g}" in text and f"{len(r['lrs'])} steps" in text
+
+
+def test_each_step_waits_for_the_result_of_the_one_before():
+    results = {"cfg": "{}", "step1": {}, "step2": {}}
+    for n, expected in [(1, True), (2, True), (3, True), (4, False)]:
+        assert babysit.ready(results, n) is expected
+    assert babysit.ready({}, 1) and not babysit.ready({}, 2)
+
+
+def test_busy_is_true_only_for_a_started_unfinished_search():
+    assert babysit.busy(None) is False
+    assert babysit.busy(SimpleNamespace(finished=False)) is True
+    assert babysit.busy(SimpleNamespace(finished=True)) is False
+
+
+def test_an_overfitting_run_stops_early_once_it_has_memorized_its_sample():
+    learning = [{"step": 10, "train_acc": 0.6}, {"step": 20, "train_acc": 0.95}]
+    done = [*learning, {"step": 30, "train_acc": 1.0}]
+    assert babysit.stop_early(True, done) and not babysit.stop_early(False, done)
+    assert not babysit.stop_early(True, learning) and not babysit.stop_early(True, [])
+    assert babysit.overfit_label(7) == "babysit: overfit 7"
+
+
+def test_step6_texts():
+    assert (
+        babysit.best_text({"lr": 0.003, "weight_decay": 1e-5}, 0.97)
+        == "Best run so far: lr=0.003, weight_decay=1e-05, validation accuracy 97.0%."
+    )
+    hints = [Hint("bad", "initial loss", "Far too high."), Hint("odd", "x", "y")]
+    assert babysit.hint_lines(hints, {"bad": "🛑"}) == ["🛑 **initial loss**: Far too high.", " **x**: y"]
+
+
+def test_the_step_captions_match_the_recipes_numbers():
+    assert sorted(babysit.CAPTIONS) == [1, 2, 3, 4]
+    grid = babysit.CAPTIONS[4]
+    assert f"{max(babysit.COARSE_LR_FACTORS):g}x either way" in grid
+    assert f"{1 / min(babysit.COARSE_LR_FACTORS):.0f}" == f"{max(babysit.COARSE_LR_FACTORS):g}"
+    assert len(babysit.COARSE_WEIGHT_DECAYS) == 2 and "two weight decays" in grid
+    assert babysit.REFINE_ZOOM == 0.5 and "half that range" in grid

@@ -173,3 +173,45 @@ def test_page_texts_quote_the_summaries():
     text = es.averaging_text({**r, "steps": 100, "batch_norm": True})
     assert text.startswith("**SWA average: 90.0%**") and "after 100 steps" in text and "update_bn" in text
     assert "update_bn" not in es.averaging_text({**r, "mode": "ema", "steps": 1, "batch_norm": False})
+
+
+def test_seed_part_shows_progress_and_the_summary_in_seed_order():
+    assert es.member_keys(3) == ["ens_member_0", "ens_member_1", "ens_member_2"] and es.member_keys(0) == []
+    assert es.seed_caption(0, 0, False) is None  # nothing started: no progress line
+    assert es.seed_caption(2, 5, True) == "2 of 5 members trained · training..."
+    assert es.seed_caption(5, 5, False) == "5 of 5 members trained"
+    assert es.seed_summary([]) is None and es.seed_message(None) is None
+    members = _members()
+    s = es.seed_summary(members[::-1])  # finished out of order
+    assert [m["seed"] for m in s["members"]] == [1, 2]
+    assert s["by_size"] == pytest.approx(es.ensemble_summary(members)["by_size"])
+    assert es.seed_message(s) == es.seed_text(s)
+    diverged = es.seed_summary([{"seed": 3, "probs": np.full((3, 2), np.nan), "y": np.array([0, 1, 1])}])
+    assert diverged["n_used"] == 0 and es.seed_message(diverged) is None
+
+
+def test_snapshot_chart_data_is_empty_before_a_run_and_the_kept_rows_after():
+    assert es.snapshot_chart_data(None, None) == (None, None, 0)
+    snaps = [{"step": k, "lr": 0.1 / k, "probs": np.array([[0.8, 0.2], [0.4, 0.6]])} for k in (10, 20, 30)]
+    result = {"y": np.array([0, 1]), "snapshots": snaps, "lr": [0.1, 0.01, 0.1]}
+    assert es.snapshot_chart_data({**result, "snapshots": []}, None) == ([0.1, 0.01, 0.1], None, 0)
+    s = es.snapshot_summary(result, 2)
+    lrs, rows, kept = es.snapshot_chart_data(result, s)
+    assert lrs == result["lr"] and kept == 2 and [r["step"] for r in rows] == [10, 20, 30]
+
+
+@pytest.mark.parametrize("epochs", [1, 2, 5, 20])
+def test_swa_start_choices_keep_at_least_one_epoch_in_the_average_and_default_to_half(epochs):
+    latest, default = es.swa_start_choices(epochs)
+    # WeightAverager folds in epoch k (0-based) when k + 1 > swa_start: allowed starts leave some epoch averaged.
+    allowed = [start for start in range(epochs + 2) if any(k + 1 > start for k in range(epochs))]
+    assert latest == max(allowed) and default == math.floor(epochs / 2) and default in allowed
+
+
+def test_averaging_part_labels_the_run_mode_and_waits_for_a_score():
+    assert es.average_label(None, "ema") == "EMA" and es.average_label(None, "swa") == "SWA average"
+    assert es.average_label({"mode": "swa"}, "ema") == "SWA average"  # the finished run's mode wins
+    r = {"mode": "ema", "avg_val_acc": 0.9, "avg_val_loss": 0.3, "raw_val_acc": 0.8, "raw_val_loss": 0.5}
+    r.update(steps=10, batch_norm=False)
+    assert es.averaging_message(None) is None and es.averaging_message({**r, "avg_val_acc": None}) is None
+    assert es.averaging_message(r) == es.averaging_text(r)

@@ -20,6 +20,7 @@ from lab.workflows import offload, runner, search_results, search_space, search_
 from lab.workflows import search as search_mod
 
 POLL_SECONDS = 0.5
+VERDICT_ICON = {True: "✅", False: "🛑", None: "ℹ️"}  # a check passed, failed, or does not apply
 
 
 def owner_for(workflow: str) -> str:
@@ -67,6 +68,12 @@ def config_caption(cfg: RunConfig) -> None:
     changed = {k: v for k, v in cfg.to_query().items() if k != "seed"}
     text = ", ".join(f"{k}={v}" for k, v in changed.items()) or "the default settings"
     st.caption(f"Working on: {text} (seed {cfg.seed}).")
+
+
+def verdict(text: str, passed: bool | None) -> None:
+    """A check's outcome: green with a tick when passed, red when failed, blue when the check does not apply."""
+    show = {True: st.success, False: st.error, None: st.info}[passed]
+    show(text, icon=VERDICT_ICON[passed])
 
 
 def fig(figure):
@@ -117,6 +124,18 @@ def task(key: str) -> tuple[str, object, str]:
         entry["result"], entry["error"] = offload.outcome(future)
         entry["future"] = None
     return "done", entry["result"], entry["error"]
+
+
+def task_result(polled: tuple[str, object, str], running: str, failed: str) -> object:
+    """Given task(key): show `running` while it runs or '<failed>: <error>'; return its result once done, else None."""
+    state, result, error = polled
+    if state == "running":
+        st.caption(running)
+    elif error:
+        st.error(f"{failed}: {error}", icon="⚠️")
+    else:
+        return result
+    return None
 
 
 def poll(keys: list[str]) -> tuple[list, list[str], bool]:

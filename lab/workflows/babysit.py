@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from lab.config import ConfigError, Limits, RunConfig
 from lab.diagnosis import INIT_LOSS_TOLERANCE, Hint, diagnose_run
 from lab.workflows.lr_finder import lr_range_test
-from lab.workflows.search_space import Param, SearchSpec, zoom_params
+from lab.workflows.search_space import Param, SearchSpec, describe, zoom_params
 
 OVERFIT_BATCHES = 5  # the syllabus: 5-10 mini-batches are enough to see memorization
 OVERFIT_STEPS = 300  # enough for the default MLP on digits (100% after about 85 steps) with room to spare
@@ -30,6 +30,22 @@ REFINE_TRIALS = 4
 REFINE_ZOOM = 0.5  # the refinement searches half the coarse range (log scale), centred on the best
 RANGE_BETA = 0.9  # the range test's loss smoothing (an EMA over about ten steps)
 RANGE_STOP = 4.0  # the range test stops once the smoothed loss passes 4x its best: past that it only blows up
+
+INTRO = (
+    "A careful way to start on a new problem: check that the setup is sane before spending compute, "
+    "then search for good settings from coarse to fine, and finally read what the curves say."
+)
+CAPTIONS = {  # what each step does, under its heading on the page (4: steps 4 and 5 share one box)
+    1: "Before any training, a classifier that spreads its bets evenly over C classes scores ln(C). "
+    "Regularization is off for this check, so the number is the data loss alone.",
+    2: "With regularization off, a working model and optimizer memorize a handful of batches: training "
+    "accuracy should reach 100%. If it cannot, more data will not help.",
+    3: "A short run whose learning rate grows exponentially every step. The loss first falls faster and "
+    "faster, then blows up; the suggestion is a tenth of the rate at the lowest smoothed loss.",
+    4: "A few epochs per trial: enough to rank settings, not to finish training. The grid brackets the "
+    "suggested rate 3x either way with two weight decays; the refinement samples rates and decays "
+    "log-uniformly in half that range, centred on the grid's best.",
+}
 
 
 @dataclass(frozen=True)
@@ -50,6 +66,16 @@ def verdict_text(n: int, v: dict) -> str:
     """'Step n passed: ...' (failed, done) with the advice on a new line, from a Verdict's dict."""
     word = {True: "passed", False: "failed", None: "done"}[v["passed"]]
     return f"Step {n} {word}: {v['text']}" + (f"  \n{v['advice']}" if v.get("advice") else "")
+
+
+def ready(results: dict, step: int) -> bool:
+    """True when step n (1 to 4) may start: the step before it has left its result ('step<n-1>') in `results`."""
+    return step <= 1 or f"step{step - 1}" in results
+
+
+def busy(search) -> bool:
+    """True while a search (a `lab.workflows.search.Search`, or None when none was started) has not finished."""
+    return search is not None and not search.finished
 
 
 # ---- step 1: initial loss ---------------------------------------------------------------------------------------
@@ -150,6 +176,16 @@ def overfit_run_config(cfg: RunConfig, batches: int = OVERFIT_BATCHES, steps: in
 def first_perfect_step(val_rows: list[dict]) -> int | None:
     """The first evaluation step at which accuracy on the memorized batches was 100%."""
     return next((r["step"] for r in val_rows if r.get("train_acc", 0.0) >= 1.0), None)
+
+
+def overfit_label(batches: int) -> str:
+    """The overfitting run's label in the run list, e.g. 'babysit: overfit 5'."""
+    return f"babysit: overfit {batches}"
+
+
+def stop_early(active: bool, val_rows: list[dict]) -> bool:
+    """True when a still active overfitting run has already reached 100% on its sample: the point is made."""
+    return active and first_perfect_step(val_rows) is not None
 
 
 def overfit_caption(status: str, meta: dict, val_rows: list[dict]) -> str:
@@ -262,3 +298,13 @@ def read_curves(store, run_id: str) -> list[Hint]:
     """The diagnosis hints of a stored run (most serious first)."""
     row = store.get_run(run_id) or {}
     return diagnose_run(row, store.metrics(run_id, "train"), store.metrics(run_id, "val"), store.snapshots(run_id))
+
+
+def best_text(params: dict, value: float) -> str:
+    """'Best run so far: lr=0.003, weight_decay=1e-05, validation accuracy 97.0%.' for step 6's heading line."""
+    return f"Best run so far: {describe(params)}, validation accuracy {value:.1%}."
+
+
+def hint_lines(hints: list[Hint], icons: dict[str, str]) -> list[str]:
+    """One markdown line per hint: its level's icon (from `icons`), the topic in bold, then the sentence."""
+    return [f"{icons.get(h.level, '')} **{h.topic}**: {h.text}" for h in hints]

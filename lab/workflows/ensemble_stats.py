@@ -169,3 +169,74 @@ def averaging_text(r: dict) -> str:
         f"after {r['steps']} steps."
         + (" Batch-norm statistics re-estimated with update_bn." if r["batch_norm"] else "")
     )
+
+
+# Page texts: what each part of the Ensembles page says before its controls.
+PAGE_INTRO = (
+    "Several models usually beat one. Three ways to get there, from the most expensive (N full runs) "
+    "to the cheapest (one run, one model at the end)."
+)
+SEEDS_INTRO = (
+    "Train the same network several times, changing only the seed (initial weights, shuffling, "
+    "dropout). Each run makes different mistakes; averaging their **predicted probabilities** cancels "
+    "part of them. The validation split stays the same for every member."
+)
+SNAPSHOT_INTRO = (
+    "A **snapshot ensemble** costs one run: the learning rate rises and falls in cycles, and each time "
+    "it bottoms out the weights settle into a minimum. A copy is kept there (a callback watches the "
+    "rate); the next peak kicks the weights out towards another minimum. Averaging the snapshots' "
+    "probabilities works like an ensemble of separately trained models, minus most of the cost. How "
+    "much it gains depends on how different the minima are: high peaks make them differ more."
+)
+AVERAGING_INTRO = (
+    "Instead of averaging predictions, average the **weights** along the run "
+    "(`torch.optim.swa_utils.AveragedModel`). Late in training, SGD bounces around a minimum; the "
+    "average of the positions it visits lies closer to the centre. An exponential moving average (EMA, "
+    "Polyak averaging) weights recent steps most; SWA takes the plain mean of the weights at the end "
+    "of each epoch from some epoch on. One model at test time, nothing extra to store. With batch "
+    "norm, the averaged network's statistics are recomputed on the training data (`update_bn`)."
+)
+DECAY_HELP = "Weight of the old average at each step; 0.95 remembers about 20 steps."  # help of the EMA decay input
+NO_SNAPSHOT = "The run ended before its rate reached a low point: no snapshot was taken."  # cyclic run, no minimum
+
+
+def member_keys(n_started: int) -> list[str]:
+    """Task keys of the first `n_started` seed-ensemble members: ens_member_0, ens_member_1, ..."""
+    return [f"ens_member_{i}" for i in range(n_started)]
+
+
+def seed_summary(done: Sequence[dict]) -> dict | None:
+    """`ensemble_summary` of the finished members in seed order, or None while none has finished."""
+    return ensemble_summary(sorted(done, key=lambda m: m["seed"])) if done else None
+
+
+def seed_caption(n_done: int, n_started: int, running: bool) -> str | None:
+    """The seed ensemble's progress line ('2 of 5 members trained · training...'), None before any start."""
+    if not n_started:
+        return None
+    return f"{n_done} of {n_started} members trained" + (" · training..." if running else "")
+
+
+def seed_message(s: dict | None) -> str | None:
+    """`seed_text` of a summary with at least one usable member, else None."""
+    return seed_text(s) if s and s["n_used"] else None
+
+
+def snapshot_chart_data(result: dict | None, s: dict | None) -> tuple[list | None, list | None, int]:
+    """The snapshot figure's inputs: the run's rate schedule, the snapshot rows and how many are kept."""
+    return (result["lr"] if result else None, s and s["snapshots"], s["kept"] if s else 0)
+
+
+def swa_start_choices(epochs: int) -> tuple[int, int]:
+    """(latest, default) for SWA's 'average after epoch': the last start that still averages an epoch, half the run."""
+    return max(0, epochs - 1), epochs // 2
+
+
+def average_label(r: dict | None, mode: str) -> str:
+    """Curve label of the averaged weights: the finished run's mode, else the one picked on the page."""
+    return AVERAGE_LABELS[(r or {}).get("mode", mode)]
+
+
+def averaging_message(r: dict | None) -> str | None:
+    """`averaging_text` of a run whose averaged weights were scored, else None."""
+    return averaging_text(r) if r and r["avg_val_acc"] is not None else None
