@@ -148,7 +148,7 @@ class LiveFeed:
         if since and since == version:
             return _unchanged(version, _active(version))
         p = self._layers_payload(run_ids, presenter, version, histories)
-        return _splice(p, ("version", "active", "hints"), p["figures"])
+        return _splice(p, ("version", "active", "total_steps", "hints"), p["figures"])
 
     def _cached(self, key: tuple, version: str, build: Callable[[], dict]) -> dict:
         with self._lock:
@@ -201,16 +201,7 @@ class LiveFeed:
         for i, (rid, h) in enumerate(zip(run_ids, histories, strict=True)):
             pos = self.queue_position(rid) if h.row.get("status") == "queued" else 0
             text, progress = status_text(h.row, h.train, h.val, pos)
-            total = h.meta.get("total_steps") or 0
-            runs.append(
-                {
-                    "id": rid,
-                    "label": f"Run {'AB'[i]}" if pair else "Run",
-                    "text": text,
-                    "progress": progress,
-                    "total": total,
-                }
-            )
+            runs.append({"id": rid, "label": f"Run {'AB'[i]}" if pair else "Run", "text": text, "progress": progress})
         return {
             "version": version,
             "active": any(h.row.get("status") in ACTIVE for h in histories),

@@ -6,7 +6,8 @@ rerun for these charts: its components fetch the payload themselves, and a chart
 scrolled out of view only keeps the newest figure until it is shown.
 
 The version changes only when something these charts show can change: a new or thinned
-snapshot, a new evaluation (the hints read the validation curve) or a new status.
+snapshot, a new evaluation (the hints read the validation curve), a new status, or the run's
+number of steps becoming known (the timeline slider waits for it).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def layer_version(histories: Sequence[RunHistory]) -> str:
     parts = []
     for h in histories:
         last = h.snapshots[-1]["step"] if h.snapshots else 0
-        parts.append(f"{h.status}:{len(h.snapshots)}:{last}:{len(h.val)}")
+        parts.append(f"{h.status}:{len(h.snapshots)}:{last}:{len(h.val)}:{h.meta.get('total_steps') or 0}")
     return "|".join(parts)
 
 
@@ -83,6 +84,7 @@ def build_layers(histories: Sequence[RunHistory], presenter: bool, version: str)
     return {
         "version": version,
         "active": any(h.active for h in histories),
+        "total_steps": a.meta.get("total_steps") or 0,
         "hints": run_hints(a),
         "figures": {name: figure_json(spec) for name, spec in specs.items()},
     }

@@ -256,3 +256,13 @@ def test_layers_route_serves_the_shared_feed(lab_server, trained):
     body = json.loads(_get_layers(f"runs={rid}").body)
     assert body["active"] is True and body["hints"] and "act_hist" in body["figures"]
     assert json.loads(_get_layers(f"runs={rid}&since={body['version']}").body)["unchanged"] is True
+
+
+def test_layer_version_moves_when_the_run_learns_its_length(store):
+    feed = LiveFeed(store)
+    rid = store.create_run({"dataset": "digits"}, owner="o", status="running")
+    before = json.loads(feed.poll_layers([rid]))
+    assert before["total_steps"] == 0  # the timeline's waiter keeps waiting
+    store.append(rid, meta={"total_steps": 250, "step": 1})
+    after = json.loads(feed.poll_layers([rid], since=before["version"]))
+    assert after["version"] != before["version"] and after["total_steps"] == 250

@@ -12,7 +12,7 @@ from lab.config import FIELDS, ConfigError, RunConfig, field_type, parse_text
 from lab.live_feed import feed_for
 from lab.ui import controls, runs
 from lab.ui.common import get_jobs, get_settings, get_store, presenter_mode
-from lab.ui.live_chart import feed_spec, live_chart, live_hints, live_status
+from lab.ui.live_chart import feed_spec, live_chart, live_hints, live_status, live_waiter
 from lab.ui.live_routes import LAYERS_PATH
 
 POLL_SECONDS = 0.6  # curves (live feed): at least once a second with margin; the store has new rows every 0.4 s
@@ -286,6 +286,8 @@ def timeline(a: runs.RunView, payload: dict, feed: dict | None) -> None:
     total = max(a.meta.get("total_steps") or 0, snaps[-1]["step"] if snaps else 0)
     if total < 2:
         st.caption("The timeline appears once the run has started and knows its number of steps.")
+        if feed:
+            live_waiter("timeline_wait", feed, payload["version"])
         return
     st.markdown("**Timeline**: layer histograms at any recorded step (leave it at the right end to follow the run)")
     chosen = st.slider("step", 1, int(total), int(total), key=f"timeline_{a.run_id}", label_visibility="collapsed")

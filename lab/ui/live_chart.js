@@ -203,6 +203,8 @@ export default function (component) {
     showStatus(el, data.runs, data.mine || []);
   } else if (kind === "hints") {
     showHints(el, data.hints || []);
+  } else if (kind === "waiter") {
+    el.style.display = "none";
   } else if (el.__text !== data.figure) {
     // A rerun that brings the same figure (a layer chart between two snapshots) costs nothing here.
     el.__text = data.figure;
@@ -214,8 +216,7 @@ export default function (component) {
   }
   if (data.feed) {
     let ended = false;
-    // A run drawn before its worker took it up has no length yet; the page reruns once it has one.
-    let started = (data.runs || []).every((run) => run.total > 0);
+    let ready = false;
     subscribe(key, data.feed, data.version, (payload) => {
       if (payload.ended) {
         if (kind === "status" && !ended) {
@@ -224,11 +225,12 @@ export default function (component) {
         }
         return;
       }
-      if (kind === "status") {
-        showStatus(el, payload.runs, data.mine || []);
-        if (!started && payload.runs.every((run) => run.total > 0)) {
-          started = true;
-          setTriggerValue("started", true);
+      if (kind === "status") showStatus(el, payload.runs, data.mine || []);
+      else if (kind === "waiter") {
+        // Reruns its fragment once, when the run knows its number of steps (the timeline needs it).
+        if (!ready && payload.total_steps > 0) {
+          ready = true;
+          setTriggerValue("ready", true);
         }
       } else if (kind === "hints") showHints(el, payload.hints || []);
       else {

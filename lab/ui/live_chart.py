@@ -94,18 +94,20 @@ def live_chart(fig, key: str, feed: dict | None = None, version: str = "") -> No
 def live_status(runs: list[dict], mine: list[bool], key: str, feed: dict | None = None, version: str = "") -> None:
     """The runs' status lines and progress bars; with `feed`, kept current from the live route.
 
-    The page reruns once when the feed reports that no run is active (`ended`), and once when
-    a run drawn before its worker took it up reports its length (`started`): the timeline
-    slider needs the number of steps.
+    The page reruns once when the feed reports that no run is active (`ended`).
     """
     data = {"kind": "status", "runs": runs, "mine": mine, **_feed_data(feed, version)}
+    _mount(key=key, data=data, width="stretch", height="content", on_ended_change=lambda: None)
+
+
+def live_waiter(key: str, feed: dict, version: str) -> None:
+    """An invisible component that reruns its fragment once the layers feed reports the run's number of steps.
+
+    Placed in the timeline fragment: a run drawn before its worker took it up does not know its
+    length yet, and only that fragment (not the whole page) needs to be drawn again when it does.
+    """
     _mount(
-        key=key,
-        data=data,
-        width="stretch",
-        height="content",
-        on_ended_change=lambda: None,
-        on_started_change=lambda: None,
+        key=key, data={"kind": "waiter", **_feed_data(feed, version)}, height="content", on_ready_change=lambda: None
     )
 
 

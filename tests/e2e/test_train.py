@@ -36,6 +36,9 @@ def test_lesson_start_watch_finish_and_reload(app_server: str, page: Page) -> No
     # The per-layer charts follow the run too, from the layer feed (no page rerun): scrolled into view,
     # the update-ratio chart gains points while the run trains; the hints panel is there beside them.
     expect(page.get_by_text("What the figures say")).to_be_visible(timeout=30_000)
+    # The timeline slider is there while the run trains (its fragment reran once the run knew its length).
+    expect(page.get_by_text(re.compile("layer histograms at any recorded step"))).to_be_visible(timeout=30_000)
+    assert page.get_by_text(re.compile(r"Run · running")).count() == 1
     page.locator(".st-key-update_ratio").scroll_into_view_if_needed()
     ratio_first = wait_for_chart_points(page, "update_ratio", 1, timeout=30)
     wait_for_chart_points(page, "update_ratio", ratio_first + 1, timeout=30)
