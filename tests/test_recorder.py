@@ -151,3 +151,18 @@ def test_histogram_counts_match_torch_histc_on_clamped_values():
     reference = torch.histc(t.clamp(lo, hi), bins=bins, min=lo, max=hi)
     assert torch.equal(ours, reference)
     assert ours.sum() == t.numel() and ours[0] == (t <= lo + (hi - lo) / bins).sum()
+
+
+def test_adaptive_cost_counts_callbacks_after_the_recorder():
+    """A record's cost is measured to the next step, so work that decorates snapshots later is in the budget."""
+    import time
+
+    class SlowDecorator(Callback):
+        def on_batch_end(self, trainer):
+            snaps = trainer.history.snapshots
+            if snaps and snaps[-1]["step"] == trainer.step:
+                time.sleep(0.02)
+
+    tr = Trainer(RunConfig(**TINY, max_steps=40), callbacks=[SlowDecorator()]).fit()
+    assert len(tr.history.snapshots) >= 3
+    assert tr.recorder._record_cost >= 0.02  # the estimate inside on_batch_end alone would miss the sleep
