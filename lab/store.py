@@ -69,8 +69,15 @@ def default_store_path() -> Path:
 
 
 def new_run_id() -> str:
-    """An unguessable run id (96 random bits, URL-safe)."""
-    return secrets.token_urlsafe(12)
+    """An unguessable run id (96 random bits, URL-safe) that starts with a letter or digit.
+
+    About one id in 32 drawn by `token_urlsafe` starts with '-', which a command line then
+    takes for an option (`python -m lab export -HPK...` failed in CI); such draws are redrawn.
+    """
+    while True:
+        run_id = secrets.token_urlsafe(12)
+        if run_id[0].isalnum():
+            return run_id
 
 
 class _Held:

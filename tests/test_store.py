@@ -166,3 +166,14 @@ def test_thread_connections_end_with_their_threads(tmp_path):
         t.start()
         t.join()
     assert len(store._open) <= 1  # only this thread's, if any
+
+
+def test_run_ids_never_look_like_command_line_options():
+    """Ids go on command lines (`python -m lab export ID`): none may start with '-' (or '_')."""
+    import re
+
+    from lab.store import new_run_id
+
+    ids = [new_run_id() for _ in range(3000)]  # the plain token_urlsafe draw starts with '-' or '_' 1 time in 32
+    assert all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{15}", i) for i in ids)
+    assert len(set(ids)) == len(ids)
