@@ -5,6 +5,10 @@ optimizer and evaluation cadence. They advance side by side in chunks of `--chun
 steps, alternating which goes first, so slow drifts of this shared machine hit both
 alike; each pair of chunks gives one ratio and the script prints the median.
 
+The process is first prepared as the lab's training processes are (`lab.runtime`: allocator
+thresholds, imports frozen for the garbage collector); the plain loop shares the process and so
+benefits alike. `--raw-process` skips that preparation.
+
     python bench/overhead.py [--chunks 30] [--chunk 50] [--threads 1]
 """
 
@@ -25,6 +29,7 @@ from lab.config import RunConfig  # noqa: E402
 from lab.data import load_data  # noqa: E402
 from lab.models import build_model  # noqa: E402
 from lab.optim import LRSchedule, make_optimizer  # noqa: E402
+from lab.runtime import prepare_training_process  # noqa: E402
 from lab.trainer import Trainer, auto_eval_every  # noqa: E402
 
 
@@ -74,10 +79,13 @@ def main() -> None:
     p.add_argument("--chunks", type=int, default=30)
     p.add_argument("--chunk", type=int, default=50)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--raw-process", action="store_true", help="skip lab.runtime's process preparation")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     cfg = RunConfig(model="cnn")
     data = load_data(cfg)
+    if not args.raw_process:
+        prepare_training_process()
     total = args.chunks * args.chunk + 20
     plain = PlainLoop(cfg, data, total)
     lab = Trainer(cfg.replace(max_steps=total, epochs=10_000), data=data)
@@ -97,7 +105,7 @@ def main() -> None:
     ips = lambda ts: args.chunk * cfg.batch_size * len(ts) / sum(ts)  # noqa: E731
     print(
         f"default CNN on {cfg.dataset}: {args.chunks} alternating chunks of {args.chunk} steps, "
-        f"{args.threads} thread(s)"
+        f"{args.threads} thread(s), {'raw process' if args.raw_process else 'process prepared by lab.runtime'}"
     )
     print(f"plain loop : {ips(t_plain):8.0f} images/s")
     print(f"lab Trainer: {ips(t_lab):8.0f} images/s  ({len(lab.history.snapshots)} snapshots at the default cadence)")

@@ -121,9 +121,11 @@ def cmd_train(args) -> int:
     """Train in this process, storing the run; print a summary (JSON with --json)."""
     cfg = config_from_args(args.config, args.set)
     from lab.persist import StoreWriter
+    from lab.runtime import prepare_training_process
     from lab.settings import load_settings
     from lab.trainer import Trainer
 
+    prepare_training_process()
     settings = load_settings()
     store = _store(args.store)
     run_id = store.create_run(cfg.to_dict(), owner="cli", status="queued")

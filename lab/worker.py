@@ -62,11 +62,13 @@ def serve(
 ) -> None:
     """Run the worker loop until a `quit` command or a closed command source."""
     from lab.persist import StoreWriter
+    from lab.runtime import prepare_training_process
     from lab.trainer import Trainer
 
     runs: dict[str, dict] = {}  # run_id -> {"trainer", "writer", "paused"}
     if warm:
         warm_up()
+    prepare_training_process()  # after the imports and the warm-up: see lab/runtime.py
     events.put(("ready", wid, None, os.getpid()))
 
     def end(run_id: str) -> None:

@@ -7,7 +7,7 @@ import torch
 
 from lab.callbacks import Callback
 from lab.config import RunConfig
-from lab.recorder import Recorder
+from lab.recorder import SCORE_EVERY, Recorder, count_correct
 from lab.trainer import Trainer
 
 TINY = dict(dataset="digits", subset=256, depth=2, width=32, batch_size=32, eval_every=1000)
@@ -166,3 +166,42 @@ def test_adaptive_cost_counts_callbacks_after_the_recorder():
     tr = Trainer(RunConfig(**TINY, max_steps=40), callbacks=[SlowDecorator()]).fit()
     assert len(tr.history.snapshots) >= 3
     assert tr.recorder._record_cost >= 0.02  # the estimate inside on_batch_end alone would miss the sleep
+
+
+def test_count_correct_matches_one_batch_at_a_time():
+    g = torch.Generator().manual_seed(3)
+    logits = [torch.randn(n, 5, generator=g) for n in (8, 8, 3)]
+    hard = [torch.randint(0, 5, (n,), generator=g) for n in (8, 8, 3)]
+    soft = [torch.softmax(torch.randn(n, 5, generator=g), 1) for n in (8, 8, 3)]
+    for targets in (hard, soft):
+        want = [
+            int((lg.argmax(1) == (t.argmax(1) if t.dtype.is_floating_point else t)).sum())
+            for lg, t in zip(logits, targets, strict=True)
+        ]
+        assert count_correct(logits, targets) == want  # unequal sizes
+        assert count_correct(logits[:2], targets[:2]) == want[:2]  # equal sizes take the reshaped path
+
+
+class AccuracySpy(Callback):
+    """The accuracy of every step, computed right away from the trainer's own outputs."""
+
+    def __init__(self):
+        self.acc = {}
+
+    def on_batch_end(self, trainer):
+        pred = trainer.logits.argmax(1)
+        self.acc[trainer.step] = float((pred == trainer.target).float().mean())
+
+
+def test_train_rows_carry_each_steps_accuracy_and_settle_on_read():
+    spy = AccuracySpy()
+    tr = Trainer(RunConfig(**TINY, max_steps=40), callbacks=[spy])
+    tr.advance(SCORE_EVERY + 3)  # some steps wait for a batched scoring...
+    rows = tr.history.train  # ...and reading the rows settles them
+    assert [r["step"] for r in rows] == list(range(1, SCORE_EVERY + 4))
+    assert [r["train_acc"] for r in rows] == pytest.approx([spy.acc[s] for s in range(1, SCORE_EVERY + 4)])
+    assert tr.batch_acc == pytest.approx(spy.acc[SCORE_EVERY + 3])
+    tr.fit()
+    rows = tr.history.train
+    assert [r["step"] for r in rows] == list(range(1, 41))
+    assert [r["train_acc"] for r in rows] == pytest.approx([spy.acc[s] for s in range(1, 41)])

@@ -38,6 +38,9 @@ def _init_worker(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
+    from lab.runtime import prepare_training_process
+
+    prepare_training_process()  # its jobs train small models too: see lab/runtime.py
 
 
 def _ping() -> bool:
