@@ -5,11 +5,16 @@ optimizer and evaluation cadence. They advance side by side in chunks of `--chun
 steps, alternating which goes first, so slow drifts of this shared machine hit both
 alike; each pair of chunks gives one ratio and the script prints the median.
 
+Two copies of the same loop in one process differ by up to 2-3% (where their tensors land in
+memory), so each side is `--instances` copies taken in turn, and a pair always compares copy i
+with copy i. Every Trainer is built for the whole run's length, so its recording cadence is the
+one a single run of that length would have.
+
 The process is first prepared as the lab's training processes are (`lab.runtime`: allocator
 thresholds, imports frozen for the garbage collector); the plain loop shares the process and so
 benefits alike. `--raw-process` skips that preparation.
 
-    python bench/overhead.py [--chunks 30] [--chunk 50] [--threads 1]
+    python bench/overhead.py [--chunks 90] [--chunk 50] [--instances 3] [--threads 1]
 """
 
 from __future__ import annotations
@@ -76,9 +81,10 @@ class PlainLoop:
 def main() -> None:
     """Alternate chunks of both loops and print images/s and the median paired ratio."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--chunks", type=int, default=30)
+    p.add_argument("--chunks", type=int, default=90)
     p.add_argument("--chunk", type=int, default=50)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--instances", type=int, default=3, help="copies of each loop, taken in turn")
     p.add_argument("--raw-process", action="store_true", help="skip lab.runtime's process preparation")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -87,28 +93,37 @@ def main() -> None:
     if not args.raw_process:
         prepare_training_process()
     total = args.chunks * args.chunk + 20
-    plain = PlainLoop(cfg, data, total)
-    lab = Trainer(cfg.replace(max_steps=total, epochs=10_000), data=data)
-    plain.advance(20)  # warm both paths (allocator, kernels, first-record costs)
-    lab.advance(20)
+    k = max(1, args.instances)
+    plains = [PlainLoop(cfg, data, total) for _ in range(k)]
+    labs = [Trainer(cfg.replace(max_steps=total, epochs=10_000), data=data) for _ in range(k)]
+    for loop in plains + labs:
+        loop.advance(20)  # warm both paths (allocator, kernels, first-record costs)
     t_plain, t_lab, ratios = [], [], []
     for c in range(args.chunks):
         pair = {}
-        for name in ("plain", "lab") if c % 2 == 0 else ("lab", "plain"):
+        loops = {"plain": plains[c % k], "lab": labs[c % k]}
+        for name in ("plain", "lab") if (c // k) % 2 == 0 else ("lab", "plain"):
             t0 = time.perf_counter()
-            (plain if name == "plain" else lab).advance(args.chunk)
+            loops[name].advance(args.chunk)
             pair[name] = time.perf_counter() - t0
         t_plain.append(pair["plain"])
         t_lab.append(pair["lab"])
         ratios.append(pair["lab"] / pair["plain"])
-    lab.stop_now("completed", "benchmark over")
+    for lab in labs:
+        lab.stop_now("completed", "benchmark over")
+    snaps = [len(lab.history.snapshots) for lab in labs]
+    per_copy = args.chunks * args.chunk // k + 20
     ips = lambda ts: args.chunk * cfg.batch_size * len(ts) / sum(ts)  # noqa: E731
     print(
-        f"default CNN on {cfg.dataset}: {args.chunks} alternating chunks of {args.chunk} steps, "
-        f"{args.threads} thread(s), {'raw process' if args.raw_process else 'process prepared by lab.runtime'}"
+        f"default CNN on {cfg.dataset}: {args.chunks} alternating chunks of {args.chunk} steps over {k} copies "
+        f"of each loop, {args.threads} thread(s), "
+        f"{'raw process' if args.raw_process else 'process prepared by lab.runtime'}"
     )
     print(f"plain loop : {ips(t_plain):8.0f} images/s")
-    print(f"lab Trainer: {ips(t_lab):8.0f} images/s  ({len(lab.history.snapshots)} snapshots at the default cadence)")
+    print(
+        f"lab Trainer: {ips(t_lab):8.0f} images/s  (snapshots per copy {snaps} in {per_copy} of {total} steps: "
+        f"the default cadence of a {total}-step run)"
+    )
     q = statistics.quantiles(ratios, n=4)
     print(
         f"time ratio lab/plain: median {statistics.median(ratios):.3f}x (quartiles {q[0]:.3f}-{q[2]:.3f})"
