@@ -21,10 +21,11 @@ from lab.callbacks import Callback, DivergenceGuard, EarlyStopping, check_event
 from lab.config import Limits, RunConfig
 from lab.data import DataBundle, load_data
 from lab.diagnosis import diagnose, hints_as_dicts
+from lab.history import count_correct
 from lab.models import build_model
 from lab.optim import LRSchedule, make_optimizer
 from lab.probes import ModelProbe
-from lab.recorder import Recorder, count_correct
+from lab.recorder import Recorder
 
 FINAL = ("completed", "stopped", "diverged", "failed", "interrupted")
 

@@ -7,7 +7,8 @@ import torch
 
 from lab.callbacks import Callback
 from lab.config import RunConfig
-from lab.recorder import SCORE_EVERY, Recorder, count_correct
+from lab.history import SCORE_EVERY, count_correct
+from lab.recorder import Recorder
 from lab.trainer import Trainer
 
 TINY = dict(dataset="digits", subset=256, depth=2, width=32, batch_size=32, eval_every=1000)
@@ -142,7 +143,7 @@ def test_adaptive_cadence_records_regularly():
 
 def test_histogram_counts_match_torch_histc_on_clamped_values():
     """The recorder's bincount histogram against torch.histc: same counts, out-of-range values in the end bins."""
-    from lab.recorder import _hist
+    from lab.tensor_stats import _hist
 
     g = torch.Generator().manual_seed(3)
     t = torch.randn(64, 16, 8, 8, generator=g) * 2

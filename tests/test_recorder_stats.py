@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from lab.callbacks import Callback
 from lab.config import RunConfig
-from lab.recorder import SAT_SIGMOID, SAT_TANH, ParamTable, _hist, _std, act_range, act_stats
+from lab.tensor_stats import SAT_SIGMOID, SAT_TANH, ParamTable, _hist, _std, act_range, act_stats
 from lab.trainer import Trainer
 
 BINS = 40
