@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from server import free_port, start_server, wait_health  # noqa: E402  (bench/server.py)
 
 from lab.config import RunConfig  # noqa: E402
-from lab.store import RunStore  # noqa: E402
+from lab.serving.store import RunStore  # noqa: E402
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -47,7 +47,7 @@ def headless_ips(cfg: RunConfig, threads: int) -> float:
     """Images/s of the same run trained headless in a fresh process with `threads` torch threads."""
     code = (
         f"import torch; torch.set_num_threads({threads}); from lab.config import RunConfig; "
-        f"from lab.trainer import Trainer; t = Trainer(RunConfig.from_json({cfg.to_json()!r})).fit(); "
+        f"from lab.engine.trainer import Trainer; t = Trainer(RunConfig.from_json({cfg.to_json()!r})).fit(); "
         "print(t.step * t.batch_size / t.train_seconds)"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 from server import free_port, start_server, wait_health  # noqa: E402  (bench/server.py)
 
 from lab.config import RunConfig  # noqa: E402
-from lab.store import RunStore  # noqa: E402
+from lab.serving.store import RunStore  # noqa: E402
 
 PAGE = "train"  # URL path of the Train page (st.navigation derives it from pages/train.py)
 LOSS_SUFFIX = "-loss"  # Streamlit element ids end with the user key; the loss chart's key is "loss"

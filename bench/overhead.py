@@ -10,7 +10,7 @@ memory), so each side is `--instances` copies taken in turn, and a pair always c
 with copy i. Every Trainer is built for the whole run's length, so its recording cadence is the
 one a single run of that length would have.
 
-The process is first prepared as the lab's training processes are (`lab.runtime`: allocator
+The process is first prepared as the lab's training processes are (`lab.serving.runtime`: allocator
 thresholds, imports frozen for the garbage collector); the plain loop shares the process and so
 benefits alike. `--raw-process` skips that preparation.
 
@@ -31,11 +31,11 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from lab.config import RunConfig  # noqa: E402
-from lab.data import load_data  # noqa: E402
-from lab.models import build_model  # noqa: E402
-from lab.optim import LRSchedule, make_optimizer  # noqa: E402
-from lab.runtime import prepare_training_process  # noqa: E402
-from lab.trainer import Trainer, auto_eval_every  # noqa: E402
+from lab.engine.data import load_data  # noqa: E402
+from lab.engine.models import build_model  # noqa: E402
+from lab.engine.optim import LRSchedule, make_optimizer  # noqa: E402
+from lab.engine.trainer import Trainer, auto_eval_every  # noqa: E402
+from lab.serving.runtime import prepare_training_process  # noqa: E402
 
 
 class PlainLoop:
@@ -85,7 +85,7 @@ def main() -> None:
     p.add_argument("--chunk", type=int, default=50)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--instances", type=int, default=3, help="copies of each loop, taken in turn")
-    p.add_argument("--raw-process", action="store_true", help="skip lab.runtime's process preparation")
+    p.add_argument("--raw-process", action="store_true", help="skip lab.serving.runtime's process preparation")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     cfg = RunConfig(model="cnn")
@@ -111,13 +111,13 @@ def main() -> None:
         ratios.append(pair["lab"] / pair["plain"])
     for lab in labs:
         lab.stop_now("completed", "benchmark over")
-    snaps = [len(lab.history.snapshots) for lab in labs]
+    snaps = [len(lab.engine.recording.history.snapshots) for lab in labs]
     per_copy = args.chunks * args.chunk // k + 20
     ips = lambda ts: args.chunk * cfg.batch_size * len(ts) / sum(ts)  # noqa: E731
     print(
         f"default CNN on {cfg.dataset}: {args.chunks} alternating chunks of {args.chunk} steps over {k} copies "
         f"of each loop, {args.threads} thread(s), "
-        f"{'raw process' if args.raw_process else 'process prepared by lab.runtime'}"
+        f"{'raw process' if args.raw_process else 'process prepared by lab.serving.runtime'}"
     )
     print(f"plain loop : {ips(t_plain):8.0f} images/s")
     print(

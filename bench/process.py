@@ -1,4 +1,4 @@
-"""What `lab.runtime.prepare_training_process` buys: the lab's Trainer in a raw process against a prepared one.
+"""What `lab.serving.runtime.prepare_training_process` buys: the lab's Trainer in a raw process against a prepared one.
 
 Each measurement is a fresh process (the settings are process-wide) training the default CNN
 with full recording for `--steps` steps; raw and prepared processes alternate, in pairs whose
@@ -29,9 +29,9 @@ def child(mode: str, steps: int) -> None:
 
     torch.set_num_threads(1)
     from lab.config import RunConfig
-    from lab.data import load_data
-    from lab.runtime import prepare_training_process
-    from lab.trainer import Trainer
+    from lab.engine.data import load_data
+    from lab.engine.trainer import Trainer
+    from lab.serving.runtime import prepare_training_process
 
     cfg = RunConfig(model="cnn")
     data = load_data(cfg)

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lab import registry
-from lab.callbacks import Callback
 from lab.config import FIELDS, ConfigError, RunConfig, parse_text
+from lab.engine.callbacks import Callback
 
 EXIT_BAD_INPUT = 2
 
@@ -111,8 +111,8 @@ class ProgressBar(Callback):
 
 
 def _store(path: str | None):
-    from lab.settings import load_settings
-    from lab.store import RunStore
+    from lab.serving.settings import load_settings
+    from lab.serving.store import RunStore
 
     return RunStore(path or load_settings().store_path)
 
@@ -120,10 +120,10 @@ def _store(path: str | None):
 def cmd_train(args) -> int:
     """Train in this process, storing the run; print a summary (JSON with --json)."""
     cfg = config_from_args(args.config, args.set)
-    from lab.persist import StoreWriter
-    from lab.runtime import prepare_training_process
-    from lab.settings import load_settings
-    from lab.trainer import Trainer
+    from lab.engine.trainer import Trainer
+    from lab.serving.persist import StoreWriter
+    from lab.serving.runtime import prepare_training_process
+    from lab.serving.settings import load_settings
 
     prepare_training_process()
     settings = load_settings()
@@ -249,7 +249,7 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
-    from lab.settings import SettingsError
+    from lab.serving.settings import SettingsError
 
     try:
         args = _build_parser().parse_args(argv)

@@ -4,7 +4,7 @@ import streamlit as st
 
 from lab.charts import live
 from lab.charts import workflows as wcharts
-from lab.live_layers import LEVEL_ICON
+from lab.serving.live.layers import LEVEL_ICON
 from lab.ui import controls, runs
 from lab.ui import workflows as wf
 from lab.ui.common import chart, get_jobs, get_settings, get_store

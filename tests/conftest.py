@@ -17,7 +17,7 @@ def private_server(tmp_dir, workers: int = 1):
         try:
             yield
         finally:
-            from lab.jobs import shutdown_shared
+            from lab.serving.jobs import shutdown_shared
             from lab.workflows import offload
 
             try:

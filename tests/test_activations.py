@@ -7,9 +7,9 @@ import torch
 from torch import nn
 
 from lab import registry
-from lab.activations import BUILDERS, Swish, activation_from_config, make_activation, width_multiplier
 from lab.config import RunConfig
-from lab.layers import Maxout
+from lab.engine.activations import BUILDERS, Swish, activation_from_config, make_activation, width_multiplier
+from lab.engine.layers import Maxout
 
 POINTS = [-3.0, -1.0, -0.25, 0.0, 0.5, 2.0]
 SELU_ALPHA, SELU_SCALE = 1.6732632423543772, 1.0507009873554805  # from the SELU paper

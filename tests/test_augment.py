@@ -1,4 +1,4 @@
-"""lab.augment: batched kernels equal torchvision's per-image functionals; Augment is per-sample and seeded."""
+"""lab.engine.augment: batched kernels equal torchvision's per-image functionals; Augment is per-sample and seeded."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import torch
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
-from lab.augment import Augment, affine_batch, crop_batch, erase_batch, flip_batch, jitter_batch, make_augment
 from lab.config import RunConfig
-from lab.preprocess import fit_preprocessor
+from lab.engine.augment import Augment, affine_batch, crop_batch, erase_batch, flip_batch, jitter_batch, make_augment
+from lab.engine.preprocess import fit_preprocessor
 
 N, SHAPE = 16, (3, 16, 16)
 

@@ -7,9 +7,9 @@ import pytest
 
 from lab.config import ConfigError, RunConfig
 from lab.diagnosis import Hint
-from lab.persist import StoreWriter
-from lab.store import RunStore
-from lab.trainer import Trainer
+from lab.engine.trainer import Trainer
+from lab.serving.persist import StoreWriter
+from lab.serving.store import RunStore
 from lab.workflows import babysit
 
 LN10 = math.log(10)

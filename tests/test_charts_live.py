@@ -25,7 +25,7 @@ from lab.charts.style import (
     run_color,
 )
 from lab.config import RunConfig
-from lab.trainer import Trainer
+from lab.engine.trainer import Trainer
 
 # ---- fixtures: real training runs (a few seconds in all) ----------------------------
 

@@ -9,7 +9,7 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from lab.config import RunConfig
-from lab.store import RunStore
+from lab.serving.store import RunStore
 from lab.workflows import compare
 
 TOK, OTHER = "tokA" * 5, "tokB" * 5

@@ -13,7 +13,7 @@ KNOBS = {"momentum": 0.8, "beta1": 0.85, "beta2": 0.99, "rms_alpha": 0.95, "eps"
 
 
 def _torch_optimizer(name: str, p: torch.Tensor, lr: float) -> torch.optim.Optimizer:
-    """The optimizer written out directly with torch.optim, independent of lab.optim's builder table."""
+    """The optimizer written out directly with torch.optim, independent of lab.engine.optim's builder table."""
     k = KNOBS
     return {
         "sgd": lambda: torch.optim.SGD([p], lr=lr, weight_decay=k["weight_decay"]),

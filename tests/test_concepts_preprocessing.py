@@ -7,7 +7,7 @@ import pytest
 
 from lab.concepts import preprocessing as pre
 from lab.config import RunConfig
-from lab.data import load_data
+from lab.engine.data import load_data
 
 
 @pytest.fixture(scope="module")

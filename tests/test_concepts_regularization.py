@@ -8,7 +8,7 @@ import torch
 
 from lab.concepts import regularization as reg
 from lab.config import RunConfig
-from lab.data import load_data
+from lab.engine.data import load_data
 
 
 @pytest.mark.parametrize("p", [0.2, 0.5, 0.8])

@@ -69,7 +69,7 @@ def test_short_runs_get_a_warning() -> None:
 @pytest.mark.parametrize("schedule", list(sc.SCHEDULE_KNOBS))
 def test_schedule_knobs_list_every_field_a_schedule_reads(schedule: str) -> None:
     """Moving any knob outside a schedule's list leaves its curve unchanged, so caching on the list is safe;
-    moving a listed one changes it (both checked against lab.optim, which owns the schedules)."""
+    moving a listed one changes it (both checked against lab.engine.optim, which owns the schedules)."""
     knobs = {"step_size": 40, "gamma": 0.5, "min_lr_ratio": 0.1, "plateau_patience": 1}
     other = {"step_size": 70, "gamma": 0.2, "min_lr_ratio": 0.3, "plateau_patience": 3}
     base = sc.schedule_curve(RunConfig(schedule=schedule, lr=0.1, optimizer="sgd", **knobs), 300)

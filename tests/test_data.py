@@ -1,4 +1,4 @@
-"""lab.data and lab.preprocess: datasets, splits, limits, torchvision loading on real-format files, preprocessing."""
+"""Datasets, splits, limits, torchvision loading on real-format files, preprocessing."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ import torch
 import torchvision.datasets
 import torchvision.datasets.mnist
 
-from lab import data, registry
+from lab import registry
 from lab.config import ConfigError, Limits, RunConfig
-from lab.data import DatasetUnavailable, default_cache_dir, load_data
-from lab.preprocess import fit_preprocessor
+from lab.engine import data
+from lab.engine.data import DatasetUnavailable, default_cache_dir, load_data
+from lab.engine.preprocess import fit_preprocessor
 
 EXPECTED_CLASSES = {"digits": 10, "shapes": 8, "spiral": 3, "circles": 2, "xor": 2, "moons": 2, "gaussians": 4}
 

@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from lab.config import ConfigError, RunConfig
-from lab.data import load_data
-from lab.models import build_model
+from lab.engine.data import load_data
+from lab.engine.models import build_model
 from lab.workflows import distributed as dd
 
 CFG = RunConfig(dataset="digits", optimizer="momentum", lr=0.05, momentum=0.9, seed=3)

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from lab.callbacks import Callback
 from lab.config import ConfigError, RunConfig
-from lab.data import load_data
-from lab.optim import preview_schedule
-from lab.trainer import Trainer
+from lab.engine.callbacks import Callback
+from lab.engine.data import load_data
+from lab.engine.optim import preview_schedule
+from lab.engine.trainer import Trainer
 from lab.workflows import ensemble_stats as es
 from lab.workflows import ensembles as ens
 

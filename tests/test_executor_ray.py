@@ -22,10 +22,10 @@ import ray
 import torch
 
 from lab.config import RunConfig
-from lab.executors import make_executor
-from lab.jobs import JobManager
-from lab.settings import Settings, SettingsError, load_settings
-from lab.trainer import Trainer
+from lab.engine.trainer import Trainer
+from lab.serving.executors import make_executor
+from lab.serving.jobs import JobManager
+from lab.serving.settings import Settings, SettingsError, load_settings
 from tests.conftest import wait_until
 
 RAY_CLI = Path(sys.executable).with_name("ray")

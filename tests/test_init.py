@@ -14,8 +14,8 @@ from torch import nn
 
 from lab import registry
 from lab.config import RunConfig
-from lab.init import SCHEMES, gain, init_weights
-from lab.models import build_model
+from lab.engine.init import SCHEMES, gain, init_weights
+from lab.engine.models import build_model
 
 FAN_IN, FAN_OUT = 400, 600
 N = FAN_IN * FAN_OUT

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from lab.config import RunConfig
-from lab.jobs import CapacityError, JobManager
-from lab.settings import Settings
-from lab.store import RunStore
+from lab.serving.jobs import CapacityError, JobManager
+from lab.serving.settings import Settings
+from lab.serving.store import RunStore
 from tests.conftest import wait_until
 
 LONG = RunConfig(epochs=2000, max_steps=100_000)
@@ -136,8 +136,8 @@ def test_restart_marks_cut_off_runs_interrupted(tmp_path):
 SERVER = """
 import sys, time
 from lab.config import RunConfig
-from lab.jobs import JobManager
-from lab.settings import Settings
+from lab.serving.jobs import JobManager
+from lab.serving.settings import Settings
 if __name__ == "__main__":  # spawned workers import this file again
     jm = JobManager(Settings(store=sys.argv[1], workers=1))
     assert jm.wait_ready(120)

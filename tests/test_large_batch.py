@@ -3,9 +3,9 @@
 import pytest
 
 from lab.config import ConfigError, Limits, RunConfig
-from lab.data import load_data
-from lab.optim import preview_schedule
-from lab.trainer import Trainer
+from lab.engine.data import load_data
+from lab.engine.optim import preview_schedule
+from lab.engine.trainer import Trainer
 from lab.workflows import large_batch as lb
 
 
@@ -83,7 +83,7 @@ class FakeJobs:
         self.room, self.max_lr, self.submitted = room, max_lr, []
 
     def submit(self, cfg, owner="", label=""):
-        from lab.jobs import CapacityError
+        from lab.serving.jobs import CapacityError
 
         if cfg.lr > self.max_lr:  # validation comes first, as in JobManager.submit
             raise ConfigError("lr", cfg.lr, f"at most {self.max_lr} here")

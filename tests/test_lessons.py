@@ -2,7 +2,7 @@
 
 import pytest
 
-from lab.trainer import Trainer
+from lab.engine.trainer import Trainer
 from lab.ui.controls import lesson_config, lessons
 
 

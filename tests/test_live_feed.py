@@ -8,8 +8,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 
 from lab.charts.style import sig
-from lab.live_feed import FeedError, LiveFeed, parse_run_ids, status_text
-from lab.store import RunStore
+from lab.serving.live.feed import FeedError, LiveFeed, parse_run_ids, status_text
+from lab.serving.store import RunStore
 from lab.ui import live_routes
 
 
@@ -149,7 +149,7 @@ def test_route_answers_bad_requests_with_one_line(query, field):
 
 
 def test_route_serves_the_shared_feed(lab_server):
-    from lab.jobs import shared_manager
+    from lab.serving.jobs import shared_manager
 
     store = shared_manager().store
     rid = _run(store)
@@ -161,14 +161,14 @@ def test_route_serves_the_shared_feed(lab_server):
     assert json.loads(_get(f"runs={rid}&since={body['version']}").body)["unchanged"] is True
 
 
-# ---- the per-layer payload (lab.live_layers) -------------------------------------------------------
+# ---- the per-layer payload (lab.serving.live.layers) -------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def trained():
     """A real short run's history (2D data: the probe chart is the decision boundary)."""
     from lab.config import RunConfig
-    from lab.trainer import Trainer
+    from lab.engine.trainer import Trainer
 
     tr = Trainer(RunConfig(dataset="spiral", subset=256, max_steps=40, record_every=5, eval_every=10)).fit()
     return tr.history, tr.summary()
@@ -250,7 +250,7 @@ def test_layers_route_answers_bad_requests_with_one_line(query, field):
 
 
 def test_layers_route_serves_the_shared_feed(lab_server, trained):
-    from lab.jobs import shared_manager
+    from lab.serving.jobs import shared_manager
 
     rid = _layer_run(shared_manager().store, trained[0], 40)
     body = json.loads(_get_layers(f"runs={rid}").body)

@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from lab.config import ConfigError, RunConfig
-from lab.layers import DropConnectConv2d, DropConnectLinear, FractionalPool
-from lab.models import Net, build_model
+from lab.engine.layers import DropConnectConv2d, DropConnectLinear, FractionalPool
+from lab.engine.models import Net, build_model
 
 DIGITS = (1, 8, 8)  # the embedded 8x8 digits
 

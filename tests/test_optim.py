@@ -8,7 +8,7 @@ import torch
 
 from lab import registry
 from lab.config import RunConfig
-from lab.optim import BUILDERS, effective_lr, make_optimizer, preview_schedule
+from lab.engine.optim import BUILDERS, effective_lr, make_optimizer, preview_schedule
 
 
 def test_builders_cover_the_registry():

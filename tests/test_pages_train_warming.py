@@ -4,7 +4,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from lab.jobs import shared_manager
+from lab.serving.jobs import shared_manager
 from tests.conftest import private_server
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "train.py")

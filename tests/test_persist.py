@@ -1,9 +1,9 @@
 """StoreWriter: the first step is written at once, later steps at most every `interval`, and on demand."""
 
 from lab.config import RunConfig
-from lab.persist import StoreWriter
-from lab.store import RunStore
-from lab.trainer import Trainer
+from lab.engine.trainer import Trainer
+from lab.serving.persist import StoreWriter
+from lab.serving.store import RunStore
 
 
 def test_writes_first_step_then_batches_until_due(tmp_path):

@@ -5,11 +5,11 @@ import math
 import pytest
 import torch
 
-from lab.callbacks import Callback
 from lab.config import RunConfig
-from lab.history import SCORE_EVERY, count_correct
-from lab.recorder import Recorder
-from lab.trainer import Trainer
+from lab.engine.callbacks import Callback
+from lab.engine.recording.history import SCORE_EVERY, count_correct
+from lab.engine.recording.recorder import Recorder
+from lab.engine.trainer import Trainer
 
 TINY = dict(dataset="digits", subset=256, depth=2, width=32, batch_size=32, eval_every=1000)
 
@@ -143,7 +143,7 @@ def test_adaptive_cadence_records_regularly():
 
 def test_histogram_counts_match_torch_histc_on_clamped_values():
     """The recorder's bincount histogram against torch.histc: same counts, out-of-range values in the end bins."""
-    from lab.tensor_stats import _hist
+    from lab.engine.recording.tensor_stats import _hist
 
     g = torch.Generator().manual_seed(3)
     t = torch.randn(64, 16, 8, 8, generator=g) * 2

@@ -4,10 +4,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lab.callbacks import Callback
 from lab.config import RunConfig
-from lab.tensor_stats import SAT_SIGMOID, SAT_TANH, ParamTable, _hist, _std, act_range, act_stats
-from lab.trainer import Trainer
+from lab.engine.callbacks import Callback
+from lab.engine.recording.tensor_stats import SAT_SIGMOID, SAT_TANH, ParamTable, _hist, _std, act_range, act_stats
+from lab.engine.trainer import Trainer
 
 BINS = 40
 ACTS = {"relu": torch.relu, "leaky_relu": F.leaky_relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid, "gelu": F.gelu}

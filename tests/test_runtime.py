@@ -15,9 +15,9 @@ CHURN = textwrap.dedent(
     import json, resource, sys
     import torch
     torch.set_num_threads(1)
-    from lab import runtime
+    from lab.serving import runtime
     from lab.config import RunConfig
-    from lab.trainer import Trainer
+    from lab.engine.trainer import Trainer
     tuned = runtime.tune_allocator() if sys.argv[1] == "tuned" else None
     tr = Trainer(RunConfig(model="cnn", max_steps=200, eval_every=10), record=False)
     tr.advance(20)
@@ -46,7 +46,7 @@ def test_prepare_freezes_the_imports_once():
         """
         import gc, json
         import torch
-        from lab.runtime import prepare_training_process
+        from lab.serving.runtime import prepare_training_process
         before = gc.get_freeze_count()
         prepare_training_process()
         frozen = gc.get_freeze_count()

@@ -8,8 +8,8 @@ import pytest
 from optuna.trial import TrialState
 
 from lab.config import RunConfig
-from lab.jobs import JobManager
-from lab.settings import Settings
+from lab.serving.jobs import JobManager
+from lab.serving.settings import Settings
 from lab.workflows import search as S
 from lab.workflows import search_results as sr
 from lab.workflows import search_store as ss

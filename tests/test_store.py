@@ -9,7 +9,7 @@ import signal
 import sqlite3
 
 from lab.config import RunConfig
-from lab.store import RunStore
+from lab.serving.store import RunStore
 
 
 def _fill(store, run_id, n=5):
@@ -172,7 +172,7 @@ def test_run_ids_never_look_like_command_line_options():
     """Ids go on command lines (`python -m lab export ID`): none may start with '-' (or '_')."""
     import re
 
-    from lab.store import new_run_id
+    from lab.serving.store import new_run_id
 
     ids = [new_run_id() for _ in range(3000)]  # the plain token_urlsafe draw starts with '-' or '_' 1 time in 32
     assert all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{15}", i) for i in ids)

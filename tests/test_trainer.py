@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from lab import registry
-from lab.callbacks import EVENTS, Callback, check_event
 from lab.config import RunConfig
-from lab.trainer import Trainer, overfit_config
+from lab.engine.callbacks import EVENTS, Callback, check_event
+from lab.engine.trainer import Trainer, overfit_config
 
 FAST = dict(subset=128, batch_size=32, width=16, max_steps=3, eval_every=2, record_every=1)
 
@@ -239,7 +239,7 @@ def test_param_limit():
 
 
 def test_device_is_cpu_here_and_cuda_when_available():
-    from lab.trainer import pick_device
+    from lab.engine.trainer import pick_device
 
     assert pick_device("cpu").type == "cpu"
     assert pick_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from lab.config import ConfigError, RunConfig
-from lab.models import build_model
+from lab.engine.models import build_model
 from lab.workflows import transfer as tr
 from lab.workflows import transfer_info as ti
 

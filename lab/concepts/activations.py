@@ -1,6 +1,6 @@
 """Activation functions as curves: f(x), f'(x) by autograd, where the gradient vanishes, and measured properties.
 
-Everything is computed from the engine's own modules (`lab.activations.make_activation`), so the page shows
+Everything is computed from the engine's own modules (`lab.engine.activations.make_activation`), so the page shows
 the functions training uses. Maxout is a max over k linear pieces rather than a function of one number; to
 draw it as a curve we give it k fixed pieces, the tangents of softplus at k points spread over [-3, 3]: with
 k = 2 the result is close to ReLU, and with more pieces it approaches softplus (a convex curve built from lines).
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from lab.activations import make_activation
+from lab.engine.activations import make_activation
 
 MAXOUT_SPAN = 3.0  # tangent points of the Maxout pieces lie in [-MAXOUT_SPAN, MAXOUT_SPAN]
 

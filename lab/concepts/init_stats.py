@@ -1,6 +1,6 @@
 """The classic initialization experiment: push unit-Gaussian data through a deep, untrained MLP.
 
-`depth` fully connected layers of `width` units with zero biases, weights from `lab.init`, no
+`depth` fully connected layers of `width` units with zero biases, weights from `lab.engine.init`, no
 training. Per layer we report the activation mean and std, a fixed-bin histogram, and the
 gradient on the way back. The backward pass starts from a unit-Gaussian upstream gradient at the
 last layer (the gradient of sum(g * output) for a random g), not from a loss: a loss would
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from lab.activations import make_activation, width_multiplier
-from lab.init import init_weights
+from lab.engine.activations import make_activation, width_multiplier
+from lab.engine.init import init_weights
 
 # Histogram ranges: a bounded activation's own range, otherwise +-3 (the input's spread).
 BOUNDED = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}

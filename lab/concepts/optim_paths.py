@@ -1,6 +1,6 @@
 """Optimizers on 2D loss surfaces: the engine's own torch.optim optimizers moving a 2-parameter tensor.
 
-`trajectory` builds the optimizer with `lab.optim.make_optimizer` from a RunConfig, exactly as the trainer
+`trajectory` builds the optimizer with `lab.engine.optim.make_optimizer` from a RunConfig, exactly as the trainer
 does, and records where the two parameters go. Surfaces are plain torch functions of (x, y), so autograd
 supplies the gradients and the same function draws the contour plot.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from lab.config import RunConfig
-from lab.optim import make_optimizer
+from lab.engine.optim import make_optimizer
 
 Fn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

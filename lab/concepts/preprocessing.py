@@ -1,7 +1,7 @@
 """Preprocessing seen on data: a 2D cloud under each transform, image mean statistics, and a training race.
 
-Every transform is `lab.preprocess.fit_preprocessor`, the one the data layer applies before training, and the
-race trains with `lab.trainer.Trainer`, so nothing here is a re-implementation for the page.
+Every transform is `lab.engine.preprocess.fit_preprocessor`, the one the data layer applies before training, and the
+race trains with `lab.engine.trainer.Trainer`, so nothing here is a re-implementation for the page.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 import torch
 
-from lab.callbacks import Callback
 from lab.config import RunConfig
-from lab.data import load_data
-from lab.preprocess import fit_preprocessor
-from lab.trainer import Trainer
+from lab.engine.callbacks import Callback
+from lab.engine.data import load_data
+from lab.engine.preprocess import fit_preprocessor
+from lab.engine.trainer import Trainer
 
 CLOUD_KINDS = ("none", "zero_center", "standardize", "pca", "whiten")
 
@@ -42,7 +42,7 @@ class CloudView:
 
 
 def covariance(x: torch.Tensor) -> torch.Tensor:
-    """Population covariance (divide by N) of rows of x, the convention lab.preprocess uses."""
+    """Population covariance (divide by N) of rows of x, the convention lab.engine.preprocess uses."""
     c = x - x.mean(0, keepdim=True)
     return c.T @ c / len(x)
 

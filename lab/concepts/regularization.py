@@ -1,7 +1,8 @@
 """Regularizers seen up close: the augmentation gallery, dropout's masks, L1 vs L2 weights, batch norm's two modes.
 
-Augmentations are `lab.augment.Augment` (the trainer's own), penalties are trained with `lab.trainer.Trainer`,
-dropout and batch norm are PyTorch's modules, exactly as `lab.layers.Layer` uses them.
+Augmentations are `lab.engine.augment.Augment` (the trainer's own), penalties are trained with
+`lab.engine.trainer.Trainer`, dropout and batch norm are PyTorch's modules, exactly as
+`lab.engine.layers.Layer` uses them.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from lab.augment import Augment
 from lab.config import RunConfig
-from lab.data import load_data
-from lab.trainer import Trainer
+from lab.engine.augment import Augment
+from lab.engine.data import load_data
+from lab.engine.trainer import Trainer
 
 # gallery row -> (Augment keyword, what the knob means); the knob value is passed to Augment unchanged
 AUGMENTATIONS: dict[str, tuple[str, str]] = {

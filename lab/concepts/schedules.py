@@ -1,7 +1,7 @@
 """Learning-rate schedules seen ahead of time, and the large-batch rule (scale the rate, warm it up).
 
-Curves come from `lab.optim.preview_schedule`, i.e. from the trainer's own LRSchedule; the scaled rate
-comes from `lab.optim.effective_lr`. This module only adds what the trainer does not need: a stand-in
+Curves come from `lab.engine.optim.preview_schedule`, i.e. from the trainer's own LRSchedule; the scaled rate
+comes from `lab.engine.optim.effective_lr`. This module only adds what the trainer does not need: a stand-in
 validation curve for reduce-on-plateau, and the arithmetic and advice of the large-batch calculator.
 """
 
@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lab.config import RunConfig
-from lab.optim import effective_lr, preview_schedule
+from lab.engine.optim import effective_lr, preview_schedule
 
-# The config fields each schedule reads besides lr and warmup_steps (see lab.optim._main_schedule). A preview
+# The config fields each schedule reads besides lr and warmup_steps (see lab.engine.optim._main_schedule). A preview
 # keyed on these alone is not recomputed when a knob that the schedule ignores moves.
 SCHEDULE_KNOBS: dict[str, tuple[str, ...]] = {
     "constant": (),

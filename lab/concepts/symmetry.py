@@ -2,7 +2,7 @@
 
 With equal incoming weights, every hidden unit computes the same output, receives the same gradient and takes
 the same step, so after any number of steps the units are still copies of each other; the layer has the power
-of a single unit. Random init breaks that tie on the first forward pass. The runs use `lab.trainer.Trainer`.
+of a single unit. Random init breaks that tie on the first forward pass. The runs use `lab.engine.trainer.Trainer`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from lab.config import RunConfig
-from lab.trainer import Trainer
+from lab.engine.trainer import Trainer
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ import secrets
 
 import streamlit as st
 
-from lab.jobs import JobManager, shared_manager
-from lab.settings import Settings, load_settings
-from lab.store import RunStore
+from lab.serving.jobs import JobManager, shared_manager
+from lab.serving.settings import Settings, load_settings
+from lab.serving.store import RunStore
 
 OWNER_PARAM = "tok"  # URL parameter holding the session's secret owner token (kept out of share links)
 

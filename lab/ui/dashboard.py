@@ -9,7 +9,7 @@ import streamlit as st
 from lab.charts import live as charts
 from lab.charts.style import presenter_spec
 from lab.config import FIELDS, ConfigError, RunConfig, field_type, parse_text
-from lab.live_feed import feed_for
+from lab.serving.live.feed import feed_for
 from lab.ui import controls, runs
 from lab.ui.common import get_jobs, get_settings, get_store, presenter_mode
 from lab.ui.live_chart import feed_spec, live_chart, live_hints, live_status, live_waiter
@@ -225,7 +225,7 @@ def curves(a: runs.RunView | None, b: runs.RunView | None, interval_s: float) ->
     """Status lines, loss, accuracy and learning rate of run A (and B overlaid): the fast-changing part.
 
     Drawn from the live feed's payload, and while a run is active the components keep
-    themselves current from the feed's HTTP route (lab/live_feed.py says why) without
+    themselves current from the feed's HTTP route (lab/serving/live/feed.py says why) without
     rerunning this script. Drawn (empty) before any run, too: the browser then loads
     Plotly and lays the charts out while the student picks settings.
     """
@@ -251,7 +251,7 @@ def curves(a: runs.RunView | None, b: runs.RunView | None, interval_s: float) ->
 
 def layers(a: runs.RunView, b: runs.RunView | None, interval_s: float) -> None:
     """Hints and every per-layer chart, drawn from the live feed's layer payload and, while a run is active,
-    kept current from its route without rerunning this script (lab/live_layers.py)."""
+    kept current from its route without rerunning this script (lab/serving/live/layers.py)."""
     ids = [v.run_id for v in (a, b) if v is not None]
     presenter = presenter_mode()
     payload = feed_for(get_jobs()).layers_payload(ids, presenter)

@@ -112,7 +112,7 @@ def live_waiter(key: str, feed: dict, version: str) -> None:
 
 
 def live_hints(hints: list[dict], key: str, feed: dict | None = None, version: str = "") -> None:
-    """The diagnosis panel (lab.live_layers.run_hints); with `feed`, kept current from the layers route."""
+    """The diagnosis panel (lab.serving.live.layers.run_hints); with `feed`, kept current from the layers route."""
     data = {"kind": "hints", "hints": hints, **_feed_data(feed, version)}
     _mount(key=key, data=data, width="stretch", height="content")
 

@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from lab.jobs import shared_manager
-from lab.live_feed import FeedError, LiveFeed, feed_for, parse_run_ids
+from lab.serving.jobs import shared_manager
+from lab.serving.live.feed import FeedError, LiveFeed, feed_for, parse_run_ids
 
 FEED_PATH = "/api/live/curves"  # the page builds its feed URLs from these (relative to the app's base URL)
 LAYERS_PATH = "/api/live/layers"

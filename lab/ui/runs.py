@@ -10,13 +10,13 @@ from __future__ import annotations
 import streamlit as st
 
 from lab.config import ConfigError, RunConfig
-from lab.jobs import CapacityError
-from lab.run_history import RunHistory
+from lab.serving.jobs import CapacityError
+from lab.serving.run_history import RunHistory
 from lab.ui.common import get_jobs, get_store, owner_token
 
 
 class RunView(RunHistory):
-    """What a page knows about one run (lab.run_history.RunHistory), plus whether this session owns it."""
+    """What a page knows about one run (lab.serving.run_history.RunHistory), plus whether this session owns it."""
 
     @property
     def mine(self) -> bool:

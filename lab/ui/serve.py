@@ -16,8 +16,8 @@ from pathlib import Path
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.web import cli
 
-from lab.jobs import shared_manager
-from lab.settings import load_settings
+from lab.serving.jobs import shared_manager
+from lab.serving.settings import load_settings
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 

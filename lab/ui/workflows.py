@@ -13,7 +13,7 @@ from lab.charts import live
 from lab.charts import workflows as wcharts
 from lab.charts.style import presenter_layout
 from lab.config import ConfigError, RunConfig
-from lab.jobs import CapacityError
+from lab.serving.jobs import CapacityError
 from lab.ui import controls, runs
 from lab.ui.common import OWNER_PARAM, chart, get_jobs, get_settings, get_store, owner_token, presenter_mode
 from lab.workflows import offload, runner, search_results, search_space, search_store

@@ -129,7 +129,7 @@ def initial_loss_check(cfg: RunConfig, limits: Limits | None = None, n: int = 51
     import torch
     import torch.nn.functional as F
 
-    from lab.trainer import Trainer, overfit_config
+    from lab.engine.trainer import Trainer, overfit_config
 
     trainer = Trainer(overfit_config(cfg), limits=limits, record=False)  # same data, seed and init as a real run
     x, y = trainer.x_train[:n], trainer.y_train[:n]

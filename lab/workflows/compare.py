@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from lab.config import RunConfig
-from lab.store import ACTIVE, RunStore
+from lab.serving.store import ACTIVE, RunStore
 
 TABLE_CONFIG = ("dataset", "model", "optimizer", "lr", "weight_decay", "batch_size", "epochs")
 SCALARS = {  # TensorBoard tag -> (metric kind, key in the stored row)

@@ -33,9 +33,9 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
 from lab.config import ConfigError, RunConfig
-from lab.data import load_data
-from lab.models import build_model
-from lab.optim import make_optimizer
+from lab.engine.data import load_data
+from lab.engine.models import build_model
+from lab.engine.optim import make_optimizer
 
 WORLD = 2  # processes; the page and the tests use two (the machine has two cores)
 TIMEOUT_S = 120  # a peer that never arrives fails the group after this long instead of hanging

@@ -25,11 +25,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 
-from lab.callbacks import Callback
 from lab.config import ConfigError, RunConfig
-from lab.data import DataBundle, load_data
-from lab.optim import preview_schedule
-from lab.trainer import Trainer
+from lab.engine.callbacks import Callback
+from lab.engine.data import DataBundle, load_data
+from lab.engine.optim import preview_schedule
+from lab.engine.trainer import Trainer
 
 MAX_SNAPSHOTS = 20  # weight copies kept by a SnapshotSaver (the oldest are dropped first)
 BN_CHUNK = 256  # batch size of the forward passes that re-estimate batch-norm statistics

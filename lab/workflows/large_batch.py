@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 
 from lab import registry
 from lab.config import ConfigError, Limits, RunConfig
-from lab.jobs import CapacityError
+from lab.serving.jobs import CapacityError
 
 # Examples before the train/val split, for the datasets whose size is fixed (the 2D toys use toy_samples).
-# lab.data builds these; a test checks the numbers against load_data so they cannot drift apart.
+# lab.engine.data builds these; a test checks the numbers against load_data so they cannot drift apart.
 DATASET_SIZES = {"digits": 1797, "shapes": 2000, "mnist": 60000, "fashion_mnist": 60000, "cifar10": 50000}
 MAX_FACTOR = 64
 ENDED = ("completed", "stopped", "diverged", "failed")  # run statuses after which an arm's row no longer changes
@@ -50,7 +50,7 @@ class Arm:
 def train_size(cfg: RunConfig) -> int:
     """Training examples `load_data(cfg)` yields (after the validation split and `subset`), without loading them."""
     n = cfg.toy_samples if cfg.dataset in registry.TOY_2D_DATASETS else DATASET_SIZES[cfg.dataset]
-    n_val = min(max(1, round(cfg.val_fraction * n)), n - 1)  # as lab.data.split_indices
+    n_val = min(max(1, round(cfg.val_fraction * n)), n - 1)  # as lab.engine.data.split_indices
     n_train = n - n_val
     return min(n_train, cfg.subset) if cfg.subset else n_train
 

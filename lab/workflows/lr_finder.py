@@ -21,8 +21,8 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 
-from lab.callbacks import Callback
 from lab.config import ConfigError, Limits, RunConfig
+from lab.engine.callbacks import Callback
 
 MIN_STEPS, MAX_STEPS = 20, 1000
 LR_FLOOR, LR_CEIL = 1e-7, 10.0  # the config's own bounds on lr
@@ -160,7 +160,7 @@ def lr_range_test(
     limits: Limits | None = None,
 ) -> LRFinderResult:
     """Sweep the rate exponentially over `steps` steps of real training on `cfg` and suggest one."""
-    from lab.trainer import Trainer  # torch is imported only where the test actually runs (a worker)
+    from lab.engine.trainer import Trainer  # torch is imported only where the test actually runs (a worker)
 
     check_args(steps, lr_min, lr_max, beta, stop_factor)
     t0 = time.perf_counter()

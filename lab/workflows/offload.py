@@ -20,7 +20,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 # The same guard (and lock) the job manager uses; two separate locks could restore the wrong __main__.
-from lab.jobs import plain_main as _plain_main
+from lab.serving.jobs import plain_main as _plain_main
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
@@ -38,9 +38,9 @@ def _init_worker(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
-    from lab.runtime import prepare_training_process
+    from lab.serving.runtime import prepare_training_process
 
-    prepare_training_process()  # its jobs train small models too: see lab/runtime.py
+    prepare_training_process()  # its jobs train small models too: see lab/serving/runtime.py
 
 
 def _ping() -> bool:

@@ -128,7 +128,9 @@ class Search:
             self._lock.release()
 
     def _pump(self, jobs) -> None:
-        from lab.jobs import CapacityError  # the web process imports jobs anyway; keep this module light for tests
+        from lab.serving.jobs import (
+            CapacityError,  # the web process imports jobs anyway; keep this module light for tests
+        )
 
         for number, run_id in list(self.running.items()):
             if not jobs.is_active(run_id):

@@ -27,13 +27,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lab.callbacks import Callback
 from lab.config import ConfigError, RunConfig
-from lab.data import SHAPE_NAMES, DataBundle, shapes_raw
-from lab.models import Net, build_model
-from lab.optim import LRSchedule, make_optimizer
-from lab.preprocess import Preprocessor, fit_preprocessor
-from lab.trainer import Trainer
+from lab.engine.callbacks import Callback
+from lab.engine.data import SHAPE_NAMES, DataBundle, shapes_raw
+from lab.engine.models import Net, build_model
+from lab.engine.optim import LRSchedule, make_optimizer
+from lab.engine.preprocess import Preprocessor, fit_preprocessor
+from lab.engine.trainer import Trainer
 from lab.workflows.transfer_info import (
     ASSET_DIR,
     MAX_PER_CLASS,
@@ -69,7 +69,7 @@ BACKBONE_CONFIG = RunConfig(
 )
 PRETRAIN_EPOCHS = 10
 SOURCE_VAL_FRACTION = 0.2
-HEAD = "out"  # the classifier layer of lab.models.Net; everything before it is the backbone
+HEAD = "out"  # the classifier layer of lab.engine.models.Net; everything before it is the backbone
 LOWER_LAYERS = ("conv1",)  # what finetune_top keeps frozen: the first convolution stage
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -178,7 +178,7 @@ def pretrain(
     pre = data.preprocessor
     meta = {
         "format": FORMAT,
-        "architecture": "lab.models.Net (cnn)",
+        "architecture": "lab.engine.models.Net (cnn)",
         "config": cfg.to_dict(),
         "input_shape": list(data.input_shape),
         "n_classes": data.n_classes,

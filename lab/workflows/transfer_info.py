@@ -21,7 +21,7 @@ WEIGHTS_FILE = "shapes_cnn.pt"
 META_FILE = "shapes_cnn.json"
 PRETRAIN_SCRIPT = "scripts/pretrain_backbone.py"
 
-SOURCE_CLASSES = (0, 1, 2, 3)  # circle, square, triangle, cross (indices into lab.data.SHAPE_NAMES)
+SOURCE_CLASSES = (0, 1, 2, 3)  # circle, square, triangle, cross (indices into lab.engine.data.SHAPE_NAMES)
 TARGET_CLASSES = (4, 5, 6, 7)  # horizontal bar, vertical bar, ring, diamond
 SOURCE_GENERATOR_SEEDS = (1000, 1001)  # two batches of generated shapes: 2,000 source images
 TARGET_GENERATOR_SEED = 7  # different images from the source ones, whatever the classes

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from lab.callbacks import Callback
+from lab.engine.callbacks import Callback
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lab.trainer import Trainer
+    from lab.engine.trainer import Trainer
 
 GRID = 60  # boundary resolution: 60 x 60 cells
 MAX_POINTS = 500  # training points kept for the scatter over the boundary

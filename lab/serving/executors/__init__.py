@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from lab.executors.base import Event, Executor
-from lab.settings import Settings, SettingsError
+from lab.serving.executors.base import Event, Executor
+from lab.serving.settings import Settings, SettingsError
 
 
 def make_executor(settings: Settings, store_path: str) -> Executor:
@@ -15,10 +15,10 @@ def make_executor(settings: Settings, store_path: str) -> Executor:
             raise SettingsError(
                 "setting executor='ray' needs the optional package ray: pip install ray==2.60.0"
             ) from None
-        from lab.executors.ray import RayExecutor
+        from lab.serving.executors.ray import RayExecutor
 
         return RayExecutor(settings, store_path)
-    from lab.executors.local import LocalExecutor
+    from lab.serving.executors.local import LocalExecutor
 
     return LocalExecutor(settings, store_path)
 

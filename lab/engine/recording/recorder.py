@@ -9,9 +9,9 @@ weights before and after the optimizer step. Each figure is reduced to a small t
 where it arises and all of them reach Python in one `.tolist()` at the end of the
 step; nothing keeps a tensor beyond the step.
 
-History stays bounded: train rows are bucketed by `lab.history.TrainRows`, and
+History stays bounded: train rows are bucketed by `lab.engine.recording.history.TrainRows`, and
 snapshots are thinned (every other one dropped, the cadence doubled) when they exceed
-`max_snapshots`. The reductions themselves live in `lab.tensor_stats`.
+`max_snapshots`. The reductions themselves live in `lab.engine.recording.tensor_stats`.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING
 import torch
 
 from lab import registry
-from lab.callbacks import Callback
-from lab.history import History, TrainRows
-from lab.tensor_stats import ParamTable, act_range, act_stats, out_grad_std
+from lab.engine.callbacks import Callback
+from lab.engine.recording.history import History, TrainRows
+from lab.engine.recording.tensor_stats import ParamTable, act_range, act_stats, out_grad_std
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lab.trainer import Trainer
+    from lab.engine.trainer import Trainer
 
 MIN_SNAPSHOTS = 30  # adaptive cadence never spaces records so far apart that a run gets fewer
 

@@ -1,6 +1,6 @@
 """Trainer: THE training loop. It advances a given number of steps or runs to the end.
 
-Everything else is a callback (see `lab.callbacks.EVENTS`). The loop keeps its
+Everything else is a callback (see `lab.engine.callbacks.EVENTS`). The loop keeps its
 position between calls, so a job worker can interleave several runs a slice at a
 time, and a page can step one batch or one epoch. A diverging run ends with status
 `diverged` and a reason, never an exception.
@@ -16,16 +16,16 @@ from dataclasses import replace
 import torch
 import torch.nn.functional as F
 
-from lab.augment import make_augment
-from lab.callbacks import Callback, DivergenceGuard, EarlyStopping, check_event
 from lab.config import Limits, RunConfig
-from lab.data import DataBundle, load_data
 from lab.diagnosis import diagnose, hints_as_dicts
-from lab.history import count_correct
-from lab.models import build_model
-from lab.optim import LRSchedule, make_optimizer
-from lab.probes import ModelProbe
-from lab.recorder import Recorder
+from lab.engine.augment import make_augment
+from lab.engine.callbacks import Callback, DivergenceGuard, EarlyStopping, check_event
+from lab.engine.data import DataBundle, load_data
+from lab.engine.models import build_model
+from lab.engine.optim import LRSchedule, make_optimizer
+from lab.engine.recording.history import count_correct
+from lab.engine.recording.probes import ModelProbe
+from lab.engine.recording.recorder import Recorder
 
 FINAL = ("completed", "stopped", "diverged", "failed", "interrupted")
 

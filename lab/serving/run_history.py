@@ -1,6 +1,6 @@
 """One run's history as a reader sees it: the store row plus metric rows and snapshots fetched incrementally.
 
-Shared by the pages (`lab.ui.runs.RunView`) and the live feed (`lab.live_feed`): each
+Shared by the pages (`lab.ui.runs.RunView`) and the live feed (`lab.serving.live.feed`): each
 fetch reads only rows newer than the last one held, so following a long run costs an
 indexed read per poll, however long the run is.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lab.store import ACTIVE, RunStore
+from lab.serving.store import ACTIVE, RunStore
 
 MAX_CACHED_SNAPSHOTS = 400  # per run and reader; thinned like the recorder's own history
 

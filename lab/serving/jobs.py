@@ -1,9 +1,9 @@
 """JobManager: runs Trainers in warm workers, outside the web process.
 
 Design:
-- Where workers run is pluggable (lab/executors/): `local` spawned processes by
+- Where workers run is pluggable (lab/serving/executors/): `local` spawned processes by
   default, or `ray` actors on a Ray cluster (setting `executor`). Every executor
-  runs the same worker loop (lab/worker.py), so training is identical.
+  runs the same worker loop (lab/serving/worker.py), so training is identical.
 - Workers are started once and import torch and the engine up front, so pressing
   Start never pays for a new interpreter.
 - Each worker holds several runs and steps them in turn, `slice_seconds` at a
@@ -23,10 +23,10 @@ import threading
 import time
 
 from lab.config import RunConfig
-from lab.executors import Executor, make_executor
-from lab.executors.local import plain_main, worker_main
-from lab.settings import Settings, load_settings
-from lab.store import RunStore
+from lab.serving.executors import Executor, make_executor
+from lab.serving.executors.local import plain_main, worker_main
+from lab.serving.settings import Settings, load_settings
+from lab.serving.store import RunStore
 
 
 class CapacityError(RuntimeError):
@@ -36,7 +36,7 @@ class CapacityError(RuntimeError):
 class JobManager:
     """Starts warm workers and routes runs to them; thread-safe, one per server process.
 
-    `executor` (lab/executors/) is what runs the workers; the manager keeps the
+    `executor` (lab/serving/executors/) is what runs the workers; the manager keeps the
     bookkeeping: which run is on which worker, the queue, the per-session caps.
     """
 

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from lab import registry
 from lab.config import RunConfig
-from lab.layers import Maxout
+from lab.engine.layers import Maxout
 
 
 class Swish(nn.Module):

@@ -1,4 +1,4 @@
-"""The lab's networks: an MLP and a small CNN, both built from `lab.layers.Layer`, from one RunConfig.
+"""The lab's networks: an MLP and a small CNN, both built from `lab.engine.layers.Layer`, from one RunConfig.
 
 Layers are direct attributes with short readable names (fc1, fc2, conv1, pool1, out), so
 parameters read `fc1.lin.weight` and charts can say `fc1.weight`. `Net.taps` tells the recorder
@@ -15,10 +15,10 @@ import math
 
 from torch import Tensor, nn
 
-from lab.activations import activation_from_config, width_multiplier
 from lab.config import ConfigError, RunConfig
-from lab.init import init_weights
-from lab.layers import Layer, conv3x3, linear, pool_layer, residual_block
+from lab.engine.activations import activation_from_config, width_multiplier
+from lab.engine.init import init_weights
+from lab.engine.layers import Layer, conv3x3, linear, pool_layer, residual_block
 
 
 def _groups(n: int, residual: bool) -> list[tuple[int, ...]]:

@@ -26,7 +26,7 @@ import torch
 
 from lab import registry
 from lab.config import ConfigError, Limits, RunConfig
-from lab.preprocess import Preprocessor, fit_preprocessor
+from lab.engine.preprocess import Preprocessor, fit_preprocessor
 
 SHAPE_NAMES = ("circle", "square", "triangle", "cross", "horizontal bar", "vertical bar", "ring", "diamond")
 SHAPES_COUNT = 2000  # generated images (train + val)

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torchvision.transforms import v2
 
 from lab.config import RunConfig
-from lab.preprocess import Preprocessor
+from lab.engine.preprocess import Preprocessor
 
 _GRAY = (0.2989, 0.587, 0.114)  # the luma weights torchvision's rgb_to_grayscale uses
 

@@ -18,8 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from lab.config import Limits
-from lab.executors.base import Event, Executor
-from lab.settings import Settings
+from lab.serving.executors.base import Event, Executor
+from lab.serving.settings import Settings
 
 _SPAWN_LOCK = threading.Lock()
 
@@ -53,11 +53,11 @@ def worker_main(
     parent: int | None = None,
 ) -> None:
     """Worker process entry: pin torch threads, open the store, run the worker loop (until the server dies)."""
-    from lab.worker import serve, set_threads
+    from lab.serving.worker import serve, set_threads
 
     exit_with_parent(parent or os.getppid())  # the server's pid from before the spawn: no race with its death
     set_threads(threads)  # before anything imports torch, so OpenMP starts with the right count
-    from lab.store import RunStore
+    from lab.serving.store import RunStore
 
     serve(wid, commands, events, RunStore(store_path), slice_seconds, limits)
 

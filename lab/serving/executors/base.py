@@ -2,14 +2,14 @@
 
 The manager decides which run goes where; an executor only moves commands to worker
 `index`, brings events back, and says whether a worker is still alive. Workers run
-the loop in lab/worker.py, so every executor trains the same way.
+the loop in lab/serving/worker.py, so every executor trains the same way.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-Event = tuple  # ("ready", wid, None, pid) or ("ended", wid, run_id, status), see lab/worker.py
+Event = tuple  # ("ready", wid, None, pid) or ("ended", wid, run_id, status), see lab/serving/worker.py
 
 
 class Executor(ABC):

@@ -10,11 +10,11 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from lab.callbacks import Callback
-from lab.store import RunStore
+from lab.engine.callbacks import Callback
+from lab.serving.store import RunStore
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lab.trainer import Trainer
+    from lab.engine.trainer import Trainer
 
 
 class StoreWriter(Callback):

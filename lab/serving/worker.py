@@ -61,14 +61,14 @@ def serve(
     warm: bool = True,
 ) -> None:
     """Run the worker loop until a `quit` command or a closed command source."""
-    from lab.persist import StoreWriter
-    from lab.runtime import prepare_training_process
-    from lab.trainer import Trainer
+    from lab.engine.trainer import Trainer
+    from lab.serving.persist import StoreWriter
+    from lab.serving.runtime import prepare_training_process
 
     runs: dict[str, dict] = {}  # run_id -> {"trainer", "writer", "paused"}
     if warm:
         warm_up()
-    prepare_training_process()  # after the imports and the warm-up: see lab/runtime.py
+    prepare_training_process()  # after the imports and the warm-up: see lab/serving/runtime.py
     events.put(("ready", wid, None, os.getpid()))
 
     def end(run_id: str) -> None:
@@ -149,7 +149,7 @@ def set_threads(threads: int) -> None:
 
 def warm_up() -> None:
     """Touch the embedded datasets and one tiny training step so the first real Start is fast."""
-    from lab.trainer import Trainer
+    from lab.engine.trainer import Trainer
 
     for cfg in (
         RunConfig(max_steps=2, eval_every=1),

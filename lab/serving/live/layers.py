@@ -1,6 +1,6 @@
 """The Train page's per-layer part as one payload: hints plus every snapshot-based chart of run A (and B).
 
-Built from the runs' histories (lab.run_history) by the live feed, which serves it on its
+Built from the runs' histories (lab.serving.run_history) by the live feed, which serves it on its
 own route and caches it per version, so while a run trains the page needs no Streamlit
 rerun for these charts: its components fetch the payload themselves, and a chart that is
 scrolled out of view only keeps the newest figure until it is shown.
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from lab.charts import live as charts
 from lab.charts.style import figure_json, presenter_spec
 from lab.diagnosis import diagnose_run
-from lab.run_history import RunHistory
+from lab.serving.run_history import RunHistory
 
 LEVEL_ICON = {"bad": "🛑", "warn": "⚠️", "info": "ℹ️", "ok": "✅"}
 CHARTS = (

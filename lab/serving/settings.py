@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from lab.config import Limits
-from lab.store import default_store_path
+from lab.serving.store import default_store_path
 
 
 class SettingsError(ValueError):

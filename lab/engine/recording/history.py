@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import torch
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lab.trainer import Trainer
+    from lab.engine.trainer import Trainer
 
 SCORE_EVERY = 16  # steps whose accuracy is computed together (each torch op costs ~15 us cold in a step)
 

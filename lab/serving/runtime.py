@@ -16,7 +16,7 @@ Two process-wide costs of a PyTorch training loop that the loop itself cannot se
   permanent generation that collections skip; objects made later are collected as usual.
 
 `prepare_training_process()` applies both, once per process. The lab's worker processes, the CLI
-and the page-helper pool call it; a notebook that imports `lab.trainer` keeps its own settings.
+and the page-helper pool call it; a notebook that imports `lab.engine.trainer` keeps its own settings.
 Measured by `bench/process.py`.
 """
 

@@ -12,7 +12,7 @@ import math
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lab.trainer import Trainer
+    from lab.engine.trainer import Trainer
 
 EVENTS: tuple[str, ...] = (
     "on_fit_start",

@@ -27,13 +27,13 @@ from collections.abc import Callable, Sequence
 
 from lab.charts import live as charts
 from lab.charts.style import figure_json, presenter_spec
-from lab.live_layers import build_layers, layer_version
-from lab.run_history import RunHistory
-from lab.store import ACTIVE, RunStore
+from lab.serving.live.layers import build_layers, layer_version
+from lab.serving.run_history import RunHistory
+from lab.serving.store import ACTIVE, RunStore
 
 MAX_RUNS = 2  # run A and its comparison run B
 MAX_TRACKED = 128  # runs whose history is held in memory (least recently polled are dropped first)
-RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what lab.store.new_run_id can mint (and tests' own ids)
+RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what lab.serving.store.new_run_id can mint (and tests' own ids)
 CHARTS = ("loss", "accuracy", "lr")
 
 
@@ -111,11 +111,11 @@ class LiveFeed:
         return _splice(p, ("version", "active", "runs"), CHARTS)
 
     def layers_version(self, run_ids: Sequence[str]) -> str:
-        """The per-layer payload's version (lab.live_layers.layer_version), read from the store only when it moved."""
+        """The per-layer payload's version, read from the store only when it moved."""
         return self._layer_state(run_ids)[0]
 
     def layers_payload(self, run_ids: Sequence[str], presenter: bool = False) -> dict:
-        """Run A's hints and every per-layer chart (lab.live_layers.build_layers), cached per version."""
+        """Run A's hints and every per-layer chart (lab.serving.live.layers.build_layers), cached per version."""
         return self._layers_payload(run_ids, presenter, *self._layer_state(run_ids))
 
     def _layers_payload(

@@ -1,6 +1,6 @@
 """RayExecutor: each worker is a Ray actor, so training can leave this server for a Ray cluster.
 
-An actor runs the same worker loop (lab/worker.py) in a background thread; commands
+An actor runs the same worker loop (lab/serving/worker.py) in a background thread; commands
 go in through `send`. An actor may live on another machine and cannot write the
 server's SQLite file, so its store writes are buffered, in order with its events,
 and the manager pulls them with `drain()` about every 0.2 s and replays them on the
@@ -33,9 +33,9 @@ from ray.exceptions import ActorUnavailableError, RayActorError, RayError
 
 import lab
 from lab.config import Limits
-from lab.executors.base import Event, Executor
-from lab.settings import Settings
-from lab.store import RunStore
+from lab.serving.executors.base import Event, Executor
+from lab.serving.settings import Settings
+from lab.serving.store import RunStore
 
 LAB_DIR = Path(lab.__file__).resolve().parent
 _REPLAYABLE = frozenset({"append", "set_status", "mark_unfinished"})  # what a buffer may ask the real store to do
@@ -103,7 +103,7 @@ class WorkerActor:
     """The Ray actor: the worker loop in a thread, commands in through `send`, output out through `drain`."""
 
     def __init__(self, wid: int, threads: int, slice_seconds: float, limits: Limits, warm: bool = True):
-        from lab.worker import set_threads
+        from lab.serving.worker import set_threads
 
         set_threads(threads)
         self._commands: queue.Queue = queue.Queue()
@@ -114,7 +114,7 @@ class WorkerActor:
 
     @staticmethod
     def _run(*args: Any) -> None:
-        from lab.worker import serve
+        from lab.serving.worker import serve
 
         try:
             serve(*args)

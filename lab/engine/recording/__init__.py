@@ -1,0 +1,1 @@
+"""What a run records: forward hooks and gradient reductions, the bounded history, model probes."""
