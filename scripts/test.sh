@@ -14,4 +14,7 @@ for arg in "$@"; do
     case "$arg" in -q | -qq | --quiet | -v | -vv | --verbose) verbosity=() ;; esac
 done
 
+# The import contract (pyproject.toml [tool.importlinter]) first: a broken layer fails in a second, before the suite.
+"${VENV:-$root/.venv}/bin/lint-imports" --no-cache
+
 exec "${VENV:-$root/.venv}/bin/python" -m pytest "${verbosity[@]}" "$@"

@@ -2,9 +2,6 @@
 
 import json
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import plotly.graph_objects as go
 import pytest
@@ -529,9 +526,3 @@ def test_empty_specs_and_presenter_spec_of_a_grid(mlp):
     assert json.dumps(spec) == before  # the memoized spec is not changed
     assert big["layout"]["annotations"][0]["font"]["size"] > spec["layout"]["annotations"][0]["font"]["size"]
     go.Figure(big)
-
-
-def test_charts_never_import_streamlit():
-    code = "import sys, lab.charts.live, lab.charts.style; sys.exit('streamlit' in sys.modules)"
-    root = Path(__file__).resolve().parents[1]
-    assert subprocess.run([sys.executable, "-c", code], cwd=root, check=False).returncode == 0
