@@ -58,6 +58,10 @@ CREATE INDEX IF NOT EXISTS runs_owner ON runs(owner, created);
 """
 
 ACTIVE = ("queued", "running", "paused")
+# Columns added after the first release: ALTER TABLE adds them to an existing file on open, so old
+# databases keep working (their runs get the default). A class room code and the display name a
+# student typed (both '' outside a class), read by the class board.
+ADDED_COLUMNS = {"room": "TEXT NOT NULL DEFAULT ''", "student": "TEXT NOT NULL DEFAULT ''"}
 
 
 def default_store_path() -> Path:
@@ -101,6 +105,7 @@ class RunStore:
         self._closed = False
         self._conn.execute("PRAGMA journal_mode=WAL")  # a property of the file: set once
         self._conn.executescript(SCHEMA)
+        self._add_columns()
 
     @property
     def _conn(self) -> sqlite3.Connection:
@@ -123,6 +128,16 @@ class RunStore:
         for held in list(self._open):
             held.conn.close()
         self._local = threading.local()
+
+    def _add_columns(self) -> None:
+        """Migration: add ADDED_COLUMNS missing from an older file (checked inside the write lock, so two
+        processes opening the same old file at once do not both add a column)."""
+        with self._tx() as c:
+            have = {r[1] for r in c.execute("PRAGMA table_info(runs)")}
+            for name, decl in ADDED_COLUMNS.items():
+                if name not in have:
+                    c.execute(f"ALTER TABLE runs ADD COLUMN {name} {decl}")
+            c.execute("CREATE INDEX IF NOT EXISTS runs_room ON runs(room, created)")
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -164,8 +179,8 @@ class RunStore:
 
     def get_run(self, run_id: str) -> dict | None:
         """One run's row (config, summary and meta parsed), or None."""
-        row = self._conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
-        return self._row(row) if row else None
+        rows = self._rows(self._conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)))
+        return rows[0] if rows else None
 
     def versions(self, run_ids: Sequence[str]) -> dict[str, tuple[str, float]]:
         """(status, updated time) of each existing run among `run_ids`: a cheap "has it changed?" check."""
@@ -180,12 +195,23 @@ class RunStore:
     def list_runs(self, owner: str | None = None, limit: int = 1000) -> list[dict]:
         """Runs, newest first (optionally only one owner's)."""
         if owner is None:
-            rows = self._conn.execute("SELECT * FROM runs ORDER BY created DESC LIMIT ?", (limit,)).fetchall()
+            cur = self._conn.execute("SELECT * FROM runs ORDER BY created DESC LIMIT ?", (limit,))
         else:
-            rows = self._conn.execute(
-                "SELECT * FROM runs WHERE owner=? ORDER BY created DESC LIMIT ?", (owner, limit)
-            ).fetchall()
-        return [self._row(r) for r in rows]
+            cur = self._conn.execute("SELECT * FROM runs WHERE owner=? ORDER BY created DESC LIMIT ?", (owner, limit))
+        return self._rows(cur)
+
+    def set_room(self, run_id: str, room: str, student: str = "") -> None:
+        """Put a run in a class room (an already validated code) under a display name, for the class board."""
+        with self._tx() as c:
+            c.execute("UPDATE runs SET room=?, student=? WHERE id=?", (room, student, run_id))
+
+    def room_runs(self, room: str, limit: int = 200) -> list[dict]:
+        """The runs of one class room, newest first; none for the empty room (runs outside any class)."""
+        if not room:
+            return []
+        return self._rows(
+            self._conn.execute("SELECT * FROM runs WHERE room=? ORDER BY created DESC LIMIT ?", (room, limit))
+        )
 
     def delete_run(self, run_id: str) -> bool:
         """Delete a run and everything recorded for it; True if it existed."""
@@ -214,12 +240,17 @@ class RunStore:
             return c.execute(q, args).rowcount
 
     @staticmethod
-    def _row(row: tuple) -> dict:
-        keys = ("id", "owner", "label", "status", "reason", "config", "summary", "meta", "created", "updated")
-        d = dict(zip(keys, row, strict=True))
-        for k in ("config", "summary", "meta"):
-            d[k] = json.loads(d[k])
-        return d
+    def _rows(cur: sqlite3.Cursor) -> list[dict]:
+        """Rows as dicts keyed by the cursor's column names (a migrated file orders added columns by when
+        they were added, so no fixed tuple of names fits every file), config, summary and meta parsed."""
+        keys = [d[0] for d in cur.description]
+        out = []
+        for row in cur.fetchall():
+            d = dict(zip(keys, row, strict=True))
+            for k in ("config", "summary", "meta"):
+                d[k] = json.loads(d[k])
+            out.append(d)
+        return out
 
     # ---- recorded data -------------------------------------------------------------
 
