@@ -6,7 +6,16 @@ import torch.nn.functional as F
 
 from lab.config import RunConfig
 from lab.engine.callbacks import Callback
-from lab.engine.recording.tensor_stats import SAT_SIGMOID, SAT_TANH, ParamTable, _hist, _std, act_range, act_stats
+from lab.engine.recording.tensor_stats import (
+    ACT_HEAD,
+    SAT_SIGMOID,
+    SAT_TANH,
+    ParamTable,
+    _hist,
+    _std,
+    act_range,
+    act_stats,
+)
 from lab.engine.trainer import Trainer
 
 BINS = 40
@@ -36,19 +45,28 @@ def test_act_stats_equal_separate_torch_statistics(kind, shape):
     lo, hi = act_range(kind, a)
     vals = act_stats(a, kind, lo, hi, BINS)
     std, mean = torch.std_mean(a)
-    assert vals.shape == (3 + BINS,)
+    assert vals.shape == (ACT_HEAD + BINS,)
     assert float(vals[0]) == pytest.approx(float(mean), rel=1e-5, abs=1e-7)
     assert float(vals[1]) == pytest.approx(float(std), rel=1e-5)
     assert float(vals[2]) == pytest.approx(_reference_fraction(kind, a), abs=1e-7)
-    assert torch.equal(vals[3:], _hist(a, lo, hi, BINS))
-    assert float(vals[3:].sum()) == a.numel()
+    assert torch.equal(vals[ACT_HEAD:], _hist(a, lo, hi, BINS))
+    assert float(vals[ACT_HEAD:].sum()) == a.numel()
+    assert float(vals[3]) == int((a < lo).sum()) and float(vals[4]) == int((a > hi).sum())
 
 
 def test_act_stats_survive_non_finite_values():
     a = torch.tensor([[0.5, float("nan")], [float("inf"), -float("inf")]])
     vals = act_stats(a, "tanh", -1.0, 1.0, BINS)
-    assert float(vals[3:].sum()) == a.numel()  # NaN counted in the first bin, infinities in the end bins
-    assert vals[3 + BINS - 1] >= 1 and vals[3] >= 2
+    assert float(vals[ACT_HEAD:].sum()) == a.numel()  # NaN counted in the first bin, infinities in the end bins
+    assert vals[ACT_HEAD + BINS - 1] >= 1 and vals[ACT_HEAD] >= 2
+    assert float(vals[3]) == 1 and float(vals[4]) == 1  # -inf below the range, +inf above it
+
+
+def test_act_stats_count_values_outside_the_range_apart():
+    a = torch.tensor([-3.0, -0.5, 0.0, 0.5, 2.0, 5.0, 9.0])
+    vals = act_stats(a, "relu", -1.0, 1.0, 4)
+    assert vals[3:5].tolist() == [1.0, 3.0]  # -3 below; 2, 5 and 9 above
+    assert vals[ACT_HEAD:].tolist() == [1.0, 1.0, 1.0, 4.0]  # the end bins still hold them, so counts add up
 
 
 @pytest.mark.parametrize("n", [1, 2, 1000, 65536])

@@ -25,7 +25,7 @@ import torch
 from lab import registry
 from lab.engine.callbacks import Callback
 from lab.engine.recording.history import History, TrainRows
-from lab.engine.recording.tensor_stats import ParamTable, act_range, act_stats, out_grad_std
+from lab.engine.recording.tensor_stats import ACT_HEAD, ParamTable, act_range, act_stats, out_grad_std
 
 if TYPE_CHECKING:  # pragma: no cover
     from lab.engine.trainer import Trainer
@@ -198,9 +198,10 @@ class Recorder(Callback):
         vals = torch.cat(parts).tolist() if parts else []
         layers, i = {}, 0
         for name in names:
-            v = vals[i : i + 3 + bins]
-            i += 3 + bins
-            row = {"mean": v[0], "std": v[1], "hist": v[3:], "grad_std": None}
+            v = vals[i : i + ACT_HEAD + bins]
+            i += ACT_HEAD + bins
+            # below/above: values outside the histogram's range (also counted in its end bins)
+            row = {"mean": v[0], "std": v[1], "hist": v[ACT_HEAD:], "below": v[3], "above": v[4], "grad_std": None}
             kind = self._kinds.get(name, "")
             if kind in registry.RELU_FAMILY:
                 row["dead"] = v[2]

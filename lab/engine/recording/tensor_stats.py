@@ -15,6 +15,7 @@ from lab import registry
 
 SAT_TANH = 0.97  # |tanh| above this: the unit's local gradient is below 1 - 0.97^2 = 0.06
 SAT_SIGMOID = 0.03  # sigmoid below 0.03 or above 0.97: local gradient below 0.03
+ACT_HEAD = 5  # act_stats' figures before the histogram: mean, std, dead-or-saturated fraction, below, above
 
 
 def _edges(lo: float, hi: float) -> tuple[float, float]:
@@ -49,7 +50,11 @@ def _std(flat: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
 
 
 def act_stats(out: torch.Tensor, kind: str, lo: float, hi: float, bins: int) -> torch.Tensor:
-    """One layer output reduced to [mean, std, dead-or-saturated fraction, *histogram counts] (float32)."""
+    """One layer output reduced to [mean, std, dead-or-saturated fraction, below, above, *histogram counts].
+
+    `below` and `above` count the values outside [lo, hi], which the histogram's end bins also hold
+    (so its counts add up): a chart can then show them apart instead of as a spike at the edge.
+    """
     a = out.detach().float()
     flat = a.reshape(-1)
     n = flat.numel()
@@ -65,7 +70,8 @@ def act_stats(out: torch.Tensor, kind: str, lo: float, hi: float, bins: int) -> 
         frac = torch.count_nonzero((a < SAT_SIGMOID) | (a > 1 - SAT_SIGMOID)) / n
     else:
         frac = mean.new_zeros(())
-    head = torch.stack([mean, _std(flat, mean), frac])
+    below, above = torch.count_nonzero(flat < lo), torch.count_nonzero(flat > hi)
+    head = torch.stack([mean, _std(flat, mean), frac, below.to(mean.dtype), above.to(mean.dtype)])
     return torch.cat([head, _hist(flat, lo, hi, bins)])
 
 
