@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lab.ui import common, controls, dashboard, runs
+from lab.ui import common, controls, dashboard, identity, runs, share
 
 
 def render() -> None:
@@ -11,10 +11,12 @@ def render() -> None:
     common.get_jobs()  # first view starts the workers warming up
     controls.init_state(settings.limits)
     runs.attach_from_url()
+    identity.keep()  # the owner token in a cookie, never in the address bar
     common.apply_presenter_css()
     with st.sidebar:
         dashboard.lesson_picker()
         cfg = controls.draw_controls(settings.limits)
+        identity.class_box()
         st.toggle(
             "Presenter mode",
             key="_present",
@@ -25,7 +27,9 @@ def render() -> None:
     for message in st.session_state.pop("url_errors", []):
         st.warning(f"Ignored a link parameter: {message}", icon="🔗")
     dashboard.lesson_card()
-    dashboard.run_buttons(cfg)
+    if not share.viewer_bar():  # someone else's run: read-only, with Fork instead of the controls
+        dashboard.run_buttons(cfg)
+        share.share_row(cfg)
     dashboard.live()
     if common.presenter_mode():
         st.toggle(
@@ -38,7 +42,6 @@ def render() -> None:
         cfg,
         run=st.session_state.get("run", ""),
         cmp=st.session_state.get("cmp", ""),
-        tok=common.owner_token(),
         lesson=st.session_state.get("lesson", ""),
         present="1" if common.presenter_mode() else "",
     )

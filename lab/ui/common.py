@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import secrets
-
 import streamlit as st
 
 from lab.serving.jobs import JobManager, shared_manager
+from lab.serving.owner_token import LEGACY_PARAM, OWNER_COOKIE, resolve_token
 from lab.serving.settings import Settings, load_settings
 from lab.serving.store import RunStore
 
-OWNER_PARAM = "tok"  # URL parameter holding the session's secret owner token (kept out of share links)
+OWNER_PARAM = LEGACY_PARAM  # old links' URL parameter for the owner token: read once, then removed from the URL
 
 
 @st.cache_resource(show_spinner=False)
@@ -30,13 +29,14 @@ def get_store() -> RunStore:
 
 
 def owner_token() -> str:
-    """This browser session's secret owner token; kept in the URL so a refresh keeps control of runs."""
+    """This browser's secret owner token: from its cookie (lab/ui/identity.py writes it), never the URL.
+
+    An old link's `tok` still wins once, so such a link keeps working for its owner; the page then
+    writes it to the cookie and drops it from the address bar.
+    """
     tok = st.session_state.get("_owner")
     if tok is None:
-        from_url = st.query_params.get(OWNER_PARAM, "")
-        # Only accept tokens we could have minted: URL-safe text of the right length.
-        valid = 16 <= len(from_url) <= 64 and all(c.isalnum() or c in "-_" for c in from_url)
-        tok = from_url if valid else secrets.token_urlsafe(16)
+        tok = resolve_token(st.context.cookies.get(OWNER_COOKIE), st.query_params.get(OWNER_PARAM))
         st.session_state["_owner"] = tok
     return tok
 

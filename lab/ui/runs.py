@@ -12,6 +12,7 @@ import streamlit as st
 from lab.config import ConfigError, RunConfig
 from lab.serving.jobs import CapacityError
 from lab.serving.run_history import RunHistory
+from lab.ui import identity
 from lab.ui.common import get_jobs, get_store, owner_token
 
 
@@ -69,18 +70,19 @@ def start(cfg: RunConfig, slot: str = "run", paused: bool = False, label: str = 
     except (ConfigError, CapacityError) as e:
         st.session_state["run_error"] = str(e)
         return None
+    identity.tag_run(run_id)  # on the class board when this browser joined a room
     st.session_state[slot] = run_id
     st.session_state.setdefault("_views", {}).pop(run_id, None)
     return run_id
 
 
 def control(view: RunView | None, op: str, arg=None) -> None:
-    """Pause, resume, step or stop a run this session owns (read-only viewers are ignored)."""
+    """Pause, resume, step, change the speed of or stop a run this session owns (read-only viewers are ignored)."""
     if view is None or not view.mine:
         return
     jobs = get_jobs()
-    if op == "step":
-        jobs.step(view.run_id, arg)
+    if op in ("step", "speed"):
+        getattr(jobs, op)(view.run_id, arg)
     else:
         getattr(jobs, op)(view.run_id)
 

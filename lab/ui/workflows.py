@@ -14,8 +14,8 @@ from lab.charts import workflows as wcharts
 from lab.charts.style import presenter_layout
 from lab.config import ConfigError, RunConfig
 from lab.serving.jobs import CapacityError
-from lab.ui import controls, runs
-from lab.ui.common import OWNER_PARAM, chart, get_jobs, get_settings, get_store, owner_token, presenter_mode
+from lab.ui import controls, identity, runs
+from lab.ui.common import chart, get_jobs, get_settings, get_store, owner_token, presenter_mode
 from lab.workflows import offload, runner, search_results, search_space, search_store
 from lab.workflows import search as search_mod
 
@@ -29,11 +29,12 @@ def owner_for(workflow: str) -> str:
 
 
 def keep_token() -> str:
-    """This session's owner token, also written to the URL (as the Train page does) so a refresh keeps its runs."""
-    token = owner_token()
-    if st.query_params.get(OWNER_PARAM) != token:
-        st.query_params[OWNER_PARAM] = token
-    return token
+    """This session's owner token, kept in the browser's cookie (never the URL) so a refresh keeps its runs.
+
+    Call it once per page run (it mounts the hidden cookie writer, lab/ui/identity.py).
+    """
+    identity.keep()
+    return owner_token()
 
 
 def user_config(sidebar: bool = True) -> RunConfig | None:
