@@ -17,6 +17,7 @@ PAGES = {
     "Lab": [
         ("pages/home.py", "Home", "🏠"),
         ("pages/train.py", "Train", "🧪"),
+        ("pages/board.py", "Class board", "🧑‍🏫"),
     ],
     "Concepts": [
         ("pages/activations.py", "Activations", "📈"),

@@ -121,6 +121,8 @@ def cmd_train(args) -> int:
     """Train in this process, storing the run; print a summary (JSON with --json)."""
     cfg = config_from_args(args.config, args.set)
     from lab.engine.trainer import Trainer
+    from lab.lifecycle import RunStatus
+    from lab.serving.owners import Owner
     from lab.serving.persist import StoreWriter
     from lab.serving.runtime import prepare_training_process
     from lab.serving.settings import load_settings
@@ -128,19 +130,20 @@ def cmd_train(args) -> int:
     prepare_training_process()
     settings = load_settings()
     store = _store(args.store)
-    run_id = store.create_run(cfg.to_dict(), owner="cli", status="queued")
+    # Owned by this process, so a server starting on the same store meanwhile leaves the run alone.
+    run_id = store.create_run(cfg.to_dict(), owner="cli", status=RunStatus.QUEUED, process=Owner.current())
     callbacks = [StoreWriter(store, run_id)]
     if not args.quiet:
         callbacks.append(ProgressBar())
     try:
         trainer = Trainer(cfg, callbacks=callbacks, limits=settings.limits)
     except Exception as e:
-        store.set_status(run_id, "failed", str(e))
+        store.set_status(run_id, RunStatus.FAILED, str(e))
         raise
     try:
         trainer.fit()
     except KeyboardInterrupt:
-        trainer.stop_now("stopped", "interrupted with Ctrl-C")
+        trainer.stop_now(RunStatus.STOPPED, "interrupted with Ctrl-C")
     summary = {"run_id": run_id, **trainer.summary()}
     if args.json:
         print(json.dumps(summary, default=_json_default))

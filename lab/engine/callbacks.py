@@ -11,6 +11,8 @@ import copy
 import math
 from typing import TYPE_CHECKING
 
+from lab.lifecycle import RunStatus
+
 if TYPE_CHECKING:  # pragma: no cover
     from lab.engine.trainer import Trainer
 
@@ -76,14 +78,14 @@ class DivergenceGuard(Callback):
         """Compare this step's loss with the first one."""
         loss = trainer.loss
         if not math.isfinite(loss):
-            trainer.request_stop("diverged", f"loss became {loss} at step {trainer.step}")
+            trainer.request_stop(RunStatus.DIVERGED, f"loss became {loss} at step {trainer.step}")
             return
         if self.start is None:
             self.start = max(loss, 1e-3)
             return
         if trainer.step > self.grace_steps and loss > self.factor * self.start:
             trainer.request_stop(
-                "diverged",
+                RunStatus.DIVERGED,
                 f"loss {loss:.3g} at step {trainer.step} is over {self.factor:g}x the starting loss {self.start:.3g}",
             )
 
@@ -112,13 +114,13 @@ class EarlyStopping(Callback):
             self.bad += 1
             if self.bad >= self.patience:
                 trainer.request_stop(
-                    "completed",
+                    RunStatus.COMPLETED,
                     f"early stopping: no better validation loss for {self.bad} evaluations "
                     f"(best {self.best:.4f} at step {self.best_step})",
                 )
 
     def on_fit_end(self, trainer: Trainer) -> None:
         """Put the best weights back when asked to."""
-        if self.restore_best and self.best_state is not None and trainer.status == "completed":
+        if self.restore_best and self.best_state is not None and trainer.status == RunStatus.COMPLETED:
             trainer.model.load_state_dict(copy.deepcopy(self.best_state))
             trainer.notes.append(f"restored the weights of step {self.best_step}")

@@ -26,8 +26,7 @@ from lab.engine.optim import LRSchedule, make_optimizer
 from lab.engine.recording.history import count_correct
 from lab.engine.recording.probes import ModelProbe
 from lab.engine.recording.recorder import Recorder
-
-FINAL = ("completed", "stopped", "diverged", "failed", "interrupted")
+from lab.lifecycle import FINAL, RunStatus
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -137,7 +136,7 @@ class Trainer:
         self.last_eval: dict = {}
         self.best_val_acc = 0.0
         self.images_per_s = 0.0
-        self.status = "ready"
+        self.status = RunStatus.QUEUED  # built, not started (lab/lifecycle.py)
         self.reason = ""
         self.notes: list[str] = []
         self._perm: torch.Tensor | None = None
@@ -176,12 +175,12 @@ class Trainer:
         """The recorder's history (None when recording is off)."""
         return self.recorder.history if self.recorder else None
 
-    def request_stop(self, status: str = "stopped", reason: str = "stopped on request") -> None:
+    def request_stop(self, status: str = RunStatus.STOPPED, reason: str = "stopped on request") -> None:
         """Ask the loop to end after the current step (thread-safe enough: one assignment)."""
-        if self._stop is None or status == "diverged":
+        if self._stop is None or status == RunStatus.DIVERGED:
             self._stop = (status, reason)
 
-    def stop_now(self, status: str = "stopped", reason: str = "stopped on request") -> None:
+    def stop_now(self, status: str = RunStatus.STOPPED, reason: str = "stopped on request") -> None:
         """End the run immediately, even between advance() calls (e.g. while paused)."""
         if self.done:
             return
@@ -203,7 +202,7 @@ class Trainer:
             return 0
         if not self._started:
             self._started = True
-            self.status = "running"
+            self.status = RunStatus.RUNNING
             self._emit("on_fit_start")
         t_start = time.perf_counter()
         t_end = t_start + max_seconds if max_seconds else None
@@ -214,7 +213,7 @@ class Trainer:
             done += 1
             self.train_seconds = base_seconds + time.perf_counter() - t_start
             if self._stop is None and self.step >= self.total_steps:
-                self._stop = ("completed", f"finished {self.total_steps} steps")
+                self._stop = (RunStatus.COMPLETED, f"finished {self.total_steps} steps")
             if self._stop is not None:
                 self._finish()
             elif t_end is not None and time.perf_counter() >= t_end:
@@ -384,11 +383,11 @@ class Trainer:
         return loss_sum / n, correct / n
 
     def _finish(self) -> None:
-        status, reason = self._stop or ("completed", "")
-        if status != "diverged" and not self.last_eval.get("step") == self.step:
+        status, reason = self._stop or (RunStatus.COMPLETED, "")
+        if status != RunStatus.DIVERGED and not self.last_eval.get("step") == self.step:
             try:
                 self.evaluate()
             except RuntimeError as e:  # e.g. NaN weights producing errors in exotic layers
                 self.notes.append(f"final evaluation failed: {e}")
-        self.status, self.reason = status, reason
+        self.status, self.reason = RunStatus(status), reason
         self._emit("on_fit_end")

@@ -11,10 +11,12 @@ Design:
   first served). Runs go to the worker with the fewest active runs.
 - Workers write everything to the RunStore (SQLite); pages read the store. The
   manager only sends small commands (start, pause, resume, step, stop) and listens
-  for "ended" events, so the web process stays light and never imports torch.
+  for "ended" events: the manager itself imports no torch (its workers do).
 - A monitor thread polls the executor's events, notices a dead worker (e.g. kill -9,
-  ray.kill), marks its runs `failed` with the reason, and starts a replacement. At
-  start-up, runs left active by a previous server are marked `interrupted`.
+  ray.kill), marks its runs `failed` with the reason, and starts a replacement.
+- The manager's process owns the runs it queues (lab/serving/owners.py). At start-up it
+  marks `interrupted` only active runs whose owning process has died (a killed server),
+  never a `python -m lab train` or another server training into the same store.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ import threading
 import time
 
 from lab.config import RunConfig
+from lab.lifecycle import RunStatus
 from lab.serving.executors import Executor, make_executor
-from lab.serving.executors.local import plain_main, worker_main
+from lab.serving.owners import Owner
 from lab.serving.settings import Settings, load_settings
 from lab.serving.store import RunStore
 
@@ -52,7 +55,7 @@ class JobManager:
         self._pending: list[tuple[str, dict]] = []  # runs waiting for capacity, in order
         self._ready: set[int] = set()
         self._closed = False
-        self.store.mark_unfinished("interrupted", "the server restarted while this run was active")
+        self.store.mark_orphaned("the server restarted while this run was active")
         self.executor: Executor = make_executor(self.settings, self.store_path)
         for i in range(self.settings.n_workers):
             self.executor.start(i)
@@ -72,7 +75,9 @@ class JobManager:
                     f"this session already has {len(mine)} active run(s); the limit is "
                     f"{self.settings.max_runs_per_session}. Stop one first."
                 )
-            run_id = self.store.create_run(cfg.to_dict(), owner=owner, label=label, status="queued")
+            run_id = self.store.create_run(
+                cfg.to_dict(), owner=owner, label=label, status=RunStatus.QUEUED, process=Owner.current()
+            )
             self._owner[run_id] = owner
             self._pending.append((run_id, {"config": cfg.to_dict(), "paused": paused}))
             self._dispatch()
@@ -97,7 +102,7 @@ class JobManager:
                 if rid == run_id:
                     del self._pending[i]
                     self._owner.pop(run_id, None)
-                    self.store.set_status(run_id, "stopped", "stopped before it started")
+                    self.store.set_status(run_id, RunStatus.STOPPED, "stopped before it started")
                     return
         self._send(run_id, "stop")
 
@@ -143,12 +148,13 @@ class JobManager:
         return self.store.get_run(run_id)
 
     def shutdown(self) -> None:
-        """Stop the workers; active runs are marked interrupted."""
+        """Stop the workers; this manager's active runs are marked interrupted (another process's are left alone)."""
         with self._lock:
             self._closed = True
         self._monitor.join(timeout=5)  # it polls the executor, which is not shared between threads
         self.executor.stop_all()
-        self.store.mark_unfinished("interrupted", "the server shut down while this run was active")
+        mine = list(self._owner)  # the monitor has stopped, so no "ended" event removes one meanwhile
+        self.store.mark_unfinished(RunStatus.INTERRUPTED, "the server shut down while this run was active", mine)
 
     # ---- internals -------------------------------------------------------------------
 
@@ -197,7 +203,7 @@ class JobManager:
                 if self.executor.alive(i):
                     continue
                 lost = list(held)
-                self.store.mark_unfinished("failed", self.executor.death(i), run_ids=lost)
+                self.store.mark_unfinished(RunStatus.FAILED, self.executor.death(i), run_ids=lost)
                 for run_id in lost:
                     self._forget(run_id)
                 self._ready.discard(i)
@@ -225,6 +231,3 @@ def shutdown_shared() -> None:
         manager, _shared = _shared, None
     if manager is not None and not manager._closed:
         manager.shutdown()
-
-
-__all__ = ["CapacityError", "JobManager", "plain_main", "shared_manager", "shutdown_shared", "worker_main"]

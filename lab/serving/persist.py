@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING
 
 from lab.engine.callbacks import Callback
+from lab.lifecycle import RunStatus
 from lab.serving.store import RunStore
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,7 +33,7 @@ class StoreWriter(Callback):
 
     def on_fit_start(self, trainer: Trainer) -> None:
         """Mark the run as running."""
-        self.store.set_status(self.run_id, "running")
+        self.store.set_status(self.run_id, RunStatus.RUNNING)
 
     def on_batch_end(self, trainer: Trainer) -> None:
         """Flush when the interval has passed (and right after the first step)."""

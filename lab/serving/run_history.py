@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lab.serving.store import ACTIVE, RunStore
+from lab.lifecycle import ACTIVE
+from lab.serving.store import RunStore
 
 MAX_CACHED_SNAPSHOTS = 400  # per run and reader; thinned like the recorder's own history
 

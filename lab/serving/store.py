@@ -28,6 +28,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from lab.lifecycle import ACTIVE, RunStatus, check_transition, status_of
+from lab.serving.owners import Owner
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
@@ -55,9 +58,15 @@ CREATE TABLE IF NOT EXISTS snapshots (
     PRIMARY KEY (run_id, step)
 );
 CREATE INDEX IF NOT EXISTS runs_owner ON runs(owner, created);
+-- The process that trains (or queues) a run, so a starting server interrupts only runs whose owner died.
+-- A table of its own: exports and pages never see host names and pids, and old files just gain it.
+CREATE TABLE IF NOT EXISTS owners (
+    run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started TEXT NOT NULL
+);
 """
-
-ACTIVE = ("queued", "running", "paused")
 # Columns added after the first release: ALTER TABLE adds them to an existing file on open, so old
 # databases keep working (their runs get the default). A class room code and the display name a
 # student typed (both '' outside a class), read by the class board.
@@ -152,21 +161,38 @@ class RunStore:
     # ---- runs --------------------------------------------------------------------
 
     def create_run(
-        self, config: dict, owner: str = "", label: str = "", status: str = "queued", run_id: str | None = None
+        self,
+        config: dict,
+        owner: str = "",
+        label: str = "",
+        status: str = RunStatus.QUEUED,
+        run_id: str | None = None,
+        process: Owner | None = None,
     ) -> str:
-        """Insert a new run and return its id."""
+        """Insert a new run and return its id; `process` is the process that will train it (see lab.serving.owners)."""
         run_id = run_id or new_run_id()
+        status = status_of(status)
         now = time.time()
         with self._tx() as c:
             c.execute(
                 "INSERT INTO runs (id, owner, label, status, config, created, updated) VALUES (?,?,?,?,?,?,?)",
                 (run_id, owner, label, status, json.dumps(config, sort_keys=True), now, now),
             )
+            if process is not None:
+                c.execute("INSERT INTO owners VALUES (?,?,?,?)", (run_id, process.host, process.pid, process.started))
         return run_id
 
+    @staticmethod
+    def _check(c: sqlite3.Connection, run_id: str, status: str) -> RunStatus:
+        """`status` checked against the run's current one (inside the caller's write transaction)."""
+        row = c.execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
+        return check_transition(run_id, row[0], status) if row else status_of(status)
+
     def set_status(self, run_id: str, status: str, reason: str = "", summary: dict | None = None) -> None:
-        """Update a run's status (and reason/summary when given)."""
+        """Update a run's status (and reason/summary when given); raises IllegalTransition for a move
+        the lifecycle forbids (lab/lifecycle.py), such as any change to a run that has ended."""
         with self._tx() as c:
+            status = self._check(c, run_id, status)
             if summary is None:
                 c.execute(
                     "UPDATE runs SET status=?, reason=?, updated=? WHERE id=?", (status, reason, time.time(), run_id)
@@ -218,16 +244,19 @@ class RunStore:
         with self._tx() as c:
             c.execute("DELETE FROM metrics WHERE run_id=?", (run_id,))
             c.execute("DELETE FROM snapshots WHERE run_id=?", (run_id,))
+            c.execute("DELETE FROM owners WHERE run_id=?", (run_id,))
             cur = c.execute("DELETE FROM runs WHERE id=?", (run_id,))
         return cur.rowcount > 0
 
     def mark_unfinished(
         self,
-        status: str = "interrupted",
+        status: str = RunStatus.INTERRUPTED,
         reason: str = "the server stopped while this run was active",
         run_ids: Iterable[str] | None = None,
     ) -> int:
-        """Mark queued/running/paused runs (all, or the given ones) as ended; returns how many."""
+        """Mark queued/running/paused runs (all, or the given ones) with a final status; returns how many."""
+        if not status_of(status).final:
+            raise ValueError(f"status={status!r} is invalid: unfinished runs end with a final status")
         with self._tx() as c:
             q = f"UPDATE runs SET status=?, reason=?, updated=? WHERE status IN ({','.join('?' * len(ACTIVE))})"
             args: list[Any] = [status, reason, time.time(), *ACTIVE]
@@ -238,6 +267,22 @@ class RunStore:
                 q += f" AND id IN ({','.join('?' * len(ids))})"
                 args += ids
             return c.execute(q, args).rowcount
+
+    def mark_orphaned(self, reason: str) -> int:
+        """Mark `interrupted` the active runs whose owning process has ended, or that name no owner (runs of
+        files older than the owners table); a run another live process trains keeps its status."""
+        with self._tx() as c:
+            rows = c.execute(
+                f"SELECT r.id, o.host, o.pid, o.started FROM runs r LEFT JOIN owners o ON o.run_id = r.id"
+                f" WHERE r.status IN ({','.join('?' * len(ACTIVE))})",
+                tuple(ACTIVE),
+            ).fetchall()
+            dead = [rid for rid, host, pid, started in rows if host is None or not Owner(host, pid, started).alive()]
+            c.executemany(
+                "UPDATE runs SET status=?, reason=?, updated=? WHERE id=?",
+                [(RunStatus.INTERRUPTED, reason, time.time(), rid) for rid in dead],
+            )
+        return len(dead)
 
     @staticmethod
     def _rows(cur: sqlite3.Cursor) -> list[dict]:
@@ -283,7 +328,7 @@ class RunStore:
                 args.append(json.dumps(meta))
             if status is not None:
                 sets.append("status=?")
-                args.append(status)
+                args.append(self._check(c, run_id, status))
             c.execute(f"UPDATE runs SET {', '.join(sets)} WHERE id=?", (*args, run_id))
 
     def metrics(self, run_id: str, kind: str = "train", after_step: int = -1) -> list[dict]:

@@ -16,6 +16,7 @@ import queue
 from typing import Any, Protocol
 
 from lab.config import Limits, RunConfig
+from lab.lifecycle import IllegalTransition, RunStatus
 
 
 class CommandSource(Protocol):
@@ -76,9 +77,12 @@ def serve(
         events.put(("ended", wid, run_id, entry["trainer"].status))
 
     def fail(run_id: str, e: BaseException) -> None:
-        store.set_status(run_id, "failed", safe_reason(e))
+        try:
+            store.set_status(run_id, RunStatus.FAILED, safe_reason(e))
+        except IllegalTransition:  # it had already ended (the error came after its final write): keep that
+            pass
         runs.pop(run_id, None)
-        events.put(("ended", wid, run_id, "failed"))
+        events.put(("ended", wid, run_id, RunStatus.FAILED))
 
     while True:
         runnable = [r for r, e in runs.items() if not e["paused"]]
@@ -92,7 +96,7 @@ def serve(
             op, run_id, arg = cmd
             if op == "quit":
                 for rid in list(runs):
-                    runs[rid]["trainer"].stop_now("interrupted", "the server shut down")
+                    runs[rid]["trainer"].stop_now(RunStatus.INTERRUPTED, "the server shut down")
                 return
             try:
                 if op == "start":
@@ -101,23 +105,23 @@ def serve(
                     trainer = Trainer(cfg, callbacks=[writer], limits=limits)
                     runs[run_id] = {"trainer": trainer, "writer": writer, "paused": bool(arg.get("paused"))}
                     if arg.get("paused"):
-                        store.set_status(run_id, "paused")
+                        store.set_status(run_id, RunStatus.PAUSED)
                 elif run_id in runs:
                     entry = runs[run_id]
                     tr = entry["trainer"]
                     if op == "pause":
                         entry["paused"] = True
-                        entry["writer"].flush(tr, status="paused")  # the page sees exactly where it stopped
+                        entry["writer"].flush(tr, status=RunStatus.PAUSED)  # the page sees exactly where it stopped
                     elif op == "resume":
                         entry["paused"] = False
-                        store.set_status(run_id, "running")
+                        store.set_status(run_id, RunStatus.RUNNING)
                     elif op == "step":
                         n = tr.steps_per_epoch - tr.batch_in_epoch if arg == "epoch" else int(arg)
                         tr.advance(n)
                         if not tr.done:
-                            entry["writer"].flush(tr, status="paused")
+                            entry["writer"].flush(tr, status=RunStatus.PAUSED)
                     elif op == "stop":
-                        tr.stop_now("stopped", "stopped by the user")
+                        tr.stop_now(RunStatus.STOPPED, "stopped by the user")
                     if tr.done:
                         end(run_id)
             except Exception as e:  # one bad run must never take the worker down

@@ -9,6 +9,7 @@ import streamlit as st
 from lab.charts import live as charts
 from lab.charts.style import presenter_spec
 from lab.config import FIELDS, ConfigError, RunConfig, field_type, parse_text
+from lab.lifecycle import RunStatus
 from lab.serving.live.feed import feed_for
 from lab.ui import controls, runs
 from lab.ui.common import get_jobs, get_settings, get_store, presenter_mode
@@ -114,7 +115,7 @@ def _on_step(arg: int | str) -> None:
         runs.forget("cmp")
         runs.start(cfg, paused=True)
         a = runs.view_for("run")
-    if a is not None and a.status != "running":
+    if a is not None and a.status != RunStatus.RUNNING:
         runs.control(a, "step", arg)
 
 
@@ -151,7 +152,7 @@ def run_buttons(cfg: RunConfig | None) -> None:
         help="Train the current settings from scratch.",
         on_click=_on_start,
     )
-    if a is not None and a.status == "paused":
+    if a is not None and a.status == RunStatus.PAUSED:
         cols[1].button(
             "Resume",
             icon=":material/play_arrow:",

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 
 from lab.config import ConfigError, Limits, RunConfig
 from lab.diagnosis import INIT_LOSS_TOLERANCE, Hint, diagnose_run
+from lab.lifecycle import RunStatus
 from lab.workflows.lr_finder import lr_range_test
 from lab.workflows.search_space import Param, SearchSpec, describe, zoom_params
 
@@ -207,18 +208,18 @@ def judge_overfit(row: dict, train_rows: list[dict], val_rows: list[dict]) -> Ve
             "",
             float(step),
         )
-    if status == "diverged":
+    if status == RunStatus.DIVERGED:
         return Verdict(
             False,
             f"Training diverged ({reason}).",
             "The learning rate is too high for this setup: lower it 3-10x, or add warmup or clipping.",
         )
-    if status == "failed":
+    if status == RunStatus.FAILED:
         return Verdict(False, f"The run failed: {reason}", "Fix the setting it names and try again.")
     acc = val_rows[-1]["train_acc"] if val_rows else 0.0
     losses = [r["train_loss"] for r in train_rows if math.isfinite(r.get("train_loss", math.nan))]
     cfg = row.get("config", {})
-    if status == "stopped":
+    if status == RunStatus.STOPPED:
         return Verdict(
             False, f"Stopped at {acc:.0%} training accuracy before reaching 100%.", "Run it to the end.", acc
         )

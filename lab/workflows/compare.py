@@ -18,7 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 from lab.config import RunConfig
-from lab.serving.store import ACTIVE, RunStore
+from lab.lifecycle import ACTIVE
+from lab.serving.store import RunStore
 
 TABLE_CONFIG = ("dataset", "model", "optimizer", "lr", "weight_decay", "batch_size", "epochs")
 SCALARS = {  # TensorBoard tag -> (metric kind, key in the stored row)

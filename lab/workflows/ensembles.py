@@ -30,6 +30,7 @@ from lab.engine.callbacks import Callback
 from lab.engine.data import DataBundle, load_data
 from lab.engine.optim import preview_schedule
 from lab.engine.trainer import Trainer
+from lab.lifecycle import RunStatus
 
 MAX_SNAPSHOTS = 20  # weight copies kept by a SnapshotSaver (the oldest are dropped first)
 BN_CHUNK = 256  # batch size of the forward passes that re-estimate batch-norm statistics
@@ -124,7 +125,7 @@ class SnapshotSaver(Callback):
     def on_fit_end(self, trainer: Trainer) -> None:
         """A completed run whose rate was still falling ends at a low point too."""
         saved_here = bool(self.snapshots) and self.snapshots[-1][0] == trainer.step
-        if trainer.status == "completed" and self._falling and not saved_here:
+        if trainer.status == RunStatus.COMPLETED and self._falling and not saved_here:
             self._save(trainer, self._lr_prev or trainer.lr)
 
     def _save(self, trainer: Trainer, lr: float) -> None:

@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 
 from lab import registry
 from lab.config import ConfigError, Limits, RunConfig
+from lab.lifecycle import FINAL, RunStatus
 from lab.serving.jobs import CapacityError
 
 # Examples before the train/val split, for the datasets whose size is fixed (the 2D toys use toy_samples).
 # lab.engine.data builds these; a test checks the numbers against load_data so they cannot drift apart.
 DATASET_SIZES = {"digits": 1797, "shapes": 2000, "mnist": 60000, "fashion_mnist": 60000, "cifar10": 50000}
 MAX_FACTOR = 64
-ENDED = ("completed", "stopped", "diverged", "failed")  # run statuses after which an arm's row no longer changes
 ARMS = ("small", "large", "large_scaled", "large_warmup")
 DEMO = RunConfig(
     dataset="digits", model="mlp", depth=2, width=64, optimizer="momentum", lr=0.05, epochs=15, batch_size=32
@@ -159,7 +159,7 @@ def results_table(arms: list[Arm], rows: dict[str, dict]) -> list[dict]:
 
 def ended(table: list[dict]) -> int:
     """How many arms of a results table have finished."""
-    return sum(1 for r in table if r["status"] in ENDED)
+    return sum(1 for r in table if r["status"] in FINAL)  # an ended arm's row no longer changes
 
 
 def results_text(table: list[dict]) -> str:
@@ -171,7 +171,7 @@ def results_text(table: list[dict]) -> str:
             if r["val acc"] is not None
             else r["status"]
         )
-        + ("" if r["status"] == "completed" else f" ({r['status']})")
+        + ("" if r["status"] == RunStatus.COMPLETED else f" ({r['status']})")
         for r in table
     )
 

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 
 from lab.config import ConfigError, Limits, RunConfig
 from lab.engine.callbacks import Callback
+from lab.lifecycle import RunStatus
 
 MIN_STEPS, MAX_STEPS = 20, 1000
 LR_FLOOR, LR_CEIL = 1e-7, 10.0  # the config's own bounds on lr
@@ -119,7 +120,7 @@ class ExponentialLR(Callback):
         if not math.isfinite(loss):
             self.diverged_lr = self.lrs[-1]
             self.lrs.pop()
-            trainer.request_stop("completed", f"the loss became {loss} at lr {self.diverged_lr:.2g}")
+            trainer.request_stop(RunStatus.COMPLETED, f"the loss became {loss} at lr {self.diverged_lr:.2g}")
             return
         n = len(self.losses)
         self.losses.append(loss)
@@ -130,7 +131,7 @@ class ExponentialLR(Callback):
         if n > 0 and smooth > self.stop_factor * self.best:
             self.diverged_lr = self.lrs[-1]
             trainer.request_stop(
-                "completed",
+                RunStatus.COMPLETED,
                 f"smoothed loss {smooth:.3g} passed {self.stop_factor:g}x the best "
                 f"{self.best:.3g} at lr {self.diverged_lr:.2g}",
             )
@@ -187,7 +188,7 @@ def lr_range_test(
         diverged_lr=sweep.diverged_lr,
         seconds=time.perf_counter() - t0,
     )
-    if trainer.status == "diverged" and result.diverged_lr is None and sweep.lrs:
+    if trainer.status == RunStatus.DIVERGED and result.diverged_lr is None and sweep.lrs:
         result.diverged_lr = sweep.lrs[-1]  # the trainer's own guard stopped it first
     result.reason = trainer.reason if result.diverged_lr is not None else f"reached lr_max {lr_max:g} without diverging"
     result.suggested_lr, result.min_loss_lr = suggest_lr(result.lrs, result.smoothed)

@@ -20,7 +20,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 # The same guard (and lock) the job manager uses; two separate locks could restore the wrong __main__.
-from lab.serving.jobs import plain_main as _plain_main
+from lab.serving.executors.local import plain_main as _plain_main
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None

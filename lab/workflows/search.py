@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 import optuna
 
 from lab.config import ConfigError, RunConfig
+from lab.lifecycle import RunStatus
 from lab.workflows.search_results import best_of, best_trial
 from lab.workflows.search_space import Param, SearchSpec, describe, grid_points, trial_config, zoom_params
 from lab.workflows.search_store import record_run
@@ -166,7 +167,7 @@ class Search:
                 return
             except ConfigError as e:  # e.g. a sampled width the server's parameter cap refuses
                 self.message = f"trial {number + 1} skipped: {e}"
-                record_run(self.study, trial, {"status": "failed", "reason": str(e), "summary": {}})
+                record_run(self.study, trial, {"status": RunStatus.FAILED, "reason": str(e), "summary": {}})
                 continue
             trial.set_user_attr("run_id", run_id)
             self.trials[number] = trial
@@ -178,7 +179,9 @@ class Search:
         with self._lock:
             self.stopped = True
             for trial in self.waiting:
-                record_run(self.study, trial, {"status": "stopped", "reason": "the search was stopped", "summary": {}})
+                record_run(
+                    self.study, trial, {"status": RunStatus.STOPPED, "reason": "the search was stopped", "summary": {}}
+                )
             self.waiting.clear()
             for run_id in self.running.values():
                 jobs.stop(run_id)

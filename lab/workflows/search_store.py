@@ -14,9 +14,9 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-optuna.logging.set_verbosity(optuna.logging.WARNING)  # one INFO line per trial would flood the server log
+from lab.lifecycle import FINAL, RunStatus
 
-FINAL = ("completed", "stopped", "diverged", "failed", "interrupted")
+optuna.logging.set_verbosity(optuna.logging.WARNING)  # one INFO line per trial would flood the server log
 
 _storages: dict[str, optuna.storages.RDBStorage] = {}
 _storage_lock = threading.Lock()
@@ -87,7 +87,7 @@ def record_run(study: optuna.Study, trial: optuna.trial.Trial | int, row: dict |
     too; a bare trial number (a reloaded study) records only the outcome, and the table
     reads the rest from the run store.
     """
-    row = row or {"status": "failed", "reason": "the run disappeared from the store", "summary": {}}
+    row = row or {"status": RunStatus.FAILED, "reason": "the run disappeared from the store", "summary": {}}
     summary = row.get("summary", {})
     if not isinstance(trial, int):
         attrs = {
@@ -101,7 +101,7 @@ def record_run(study: optuna.Study, trial: optuna.trial.Trial | int, row: dict |
         except optuna.exceptions.UpdateFinishedTrialError:
             return  # another page (a reloaded view of the same study) recorded it first; the outcome is the same
     value = summary.get("val_acc")
-    ok = row.get("status") == "completed" and value is not None and math.isfinite(value)
+    ok = row.get("status") == RunStatus.COMPLETED and value is not None and math.isfinite(value)
     _tell(
         study,
         trial if isinstance(trial, int) else trial.number,

@@ -33,11 +33,13 @@ from ray.exceptions import ActorUnavailableError, RayActorError, RayError
 
 import lab
 from lab.config import Limits
+from lab.lifecycle import IllegalTransition, RunStatus
 from lab.serving.executors.base import Event, Executor
 from lab.serving.settings import Settings
 from lab.serving.store import RunStore
 
 LAB_DIR = Path(lab.__file__).resolve().parent
+log = logging.getLogger(__name__)
 _REPLAYABLE = frozenset({"append", "set_status", "mark_unfinished"})  # what a buffer may ask the real store to do
 
 
@@ -80,7 +82,7 @@ class BufferedStore:
         """Buffer RunStore.set_status."""
         self._outbox.write("set_status", (run_id, status, reason, summary), {})
 
-    def mark_unfinished(self, status: str = "interrupted", reason: str = "", run_ids: Any = None) -> None:
+    def mark_unfinished(self, status: str = RunStatus.INTERRUPTED, reason: str = "", run_ids: Any = None) -> None:
         """Buffer RunStore.mark_unfinished."""
         self._outbox.write("mark_unfinished", (status, reason, None if run_ids is None else list(run_ids)), {})
 
@@ -95,7 +97,10 @@ def replay(store: RunStore, items: list[tuple]) -> list[Event]:
         method, args, kwargs = pickle.loads(payload)  # our own actor's bytes, sent over Ray's channel
         if method not in _REPLAYABLE:
             raise ValueError(f"unexpected store call {method!r} from a Ray worker")
-        getattr(store, method)(*args, **kwargs)
+        try:
+            getattr(store, method)(*args, **kwargs)
+        except IllegalTransition as e:  # e.g. a late write for a run the manager already failed: keep the rest
+            log.warning("skipped a Ray worker's store write: %s", e)
     return events
 
 

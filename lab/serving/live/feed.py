@@ -27,9 +27,10 @@ from collections.abc import Callable, Sequence
 
 from lab.charts import live as charts
 from lab.charts.style import figure_json, presenter_spec
+from lab.lifecycle import ACTIVE, RunStatus
 from lab.serving.live.layers import build_layers, layer_version
 from lab.serving.run_history import RunHistory
-from lab.serving.store import ACTIVE, RunStore
+from lab.serving.store import RunStore
 
 MAX_RUNS = 2  # run A and its comparison run B
 MAX_TRACKED = 128  # runs whose history is held in memory (least recently polled are dropped first)
@@ -91,7 +92,7 @@ class LiveFeed:
         parts = []
         for rid in run_ids:
             status, updated = rows.get(rid, ("missing", 0.0))
-            pos = self.queue_position(rid) if status == "queued" else 0
+            pos = self.queue_position(rid) if status == RunStatus.QUEUED else 0
             parts.append(f"{status}:{updated:.6f}:{pos}")
         return "|".join(parts)
 
@@ -199,7 +200,7 @@ class LiveFeed:
             specs = {name: presenter_spec(spec) for name, spec in specs.items()}
         runs = []
         for i, (rid, h) in enumerate(zip(run_ids, histories, strict=True)):
-            pos = self.queue_position(rid) if h.row.get("status") == "queued" else 0
+            pos = self.queue_position(rid) if h.row.get("status") == RunStatus.QUEUED else 0
             text, progress = status_text(h.row, h.train, h.val, pos)
             runs.append({"id": rid, "label": f"Run {'AB'[i]}" if pair else "Run", "text": text, "progress": progress})
         return {
