@@ -41,6 +41,7 @@ from lab.charts.style import (
     colour_names,
     downsample,
     empty_spec,
+    finite,
     layer_color,
     layout_style,
     param_color,
@@ -61,6 +62,7 @@ __all__ = [
 
 HEALTHY_RATIO = 1e-3  # Karpathy's rule of thumb: each step changes a weight matrix by about a thousandth
 HEALTHY_BAND = (1e-4, 1e-2)  # an order of magnitude either way is still fine
+LOG_SCALE_SPREAD = 100  # the loss chart turns logarithmic when its largest value is 100x its median
 WAITING_STEPS = "Waiting for the first training steps"
 WAITING_SNAPSHOT = "Waiting for the first recorded snapshot"
 
@@ -109,12 +111,30 @@ def _metric_spec(runs: Sequence[RunSeries], key: str, title: str, y_title: str, 
     return {"data": data, "layout": layout}
 
 
-def loss_spec(runs: Sequence[RunSeries], log_y: bool = False, loss_name: str = "cross-entropy",
+def needs_log_scale(values: Sequence) -> bool:
+    """True when a linear axis would flatten most of the curve: the largest value dwarfs the typical one.
+
+    A divergence (a 2e7 spike in a loss of about 2) makes every other point a flat line at zero;
+    on a log axis both the spike and the ordinary curve stay readable.
+    """
+    vals = sorted(v for v in (finite(x) for x in values) if v is not None and v > 0)
+    if len(vals) < 2:
+        return False
+    return vals[-1] > LOG_SCALE_SPREAD * vals[len(vals) // 2]
+
+
+def loss_spec(runs: Sequence[RunSeries], log_y: bool | None = None, loss_name: str = "cross-entropy",
               height: int | None = None) -> dict:
-    """Training and validation loss against step for one or more runs (A/B overlay), as a plain spec."""
+    """Training and validation loss against step for one or more runs (A/B overlay), as a plain spec.
+
+    `log_y=None` (the live feed's choice) switches to a log axis by itself once a spike dwarfs the curve.
+    """
     spec = _metric_spec(runs, "loss", "Loss", f"loss ({loss_name})", height, "loss")
+    if log_y is None:
+        log_y = needs_log_scale([y for t in spec["data"] for y in t["y"]])
     if log_y and spec["data"]:
-        spec["layout"]["yaxis"] = {"type": "log", "title": {"text": f"loss ({loss_name}, log scale)"}}
+        spec["layout"]["yaxis"] = {"type": "log", "exponentformat": "power",
+                                   "title": {"text": f"loss ({loss_name}, log scale)"}}
     return spec
 
 
@@ -146,13 +166,22 @@ def lr_spec(runs: Sequence[RunSeries], height: int | None = None) -> dict:
                          "name": _name(run.label, "learning rate"), "line": {"color": run_color(i), "width": 2}})
     if not data:
         return empty_spec("Learning rate", WAITING_STEPS, height, "lr")
+    rates = {v for t in data for v in t["y"] if v is not None}
+    if len(rates) == 1:
+        # A constant rate is one number: a log axis around it would only show a dozen minor ticks.
+        rate = rates.pop()
+        layout = layout_style(f"Learning rate: constant {rate:g}", "step", "learning rate", height, "lr",
+                              hovermode="x", legend_entries=len(data))
+        layout["yaxis"].update(tickvals=[rate], ticktext=[f"{rate:g}"], range=[0, 2 * rate])
+        return {"data": data, "layout": layout}
     layout = layout_style("Learning rate", "step", "learning rate (log scale)", height, "lr", hovermode="x",
                           legend_entries=len(data))
-    layout["yaxis"]["type"] = "log"
+    # Full values on every tick: over less than a decade Plotly's log ticks otherwise read "3, 2, 0.01, 9".
+    layout["yaxis"].update(type="log", tickformat=".2g", nticks=5)
     return {"data": data, "layout": layout}
 
 
-def loss_figure(runs: Sequence[RunSeries], log_y: bool = False, loss_name: str = "cross-entropy",
+def loss_figure(runs: Sequence[RunSeries], log_y: bool | None = None, loss_name: str = "cross-entropy",
                 height: int | None = None) -> go.Figure:
     """`loss_spec` as a validated figure."""
     return go.Figure(loss_spec(runs, log_y, loss_name, height))
@@ -208,7 +237,7 @@ def update_ratio_spec(snapshots: Sequence[dict], meta: dict, compare: Sequence[d
                              "legendgroup": p, "line": {"color": param_color(p, meta), "width": 2, "dash": dash}})
     if not data:
         return empty_spec(title, WAITING_SNAPSHOT, height, "ratio")
-    layout = layout_style(title, "step", "‖ΔW‖ / ‖W‖ per step (log scale)", height, "ratio",
+    layout = layout_style(title, "step", "‖ΔW‖ / ‖W‖ (log scale)", height, "ratio",
                           legend_entries=len(data))
     # One tick per decade: the ratio spans orders of magnitude and minor labels only clutter.
     layout["yaxis"].update(type="log", exponentformat="power", dtick=1)
@@ -288,7 +317,7 @@ def layer_stats_spec(snapshots: Sequence[dict], meta: dict, height: int | None =
         {"type": "bar", "x": layers, "y": sigs([r.get("grad_std") for r in recs]), "name": "gradient std",
          "marker": {"color": colors, "pattern": {"shape": "/", "fillmode": "overlay", "fgcolor": "white"}}},
     ]
-    layout = layout_style(f"{title} (step {snap['step']})", "layer (input → output)",
+    layout = layout_style(title, f"layer, input → output (step {snap['step']})",
                           "standard deviation (log scale)", height, "layer_stats", legend_entries=len(data))
     layout["barmode"] = "group"
     layout["yaxis"].update(type="log", exponentformat="power", dtick=1)

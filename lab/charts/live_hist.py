@@ -33,6 +33,7 @@ from lab.charts.style import (
     subplot_grid,
 )
 
+OUTSIDE_COLOR = "#D55E00"  # vermillion: stands out on the Viridis heatmaps and beside layer-coloured bars
 MAX_COLUMNS = 300  # snapshot columns per heatmap: the recorder keeps at most 300 anyway
 GRID_CELLS = 24_000  # z values per histogram grid (2 layers x 40 bins x 300 steps): about 100 kB of JSON
 COLORBAR = "log(1+count)"
@@ -73,6 +74,48 @@ def _record(snap: dict, kind: str, name: str) -> list | None:
     return (snap.get(group, {}).get(name) or {}).get(hist_key)
 
 
+def _outside(snap: dict, kind: str, name: str) -> tuple[float, float]:
+    """Counts of values below and above the histogram's range (0, 0 when the recorder did not count them)."""
+    group = _kind(kind)[0]
+    rec = snap.get(group, {}).get(name) or {}
+    return rec.get("below") or 0.0, rec.get("above") or 0.0
+
+
+def in_range_counts(snap: dict, kind: str, name: str) -> list | None:
+    """The recorded histogram with the values outside its range taken out of the end bins (they hold them)."""
+    counts = _record(snap, kind, name)
+    if not counts:
+        return counts
+    below, above = _outside(snap, kind, name)
+    counts = list(counts)
+    counts[0] = max(counts[0] - below, 0.0)
+    counts[-1] = max(counts[-1] - above, 0.0)
+    return counts
+
+
+def _outside_markers(cols: Sequence[dict], meta: dict, name: str, kind: str) -> list[dict]:
+    """Triangles on the heatmap's edges at the steps where values fell outside its range, sized by their share."""
+    lo, hi = meta[_kind(kind)[2]][name]
+    traces = []
+    for side, edge, symbol, where in ((1, hi, "triangle-up", "above"), (0, lo, "triangle-down", "below")):
+        xs, shares = [], []
+        for snap in cols:
+            out = _outside(snap, kind, name)[side]
+            total = sum(_record(snap, kind, name) or []) or 1
+            if out > 0:
+                xs.append(snap["step"])
+                shares.append(sig(out / total, 3))
+        if xs:
+            traces.append({"type": "scatter", "x": xs, "y": [sig(edge)] * len(xs), "customdata": shares,
+                           "mode": "markers", "name": f"{name} {where} range", "showlegend": False,
+                           "cliponaxis": False,
+                           "marker": {"symbol": symbol, "color": OUTSIDE_COLOR, "line": {"width": 0},
+                                      "size": [round(5 + 7 * min(v * 5, 1), 1) for v in shares]},
+                           "hovertemplate": "step %{x}<br>%{customdata:.1%} of values " + where
+                           + f" the range (beyond {edge:.3g})<extra>{name}</extra>"})
+    return traces
+
+
 def _label(name: str, kind: str, meta: dict) -> str:
     if kind == "act":
         act = meta.get("kinds", {}).get(name)
@@ -84,7 +127,7 @@ def _heatmap(snapshots: Sequence[dict], meta: dict, name: str, kind: str, max_co
     """Steps x bins matrix of log1p(count) for one series as a heatmap trace; steps without a record are gaps."""
     bins = int(meta.get("bins", 40))
     cols = [snapshots[i] for i in even_indices(len(snapshots), max_cols)]
-    counts = np.array([_record(s, kind, name) or [np.nan] * bins for s in cols], dtype=float).reshape(-1, bins)
+    counts = np.array([in_range_counts(s, kind, name) or [np.nan] * bins for s in cols], dtype=float).reshape(-1, bins)
     # Two decimals of log1p(count) are far finer than a colour scale can show. In numpy: a grid has
     # up to 24,000 cells and this runs for every watched run on every new snapshot.
     z = np.round(np.log1p(counts.T), 2).tolist()
@@ -109,7 +152,9 @@ def histogram_heatmap_spec(snapshots: Sequence[dict], meta: dict, layer: str, ki
         return empty_spec(title, "Waiting for the first recorded snapshot", height, f"hist-{kind}-{layer}")
     trace = _heatmap(snapshots, meta, layer, kind, max_cols)
     trace.update(colorscale=HEATMAP_SCALE, zmin=0, colorbar=_colorbar())
-    return {"data": [trace], "layout": layout_style(title, "step", _kind(kind)[3], height, f"hist-{kind}-{layer}")}
+    cols = [snapshots[i] for i in even_indices(len(snapshots), max_cols)]
+    data = [trace, *_outside_markers(cols, meta, layer, kind)]
+    return {"data": data, "layout": layout_style(title, "step", _kind(kind)[3], height, f"hist-{kind}-{layer}")}
 
 
 def histogram_grid_spec(snapshots: Sequence[dict], meta: dict, kind: str = "act", height: int | None = None,
@@ -129,9 +174,11 @@ def histogram_grid_spec(snapshots: Sequence[dict], meta: dict, kind: str = "act"
     axes, suffixes = subplot_grid(n, 1, v_spacing=min(0.06, 0.3 / max(n - 1, 1)), shared_x=True)
     layout.update(axes)
     data = []
+    cols = [snapshots[i] for i in even_indices(len(snapshots), max_cols)]
     for name, s in zip(names, suffixes, strict=True):
         data.append({**_heatmap(snapshots, meta, name, kind, max_cols), "coloraxis": "coloraxis",
                      "xaxis": f"x{s}", "yaxis": f"y{s}"})
+        data += [{**t, "xaxis": f"x{s}", "yaxis": f"y{s}"} for t in _outside_markers(cols, meta, name, kind)]
         # A short y title per row names the layer; the value unit is in the figure title.
         layout[f"yaxis{s}"]["title"] = {"text": name}
     layout[f"xaxis{suffixes[-1]}"]["title"] = {"text": "step"}
@@ -161,8 +208,8 @@ def histogram_at_spec(snapshot: dict | None, meta: dict, kind: str = "act", step
     palette_names = colour_names(meta)
     data = []
     for i, (name, s) in enumerate(zip(names, suffixes, strict=True)):
-        counts = _record(snapshot, kind, name)
-        total = sum(counts) or 1
+        total = sum(_record(snapshot, kind, name)) or 1
+        counts = in_range_counts(snapshot, kind, name)
         lo, hi = meta[_kind(kind)[2]][name]
         owner = name if kind == "act" else param_layer(name)
         # Fractions, not counts: layers differ in size by orders of magnitude but their shapes compare.
@@ -171,12 +218,33 @@ def histogram_at_spec(snapshot: dict | None, meta: dict, kind: str = "act", step
                      "marker": {"color": layer_color(owner, palette_names), "line": {"width": 0}},
                      "hovertemplate": "value %{x:.3g}<br>%{y:.1%} of values<extra>" + name + "</extra>",
                      "xaxis": f"x{s}", "yaxis": f"y{s}"})
+        data += _outside_bars(snapshot, kind, name, (lo, hi), total, s)
         layout[f"yaxis{s}"]["tickformat"] = ".0%"
         if i % cols == 0:
             layout[f"yaxis{s}"]["title"] = {"text": "fraction of values"}
         if i + cols >= len(names):  # the lowest panel of its column
             layout[f"xaxis{s}"]["title"] = {"text": unit}
     return {"data": data, "layout": layout}
+
+
+def _outside_bars(snapshot: dict, kind: str, name: str, edges: tuple[float, float], total: float, s: str) -> list:
+    """Values outside the range as their own labelled bars, one bin width beyond each edge (never in the end bins)."""
+    lo, hi = edges
+    below, above = _outside(snapshot, kind, name)
+    w = (hi - lo) / max(len(_record(snapshot, kind, name)), 1)
+    xs, ys, labels = [], [], []
+    for count, x, label in ((below, lo - 1.5 * w, f"< {lo:.2g}"), (above, hi + 1.5 * w, f"> {hi:.2g}")):
+        if count > 0:
+            xs.append(sig(x))
+            ys.append(sig(count / total, 3))
+            labels.append(label)
+    if not xs:
+        return []
+    return [{"type": "bar", "x": xs, "y": ys, "width": w, "name": f"{name} outside the range", "showlegend": False,
+             "text": labels, "textposition": "outside", "cliponaxis": False,
+             "marker": {"color": OUTSIDE_COLOR, "line": {"width": 0}, "pattern": {"shape": "x", "fgcolor": "white"}},
+             "hovertemplate": "%{y:.1%} of values outside the histogram's range (%{text})<extra>" + name + "</extra>",
+             "xaxis": f"x{s}", "yaxis": f"y{s}"}]
 
 
 def weight_histograms_spec(snapshot: dict | None, meta: dict, step_label: str | None = None,

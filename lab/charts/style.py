@@ -175,33 +175,26 @@ def downsample(xs: Sequence[Any], ys: Sequence[Any], n: int = MAX_POINTS) -> tup
 # ---- layout ------------------------------------------------------------------------
 
 
-def legend_below(height: float, margin: dict, font_size: float) -> float:
-    """The legend's y (paper units) that puts it just under the x-axis title, whatever the figure's height.
-
-    Plotly places legends in plot-area fractions, but tick labels and the axis title take a
-    fixed number of pixels (about 3.7 font sizes), so the offset is converted here.
-    """
-    plot_h = max(height - margin.get("t", 0) - margin.get("b", 0), 60)
-    return round(-3.7 * font_size / plot_h, 3)
-
-
 def layout_style(title: str, x_title: str | None = None, y_title: str | None = None, height: int | None = None,
                  uirevision: str = "chart", hovermode: str | bool = "closest", legend_entries: int = 0) -> dict:
     """The shared title, fonts, margins, legend and uirevision as a plain layout dict (see `style_figure`)."""
     height = height or DEFAULT_HEIGHT
     layout = {
-        "title": {"text": title, "x": 0, "xref": "paper", "xanchor": "left", "font": {"size": TITLE_FONT}},
+        # From the figure's left edge rather than the plot area's: the y-axis margin is room a title needs
+        # in a narrow column.
+        "title": {"text": title, "x": 0, "xref": "container", "xanchor": "left", "pad": {"l": 4},
+                  "font": {"size": TITLE_FONT}},
         "font": {"size": BASE_FONT},
         "height": height,
         "margin": dict(MARGIN),
         "uirevision": uirevision,
         "hovermode": hovermode,
-        # One entry says nothing the title does not. Several go in a horizontal row under the x-axis
-        # title: it never covers data or the title, reads left to right on a projector, and Plotly grows
-        # the bottom margin when the row wraps (a top legend would collide with the title instead).
+        # One entry says nothing the title does not. Several go in a horizontal row at the figure's bottom
+        # edge ("container" coordinates): Plotly then grows the bottom margin by the legend's real height,
+        # however many rows it wraps to, so it stays clear of the x-axis title at every width and font size.
+        # (Placed in plot-area fractions below the axis, it moved onto the title whenever the margin grew.)
         "showlegend": legend_entries > 1,
-        "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": legend_below(height, MARGIN, BASE_FONT),
-                   "yanchor": "top"},
+        "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": 0, "yanchor": "bottom", "yref": "container"},
     }
     if x_title is not None:
         layout["xaxis"] = {"title": {"text": x_title}}
@@ -320,9 +313,6 @@ def presenter_spec(spec: dict, scale: float = 1.5) -> dict:
     layout["margin"] = {k: round(v * scale) for k, v in margin.items() if isinstance(v, int | float)}
     if layout.get("height"):
         layout["height"] = round(layout["height"] * min(scale, 1.5))
-    legend = layout.get("legend", {})
-    if legend.get("y", 1) < 0 and layout.get("height"):
-        legend["y"] = legend_below(layout["height"], layout["margin"], layout["font"]["size"])
     return spec
 
 
