@@ -224,6 +224,12 @@ def shared_manager(settings: Settings | None = None) -> JobManager:
         return _shared
 
 
+def running_manager() -> JobManager | None:
+    """The process-wide JobManager if one is running, else None; never starts one (the live routes use this)."""
+    with _shared_lock:
+        return _shared if _shared is not None and not _shared._closed else None
+
+
 def shutdown_shared() -> None:
     """Shut the process-wide JobManager down if one is running (tests, server exit)."""
     global _shared
