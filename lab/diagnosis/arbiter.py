@@ -2,8 +2,8 @@
 
 A root cause explains its symptoms (units dead after a zero init are the init's doing, not a
 second problem), so a finding explained by another one present is dropped. No two remaining
-hints may suggest different values for the same config field: the one earlier in PRIORITY
-(the deeper cause) wins and the other is dropped, so the lab never says "lower the learning
+hints may suggest different values for the same config field: the one whose evidence appeared
+first (on a tie, the deeper cause in PRIORITY) wins and the other is dropped, so the lab never says "lower the learning
 rate" and "raise it" about one run. A run with no warning gets one "ok" hint saying so.
 """
 
@@ -35,7 +35,7 @@ EXPLAINS: dict[str, tuple[str, ...]] = {
     "no_warmup": ("lr_too_high", *_SYMPTOMS),
     "lr_too_high": _SYMPTOMS,
     "zero_init": (*_SYMPTOMS, "needs_hidden_layer", "too_much_regularization", "mse_loss"),
-    "init_too_large": _SYMPTOMS,
+    "init_too_large": (*_SYMPTOMS, "overfitting"),
     "init_too_small": ("vanishing_gradients", "lr_too_low", "train_longer", "dead_relu"),
     "vanishing_gradients": ("lr_too_low", "train_longer"),
     "mse_loss": ("lr_too_low", "train_longer", "vanishing_gradients"),
@@ -58,7 +58,8 @@ def arbitrate(hints: list[Hint]) -> list[Hint]:
     present = {h.cause for h in hints if h.level in PROBLEM}
     kept = [h for h in hints if not any(h.cause in EXPLAINS.get(c, ()) for c in present - {h.cause})]
     out, fixed = [], {}
-    for h in sorted(kept, key=lambda h: PRIORITY.index(h.cause) if h.cause in PRIORITY else len(PRIORITY)):
+    # Between causes that want one knob set differently, what broke first wins (then the deeper cause).
+    for h in sorted(kept, key=lambda h: (h.step if h.step is not None else 0, _rank(h)[1])):
         clash = h.fix and any(k in fixed and fixed[k] != v for k, v in h.fix.items())
         if clash:
             continue

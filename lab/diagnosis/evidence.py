@@ -83,7 +83,7 @@ class Evidence:
 
     def early_snaps(self) -> list[Snap]:
         """Snapshots of the first steps (the first fifth of the run, at least the first 30 steps)."""
-        horizon = max(EARLY_MIN_STEPS, EARLY_FRACTION * max(self.total_steps, self.last_step))
+        horizon = max(EARLY_MIN_STEPS, EARLY_FRACTION * self.last_step)
         return [s for s in self.snaps if s.step <= horizon] or self.snaps[:1]
 
     def lr_effective(self) -> float:
@@ -160,7 +160,8 @@ def gather(train: list, val: list, snapshots: list, meta: dict, config: dict, su
         status=str(summary.get("status", "")),
         reason=str(summary.get("reason", "")),
         initial_loss=initial if initial is None or isinstance(initial, int | float) else None,
-        total_steps=int(meta.get("total_steps") or summary.get("total_steps") or 0),
+        # The planned length: a run trained "until paused" has a cap far beyond it as total_steps.
+        total_steps=int(meta.get("planned_steps") or meta.get("total_steps") or summary.get("total_steps") or 0),
         train=list(train or []),
         val=[r for r in (val or []) if _finite(r.get("val_loss")) or _finite(r.get("val_acc"))],
         snaps=[_snap(s) for s in sorted(snapshots or [], key=lambda s: s.get("step", 0))],

@@ -20,7 +20,7 @@ RATIO_FAR_TOO_HIGH = 0.1  # a first update that moves weights by a tenth of thei
 RATIO_TOO_LOW = 1e-4  # a whole run below a tenth of the reference barely moves the weights
 FROZEN_RATIO = 1e-6  # weights that no longer change at all
 DEAD_ALL = 0.9  # share of ReLU units off for every example: the layer passes (almost) nothing
-OSC_SWING = 0.3  # relative jump of the validation loss between two evaluations that counts as a swing
+OSC_SWING = 0.1  # a jump of the validation loss between two evaluations of a tenth of the drop it made overall
 OSC_MIN_SWINGS = 3  # swings in the second half of the run, both up and down, to call the loss oscillating
 WARMUP_SHARE = 0.25  # suggested warmup: a quarter of the run
 
@@ -151,11 +151,14 @@ def oscillation(ev: Evidence) -> list[Hint]:
     half = [r for r in ev.val if r["step"] > ev.last_step / 2 and r.get("val_loss") is not None]
     if len(half) < 5 or max(r.get("val_acc", 0.0) for r in ev.val) < ev.chance + 0.3 * (1 - ev.chance):
         return []
+    start = ev.initial_loss if ev.initial_loss is not None else ev.val[0]["val_loss"]
+    drop = start - min(r["val_loss"] for r in ev.val)
+    if not drop > 0:
+        return []
     ups = downs = 0
     first = None
     for a, b in zip(half, half[1:], strict=False):
-        lo = max(min(a["val_loss"], b["val_loss"]), 1e-9)
-        if abs(b["val_loss"] - a["val_loss"]) / lo >= OSC_SWING:
+        if abs(b["val_loss"] - a["val_loss"]) >= OSC_SWING * drop:
             ups += b["val_loss"] > a["val_loss"]
             downs += b["val_loss"] < a["val_loss"]
             first = first or b["step"]
@@ -165,9 +168,10 @@ def oscillation(ev: Evidence) -> list[Hint]:
     fix = lr_fix(c, 1 / 3)
     kind = "adaptive " if c["optimizer"] in ("adam", "adamw", "rmsprop", "adagrad") else ""
     text = (
-        f"In the second half of the run the validation loss jumped by more than {OSC_SWING:.0%} between "
-        f"evaluations {ups + downs} times, up and down. With batches of {c['batch_size']} each gradient is noisy, "
-        f"and the {kind}learning rate ({c['lr']:g}) turns that noise into large steps that kick the weights "
+        f"In the second half of the run the validation loss jumped {ups + downs} times between evaluations, up "
+        f"and down, each time by more than {OSC_SWING:.0%} of all it fell from the start ({drop:.2f}). With "
+        f"batches of {c['batch_size']} each gradient is noisy, and the {kind}learning rate ({c['lr']:g}) turns "
+        "that noise into large steps that kick the weights "
         "around the minimum instead of into it."
     )
     if fix:

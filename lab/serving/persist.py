@@ -10,9 +10,12 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from lab.diagnosis import Hint, diagnose_run, hints_as_dicts
 from lab.engine.callbacks import Callback
 from lab.lifecycle import RunStatus
 from lab.serving.store import RunStore
+
+INPUT_SAMPLE = 10_000  # training examples read once for the input mean and std the diagnosis checks
 
 if TYPE_CHECKING:  # pragma: no cover
     from lab.engine.trainer import Trainer
@@ -30,6 +33,7 @@ class StoreWriter(Callback):
         self._val_step = -1
         self._snap_step = -1
         self._dropped = 0
+        self._inputs: dict | None = None
 
     def on_fit_start(self, trainer: Trainer) -> None:
         """Mark the run as running."""
@@ -73,6 +77,7 @@ class StoreWriter(Callback):
             input_shape=list(trainer.data.input_shape),
             step=trainer.step,
             n_params=trainer.n_params,
+            **self._input_stats(trainer),
         )
         self.store.append(self.run_id, train=train, val=val, snapshots=snaps, dropped=dropped, meta=meta, status=status)
         if train:
@@ -83,7 +88,23 @@ class StoreWriter(Callback):
             self._snap_step = snaps[-1]["step"]
         self._dropped = len(hist.dropped)
 
+    def _input_stats(self, trainer: Trainer) -> dict:
+        """Mean and std of the inputs as the network sees them (after preprocessing), read once per run."""
+        if self._inputs is None:
+            x = trainer.x_train[:INPUT_SAMPLE].double()
+            self._inputs = {"input_mean": float(x.mean()), "input_std": float(x.std())} if x.numel() > 1 else {}
+        return self._inputs
+
     def on_fit_end(self, trainer: Trainer) -> None:
-        """Final flush, then the final status, reason and summary."""
+        """Final flush, then the final status, reason and summary, with the hints of the stored rows."""
         self.flush(trainer)
-        self.store.set_status(self.run_id, trainer.status, trainer.reason, trainer.summary())
+        summary = trainer.summary()
+        row = dict(self.store.get_run(self.run_id) or {}, status=trainer.status, reason=trainer.reason, summary=summary)
+        summary["hints"] = hints_as_dicts(stored_hints(self.store, self.run_id, row))
+        self.store.set_status(self.run_id, trainer.status, trainer.reason, summary)
+
+
+def stored_hints(store: RunStore, run_id: str, row: dict | None = None) -> list[Hint]:
+    """The diagnosis of a run from the rows the store holds: the series every page, feed and CLI reads."""
+    row = row if row is not None else store.get_run(run_id) or {}
+    return diagnose_run(row, store.metrics(run_id, "train"), store.metrics(run_id, "val"), store.snapshots(run_id))
