@@ -68,7 +68,11 @@ def auto_eval_every(steps_per_epoch: int, total_steps: int) -> int:
 
 
 class Trainer:
-    """Builds data, model, optimizer and schedule from a config and trains them with callbacks."""
+    """Builds data, model, optimizer and schedule from a config and trains them with callbacks.
+
+    `data_dir` is the torchvision download cache; the serving side and the CLI pass the
+    `data_dir` setting here (the engine reads no settings), None keeps `default_cache_dir()`.
+    """
 
     def __init__(
         self,
@@ -78,6 +82,7 @@ class Trainer:
         limits: Limits | None = None,
         record: bool | Recorder = True,
         device: str | None = None,
+        data_dir: str | None = None,
     ):
         limits = limits or Limits()
         cfg.validate(limits)
@@ -85,7 +90,7 @@ class Trainer:
         cfg = self.cfg
         self.device = pick_device(device or cfg.device)
         torch.manual_seed(cfg.seed)
-        self.data = data or load_data(cfg, limits=limits)
+        self.data = data or load_data(cfg, cache_dir=data_dir or None, limits=limits)
         d = self.data
         self.x_train, self.y_train = d.x_train.to(self.device), d.y_train.to(self.device)
         if cfg.overfit_batches:

@@ -79,7 +79,9 @@ class JobManager:
                 cfg.to_dict(), owner=owner, label=label, status=RunStatus.QUEUED, process=Owner.current()
             )
             self._owner[run_id] = owner
-            self._pending.append((run_id, {"config": cfg.to_dict(), "paused": paused}))
+            # data_dir travels with the run: the engine reads no settings, and a Ray actor has no settings file.
+            payload = {"config": cfg.to_dict(), "paused": paused, "data_dir": self.settings.data_dir}
+            self._pending.append((run_id, payload))
             self._dispatch()
         return run_id
 

@@ -29,7 +29,7 @@ class Settings:
     """Everything an operator may tune; defaults suit one laptop."""
 
     store: str = ""  # SQLite file for runs ('' = TRAINING_LAB_STORE or ~/.local/share/training_lab/runs.db)
-    data_dir: str = ""  # download cache for torchvision datasets ('' = library default)
+    data_dir: str = ""  # torchvision download cache, passed to each Trainer ('' = ~/.cache/training_lab/data)
     workers: int = 0  # training worker processes (0 = one per CPU core)
     threads_per_worker: int = 0  # torch threads in each worker (0 = cores // workers, at least 1)
     slice_seconds: float = 0.05  # a worker steps each of its runs this long before moving to the next

@@ -102,7 +102,7 @@ def serve(
                 if op == "start":
                     cfg = RunConfig.from_dict(arg["config"], limits)
                     writer = StoreWriter(store, run_id)
-                    trainer = Trainer(cfg, callbacks=[writer], limits=limits)
+                    trainer = Trainer(cfg, callbacks=[writer], limits=limits, data_dir=arg.get("data_dir"))
                     runs[run_id] = {"trainer": trainer, "writer": writer, "paused": bool(arg.get("paused"))}
                     if arg.get("paused"):
                         store.set_status(run_id, RunStatus.PAUSED)

@@ -21,13 +21,16 @@ from typing import Any
 
 # The same guard (and lock) the job manager uses; two separate locks could restore the wrong __main__.
 from lab.serving.executors.local import plain_main as _plain_main
+from lab.serving.settings import load_settings
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, data_dir: str = "") -> None:
     """Pin torch to a few threads and yield the CPU: the training workers need the cores more."""
+    if data_dir:  # the workflow functions call load_data themselves: give them the setting the engine falls back to
+        os.environ["TRAINING_LAB_DATA_DIR"] = data_dir
     # Lower priority: its jobs are short page helpers, while live training runs are what students
     # watch; its torch import at server start (a few seconds of CPU) should not slow their first Start.
     try:
@@ -71,7 +74,10 @@ def pool() -> ProcessPoolExecutor:
         if _pool is None:
             threads = 1
             _pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=mp.get_context("spawn"), initializer=_init_worker, initargs=(threads,)
+                max_workers=1,
+                mp_context=mp.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(threads, load_settings().data_dir),
             )
             with _plain_main():  # the pool starts its process on the first submit
                 _pool.submit(_ping)
