@@ -11,7 +11,7 @@ from lab.charts.style import presenter_spec
 from lab.config import FIELDS, ConfigError, RunConfig, field_type, parse_text
 from lab.lifecycle import RunStatus
 from lab.serving.live.feed import feed_for
-from lab.ui import controls, runs
+from lab.ui import controls, overview, runs
 from lab.ui.common import get_jobs, get_settings, get_store, presenter_mode
 from lab.ui.live_chart import feed_spec, live_chart, live_hints, live_status, live_waiter
 from lab.ui.live_routes import LAYERS_PATH
@@ -255,15 +255,20 @@ def layers(a: runs.RunView, b: runs.RunView | None, interval_s: float) -> None:
     kept current from its route without rerunning this script (lab/serving/live/layers.py)."""
     ids = [v.run_id for v in (a, b) if v is not None]
     presenter = presenter_mode()
-    payload = feed_for(get_jobs()).layers_payload(ids, presenter)
+    focus = overview.focused_layer()
+    payload = feed_for(get_jobs()).layers_payload(ids, presenter, focus)
     active = any(v is not None and v.active for v in (a, b))
-    feed = feed_spec(ids, presenter, interval_s, active, LAYERS_PATH) if active else None
+    feed = feed_spec(ids, presenter, interval_s, active, LAYERS_PATH, focus) if active else None
     version, figs = payload["version"], payload["figures"]
-    left, right = st.columns([1.2, 1])
-    with left:
+    if "probe" in figs:  # a decision boundary or filters beside the hints; an MLP on images has neither
+        left, right = st.columns([1.2, 1])
+        with left:
+            live_hints(payload["hints"], "hints", feed, version)
+        with right:
+            live_chart(figs["probe"], "probe", feed, version)
+    else:
         live_hints(payload["hints"], "hints", feed, version)
-    with right:
-        live_chart(figs["probe"], "probe", feed, version)
+    overview.network_overview(figs["overview"], feed, version)
     for cols, names in (
         (st.columns(2), ("act_hist", "grad_hist")),
         (st.columns(3), ("update_ratio", "dead_saturated", "layer_stats")),

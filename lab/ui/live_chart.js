@@ -42,11 +42,22 @@ function draw(plot) {
     .then(loadPlotly)
     .then((Plotly) => {
       const layout = Object.assign({}, next.figure.layout, { autosize: true });
-      return Plotly.react(plot, next.figure.data, layout, next.config);
+      return Plotly.react(plot, next.figure.data, layout, next.config).then(() => bindPick(plot));
     })
     .catch((error) => {
       plot.textContent = "Chart unavailable: " + error.message;
     });
+}
+
+function bindPick(plot) {
+  // A pickable chart (the network overview) sends the clicked point's customdata back to Python as the
+  // `pick` trigger; bound once per plot, it always calls the latest render's setter.
+  if (!plot.__pick || plot.__pickBound || !plot.on) return;
+  plot.__pickBound = true;
+  plot.on("plotly_click", (event) => {
+    const point = event && event.points && event.points[0];
+    if (point && plot.__pick) plot.__pick(point.customdata === undefined ? point.x : point.customdata);
+  });
 }
 
 function visible(el) {
@@ -199,6 +210,7 @@ export default function (component) {
     }
     parentElement.appendChild(el);
   }
+  if (data.pickable) el.__pick = (value) => setTriggerValue("pick", value);
   if (kind === "status") {
     showStatus(el, data.runs, data.mine || []);
   } else if (kind === "hints") {

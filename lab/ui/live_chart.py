@@ -68,13 +68,14 @@ def _feed_data(feed: dict | None, version: str) -> dict:
     return {"feed": feed, "version": version} if feed else {}
 
 
-def live_chart(fig, key: str, feed: dict | None = None, version: str = "") -> None:
+def live_chart(fig, key: str, feed: dict | None = None, version: str = "", pickable: bool = False):
     """Draw a Plotly figure (object, spec dict or JSON text) under a stable key; later calls update it in place.
 
     With `feed` (see `feed_spec`), the chart then polls the server's live route for newer
     versions of itself between Streamlit runs. Pages memoize figures that only change
     with a new snapshot; the JSON of such a figure is memoized here too (by identity), so
-    an unchanged chart costs neither serialization nor a redraw.
+    an unchanged chart costs neither serialization nor a redraw. With `pickable`, a click on
+    a point reruns the page and this call returns the point's `customdata` (else None).
     """
     ensure_plotly_bundle()
     if isinstance(fig, str):
@@ -88,7 +89,13 @@ def live_chart(fig, key: str, feed: dict | None = None, version: str = "") -> No
             text = figure_json(fig)
             cache[key] = (fig, text)
     data = {"figure": text, "config": CONFIG, "name": key, **_feed_data(feed, version)}
-    _mount(key=key, data=data, width="stretch", height="content")
+    if not pickable:
+        _mount(key=key, data=data, width="stretch", height="content")
+        return None
+    result = _mount(
+        key=key, data={**data, "pickable": True}, width="stretch", height="content", on_pick_change=lambda: None
+    )
+    return getattr(result, "pick", None)
 
 
 def live_status(runs: list[dict], mine: list[bool], key: str, feed: dict | None = None, version: str = "") -> None:
@@ -117,7 +124,14 @@ def live_hints(hints: list[dict], key: str, feed: dict | None = None, version: s
     _mount(key=key, data=data, width="stretch", height="content")
 
 
-def feed_spec(run_ids: list[str], presenter: bool, interval_s: float, active: bool, path: str = FEED_PATH) -> dict:
+def feed_spec(
+    run_ids: list[str],
+    presenter: bool,
+    interval_s: float,
+    active: bool,
+    path: str = FEED_PATH,
+    focus: str | None = None,
+) -> dict:
     """What a live component needs to poll a live route: its URL, the poll interval and whether to poll at all."""
-    query = urlencode({"runs": ",".join(run_ids), "presenter": int(presenter)})
+    query = urlencode({"runs": ",".join(run_ids), "presenter": int(presenter), **({"focus": focus} if focus else {})})
     return {"url": f"{path.lstrip('/')}?{query}", "interval_ms": round(interval_s * 1000), "active": active}

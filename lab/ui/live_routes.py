@@ -53,7 +53,7 @@ def curves(request: Request) -> Response:
 
 
 def layers(request: Request) -> Response:
-    """GET ?runs=a[,b]&presenter=0|1&since=<version>[&focus=<layer>]: hints and per-layer charts as JSON (400 on error)."""
+    """GET ?runs=a[,b]&presenter=0|1&since=<version>[&focus=<layer>]: hints and per-layer charts (400 on error)."""
     return _answer(request, LiveFeed.poll_layers, with_focus=True)
 
 

@@ -115,18 +115,26 @@ class LiveFeed:
         """The per-layer payload's version, read from the store only when it moved."""
         return self._layer_state(run_ids)[0]
 
-    def layers_payload(self, run_ids: Sequence[str], presenter: bool = False) -> dict:
-        """Run A's hints and every per-layer chart (lab.serving.live.layers.build_layers), cached per version."""
-        return self._layers_payload(run_ids, presenter, *self._layer_state(run_ids))
+    def layers_payload(self, run_ids: Sequence[str], presenter: bool = False, focus: str | None = None) -> dict:
+        """Run A's hints and every per-layer chart (lab.serving.live.layers.build_layers), cached per version.
+
+        `focus`: the layer picked in the network overview (the charts then show it alone or highlighted).
+        """
+        return self._layers_payload(run_ids, presenter, *self._layer_state(run_ids), focus)
 
     def _layers_payload(
-        self, run_ids: Sequence[str], presenter: bool, version: str, histories: list[RunHistory] | None
+        self,
+        run_ids: Sequence[str],
+        presenter: bool,
+        version: str,
+        histories: list[RunHistory] | None,
+        focus: str | None = None,
     ) -> dict:
         def build() -> dict:  # the histories just read, when the version moved; else (rarely) read them now
             held = histories or self._histories(run_ids, snapshots=True)
-            return build_layers(held, presenter, layer_version(held))
+            return build_layers(held, presenter, layer_version(held), focus)
 
-        return self._cached(("layers", tuple(run_ids), presenter), version, build)
+        return self._cached(("layers", tuple(run_ids), presenter, focus), version, build)
 
     def _layer_state(self, run_ids: Sequence[str]) -> tuple[str, list[RunHistory] | None]:
         """(layer version, the histories read to compute it), or (version, None) when nothing was written since."""
@@ -143,12 +151,14 @@ class LiveFeed:
             self._layer_versions[key] = (base, version)
         return version, histories
 
-    def poll_layers(self, run_ids: Sequence[str], presenter: bool = False, since: str = "") -> str:
+    def poll_layers(
+        self, run_ids: Sequence[str], presenter: bool = False, since: str = "", focus: str | None = None
+    ) -> str:
         """The per-layer payload as JSON text, or 'unchanged' when `since` is still current."""
         version, histories = self._layer_state(run_ids)
         if since and since == version:
             return _unchanged(version, _active(version))
-        p = self._layers_payload(run_ids, presenter, version, histories)
+        p = self._layers_payload(run_ids, presenter, version, histories, focus)
         return _splice(p, ("version", "active", "total_steps", "hints"), p["figures"])
 
     def _cached(self, key: tuple, version: str, build: Callable[[], dict]) -> dict:

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from lab import registry
 from lab.charts import live as charts
+from lab.charts.overview import dim_others, focus_meta, overview_spec
 from lab.charts.style import figure_json, presenter_spec
 from lab.diagnosis import diagnose_run
 from lab.serving.run_history import RunHistory
 
 LEVEL_ICON = {"bad": "🛑", "warn": "⚠️", "info": "ℹ️", "ok": "✅"}
 CHARTS = (
+    "overview",
     "probe",
     "act_hist",
     "grad_hist",
@@ -47,38 +50,56 @@ def run_hints(h: RunHistory) -> list[dict]:
     return [{"level": x.level, "icon": LEVEL_ICON.get(x.level, ""), "topic": x.topic, "text": x.text} for x in hints]
 
 
-def probe_spec(h: RunHistory) -> dict:
-    """The chart beside the hints: the decision boundary (2D data), first-layer filters (CNN), else layer stats."""
-    meta, snaps = h.meta, h.snapshots
-    last = snaps[-1] if snaps else None
-    if "grid" in meta or (last and "boundary" in last):
-        return charts.boundary_spec(meta, last)
-    if h.row.get("config", {}).get("model") == "cnn" or (last and "filters" in last):
-        return charts.filters_spec(last)
-    return charts.layer_stats_spec(snaps, meta)
+def probe_kind(h: RunHistory) -> str | None:
+    """'boundary' (2D data), 'filters' (CNN) or None: what the chart beside the hints shows, known from the config."""
+    cfg, last = h.row.get("config", {}), h.snapshots[-1] if h.snapshots else None
+    if "grid" in h.meta or cfg.get("dataset") in registry.TOY_2D_DATASETS or (last and "boundary" in last):
+        return "boundary"
+    if cfg.get("model") == "cnn" or (last and "filters" in last):
+        return "filters"
+    return None  # an MLP on images has no probe; the layer statistics are drawn once, in their own row
 
 
-def layer_specs(a: RunHistory, b: RunHistory | None = None) -> dict[str, dict]:
-    """Every per-layer chart spec of run A (the update ratio overlays B's), keyed as CHARTS."""
+def probe_spec(h: RunHistory) -> dict | None:
+    """The chart beside the hints: the decision boundary (2D data) or first-layer filters (CNN); None otherwise."""
+    last = h.snapshots[-1] if h.snapshots else None
+    kind = probe_kind(h)
+    if kind == "boundary":
+        return charts.boundary_spec(h.meta, last)
+    return charts.filters_spec(last) if kind == "filters" else None
+
+
+def layer_specs(a: RunHistory, b: RunHistory | None = None, focus: str | None = None) -> dict[str, dict]:
+    """Every per-layer chart spec of run A (the update ratio overlays B's), keyed as CHARTS ('probe' only if any).
+
+    `focus`: a layer picked in the overview; the histograms then show that layer alone and the
+    line and bar charts fade the other layers.
+    """
     meta, snaps = a.meta, a.snapshots
+    if focus not in meta.get("layers", []) and not any(p.startswith(f"{focus}.") for p in meta.get("params", [])):
+        focus = None  # a stale pick (another run's layer) shows everything
+    narrow = focus_meta(meta, focus) if focus else meta
+    fade = (lambda spec: dim_others(spec, focus)) if focus else (lambda spec: spec)
     last = snaps[-1] if snaps else None
     step = f"step {last['step']}" if last else None
-    return {
-        "probe": probe_spec(a),
-        "act_hist": charts.histogram_grid_spec(snaps, meta, "act"),
-        "grad_hist": charts.histogram_grid_spec(snaps, meta, "grad_w"),
-        "update_ratio": charts.update_ratio_spec(snaps, meta, compare=b.snapshots if b else None),
-        "dead_saturated": charts.dead_saturated_spec(snaps, meta),
-        "layer_stats": charts.layer_stats_spec(snaps, meta),
-        "timeline_act": charts.histogram_at_spec(last, meta, "act", step),
-        "timeline_weights": charts.weight_histograms_spec(last, meta),
+    specs = {
+        "overview": overview_spec(snaps, meta, focus),
+        "act_hist": charts.histogram_grid_spec(snaps, narrow, "act"),
+        "grad_hist": charts.histogram_grid_spec(snaps, narrow, "grad_w"),
+        "update_ratio": fade(charts.update_ratio_spec(snaps, meta, compare=b.snapshots if b else None)),
+        "dead_saturated": fade(charts.dead_saturated_spec(snaps, meta)),
+        "layer_stats": fade(charts.layer_stats_spec(snaps, meta)),
+        "timeline_act": charts.histogram_at_spec(last, narrow, "act", step),
+        "timeline_weights": charts.weight_histograms_spec(last, narrow),
     }
+    probe = probe_spec(a)
+    return specs if probe is None else {"probe": probe, **specs}
 
 
-def build_layers(histories: Sequence[RunHistory], presenter: bool, version: str) -> dict:
+def build_layers(histories: Sequence[RunHistory], presenter: bool, version: str, focus: str | None = None) -> dict:
     """The payload: version, active, run A's hints and every chart as Plotly JSON text."""
     a = histories[0]
-    specs = layer_specs(a, histories[1] if len(histories) > 1 else None)
+    specs = layer_specs(a, histories[1] if len(histories) > 1 else None, focus)
     if presenter:
         specs = {name: presenter_spec(spec) for name, spec in specs.items()}
     return {
