@@ -29,6 +29,11 @@ def _components(at: AppTest, name: str) -> dict[str, dict]:
     }
 
 
+def _shares(at: AppTest) -> dict[str, dict]:
+    """The Share bar's buttons by id ('run', 'settings')."""
+    return {b["id"]: b for b in _components(at, "training_lab.share")["share"]["buttons"]}
+
+
 def _app(**params) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=90)
     for k, v in params.items():
@@ -44,15 +49,15 @@ def _store():
 
 def test_share_links_carry_settings_and_run_but_never_the_token():
     at = _app(epochs="2000", lr="0.05", seed="7")
-    assert _components(at, "training_lab.share")["share_run"]["enabled"] is False  # no run yet
+    assert _shares(at)["run"]["enabled"] is False  # no run yet
     at.button(key="btn_start").click().run()
     run_id, token = at.session_state["run"], at.session_state["_owner"]
-    shares = _components(at, "training_lab.share")
-    run_link = parse_qs(shares["share_run"]["query"])
+    shares = _shares(at)
+    run_link = parse_qs(shares["run"]["query"])
     assert run_link["run"] == [run_id] and run_link["lr"] == ["0.05"] and run_link["seed"] == ["7"]
-    settings_link = parse_qs(shares["share_settings"]["query"])
+    settings_link = parse_qs(shares["settings"]["query"])
     assert "run" not in settings_link and settings_link["epochs"] == ["2000"] and settings_link["seed"] == ["7"]
-    for text in (shares["share_run"]["query"], shares["share_settings"]["query"]):
+    for text in (shares["run"]["query"], shares["settings"]["query"]):
         assert token not in text and "tok" not in parse_qs(text)
     assert token not in dict(at.query_params).values() and "tok" not in dict(at.query_params)
     # The token goes to the browser's cookie instead (the hidden identity component writes it).

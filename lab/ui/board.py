@@ -131,7 +131,8 @@ def board(room: str) -> None:
     descending = c2.toggle("Descending", value=True, key="board_desc")
     rows = logic.sort_rows(rows, key, descending)
     active = sum(r.status in ("queued", "running", "paused") for r in rows)
-    st.caption(f"{len(rows)} run(s) in room {room}, {active} active. Open any run read-only from its row.")
+    names = ", ".join(sorted({r.who for r in rows}))
+    st.caption(f"{len(rows)} run(s) in room {room} ({names}), {active} active. Open any run read-only from its row.")
     st.dataframe(
         _frame(rows),
         key="board_table",

@@ -37,42 +37,51 @@ function copyText(text) {
 }
 
 export default function ({ data, parentElement }) {
-  let box = parentElement.querySelector(":scope > .tl-share");
-  if (!box) {
-    box = document.createElement("div");
-    box.className = "tl-share";
-    box.innerHTML = '<button type="button"></button><p class="tl-share-note"></p>' +
+  let bar = parentElement.querySelector(":scope > .tl-share");
+  if (!bar) {
+    bar = document.createElement("div");
+    bar.className = "tl-share";
+    bar.innerHTML = '<div class="tl-share-buttons"></div><p class="tl-share-note"></p>' +
       '<input class="tl-share-link" readonly hidden aria-label="shared link">';
-    parentElement.appendChild(box);
-    const [button, note, link] = [box.querySelector("button"), box.querySelector("p"), box.querySelector("input")];
-    button.addEventListener("click", () => {
-      const d = box.__data;
-      const url = new URL(location.pathname + (d.query ? "?" + d.query : ""), location.origin).href;
-      link.value = url;
-      copyText(url).then((ok) => {
-        note.textContent = ok ? d.note : d.manual;
-        link.hidden = false;
-        if (!ok) link.select();
-      });
-    });
+    parentElement.appendChild(bar);
   }
-  box.__data = data;
-  const button = box.querySelector("button");
-  button.textContent = data.label;
-  button.title = data.help;
-  button.disabled = !data.enabled;
+  const [row, note, link] = [bar.querySelector("div"), bar.querySelector("p"), bar.querySelector("input")];
+  bar.__data = data;
+  data.buttons.forEach((spec, i) => {
+    let button = row.children[i];
+    if (!button) {
+      button = document.createElement("button");
+      button.type = "button";
+      button.addEventListener("click", () => {
+        const b = bar.__data.buttons[i];
+        const url = new URL(location.pathname + (b.query ? "?" + b.query : ""), location.origin).href;
+        link.value = url;
+        copyText(url).then((ok) => {
+          note.textContent = ok ? b.note : bar.__data.manual;
+          link.hidden = false;
+          if (!ok) link.select();
+        });
+      });
+      row.appendChild(button);
+    }
+    button.textContent = spec.label;
+    button.title = spec.help;
+    button.disabled = !spec.enabled;
+  });
 }
 """
 _CSS = """
-.tl-share button { width: 100%; min-height: 2.5rem; padding: 0.25rem 0.75rem; cursor: pointer;
+.tl-share-buttons { display: flex; gap: 0.75rem; }
+.tl-share button { min-height: 2.5rem; padding: 0.25rem 1.25rem; cursor: pointer;
   border: 1px solid var(--st-border-color, #D5DAE5); border-radius: var(--st-button-radius, 0.5rem);
-  background: var(--st-secondary-background-color, #F0F2F6); color: inherit; font: inherit; }
+  background: var(--st-background-color, #FFFFFF); color: inherit; font: inherit; }
+.tl-share button:hover:enabled { border-color: var(--st-primary-color, #0072B2); }
 .tl-share button:disabled { cursor: not-allowed; opacity: 0.5; }
-.tl-share-note { margin: 0.3rem 0 0.2rem; font-size: 0.875rem; }
+.tl-share-note { margin: 0.4rem 0 0.2rem; font-size: 0.875rem; }
 .tl-share-note:empty { display: none; }
-.tl-share-link { width: 100%; font-size: 0.8rem; }
+.tl-share-link { width: 100%; max-width: 48rem; font-size: 0.8rem; }
 """
-_button = st.components.v2.component("training_lab.share", js=_JS, css=_CSS, isolate_styles=False)
+_bar = st.components.v2.component("training_lab.share", js=_JS, css=_CSS, isolate_styles=False)
 
 
 def link_query(cfg: RunConfig, lesson: str = "", **run_ids: str) -> str:
@@ -93,33 +102,27 @@ def share_row(cfg: RunConfig | None) -> None:
     a, b = runs.view_for("run"), runs.view_for("cmp")
     lesson = st.session_state.get("lesson", "")
     run_cfg = _run_config(a) if a is not None else None
-    c1, c2, _ = st.columns([1, 1, 5])
-    with c1:
-        query = link_query(run_cfg, lesson, run=a.run_id, cmp=b.run_id if b else "") if run_cfg else ""
-        _button(
-            key="share_run",
-            data={
-                "label": "🔗 Share",
-                "query": query,
-                "enabled": bool(query),
-                "note": RUN_NOTE,
-                "manual": MANUAL_NOTE,
-                "help": "Copy a read-only link to this run: viewers see it live and can fork it, not control it.",
-            },
-        )
-    with c2:
-        base = run_cfg or cfg
-        _button(
-            key="share_settings",
-            data={
-                "label": "🔗 Share settings",
-                "query": link_query(base, lesson) if base else "",
-                "enabled": base is not None,
-                "note": SETTINGS_NOTE,
-                "manual": MANUAL_NOTE,
-                "help": "Copy a link that reproduces these settings and seed, without the run.",
-            },
-        )
+    run_query = link_query(run_cfg, lesson, run=a.run_id, cmp=b.run_id if b else "") if run_cfg else ""
+    base = run_cfg or cfg
+    buttons = [
+        {
+            "id": "run",
+            "label": "Share",
+            "query": run_query,
+            "enabled": bool(run_query),
+            "note": RUN_NOTE,
+            "help": "Copy a read-only link to this run: viewers see it live and can fork it, not control it.",
+        },
+        {
+            "id": "settings",
+            "label": "Share settings",
+            "query": link_query(base, lesson) if base else "",
+            "enabled": base is not None,
+            "note": SETTINGS_NOTE,
+            "help": "Copy a link that reproduces these settings and seed, without the run.",
+        },
+    ]
+    _bar(key="share", data={"buttons": buttons, "manual": MANUAL_NOTE})
 
 
 def _on_fork() -> None:
