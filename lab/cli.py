@@ -40,6 +40,9 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--json", action="store_true", help="print one JSON object with the results on stdout")
     t.add_argument("--store", help="SQLite run store (default: settings / TRAINING_LAB_STORE)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument(
+        "--fix", action="store_true", help="then train once more with the first warning's suggested fix and compare"
+    )
 
     s = sub.add_parser("init-stats", help="activation statistics of a deep untrained network")
     s.add_argument("--depth", type=int, default=10)
@@ -136,7 +139,7 @@ def cmd_train(args) -> int:
     if not args.quiet:
         callbacks.append(ProgressBar())
     try:
-        trainer = Trainer(cfg, callbacks=callbacks, limits=settings.limits, data_dir=settings.data_dir)
+        trainer = Trainer(cfg, callbacks=callbacks, limits=settings.limits)
     except Exception as e:
         store.set_status(run_id, RunStatus.FAILED, str(e))
         raise
@@ -144,8 +147,19 @@ def cmd_train(args) -> int:
         trainer.fit()
     except KeyboardInterrupt:
         trainer.stop_now(RunStatus.STOPPED, "interrupted with Ctrl-C")
-    summary = {"run_id": run_id, **trainer.summary()}
-    if args.json:
+    # The stored summary: its hints are the diagnosis of the stored rows, the series every page reads.
+    summary = {"run_id": run_id, **((store.get_run(run_id) or {}).get("summary") or trainer.summary())}
+    if getattr(args, "fix", False):
+        return _train_fix(args, summary)
+    if getattr(args, "collect", None) is not None:
+        args.collect.append(summary)
+        return 0
+    _print_summary(summary, args.json)
+    return 0
+
+
+def _print_summary(summary: dict, as_json: bool) -> None:
+    if as_json:
         print(json.dumps(summary, default=_json_default))
     else:
         for k in (
@@ -162,6 +176,29 @@ def cmd_train(args) -> int:
             print(f"{k:>13}: {summary[k]}")
         for h in summary.get("hints", []):
             print(f"  [{h['level']}] {h['text']}")
+
+
+def _train_fix(args, before: dict) -> int:
+    """Train the same config (and seed) with the first warning's fix; report both runs and a verdict."""
+    from lab.diagnosis.verdict import fix_verdict
+
+    hint = next((h for h in before.get("hints", []) if h["level"] in ("bad", "warn") and h.get("try")), None)
+    out = {"before": before, "try": None, "cause": None, "after": None, "verdict": "No warning carries a fix."}
+    if hint is not None:
+        fix = hint["try"]
+        sets = [f"{k}={json.dumps(v) if isinstance(v, bool) else v}" for k, v in fix.items()]
+        again = argparse.Namespace(**{**vars(args), "set": [*args.set, *sets], "fix": False, "collect": []})
+        cmd_train(again)
+        after = again.collect[0]
+        out.update({"try": fix, "cause": hint["cause"], "after": after, "verdict": fix_verdict(before, after, fix)})
+    if args.json:
+        print(json.dumps(out, default=_json_default))
+    else:
+        for title in ("before", "after"):
+            if out[title] is not None:
+                print(f"--- {title}" + (f" ({out['cause']}: {out['try']})" if title == "after" else ""))
+                _print_summary(out[title], False)
+        print(out["verdict"])
     return 0
 
 

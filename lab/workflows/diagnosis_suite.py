@@ -7,7 +7,6 @@ with the first warning's fix and says whether it helped.
 
 from __future__ import annotations
 
-import math
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from lab.config import RunConfig
 from lab.diagnosis import Hint, diagnose_run
 from lab.diagnosis.arbiter import PROBLEM
 from lab.diagnosis.scenarios import Scenario
+from lab.diagnosis.verdict import fix_helped
 from lab.engine.trainer import Trainer
 from lab.serving.persist import StoreWriter
 from lab.serving.store import RunStore
@@ -58,20 +58,10 @@ def run(s: Scenario) -> Outcome:
     return train(RunConfig.from_dict(s.config))
 
 
-def helped(before: dict, after: dict) -> bool:
-    """True when the fixed run did better: it completed where the first diverged, or validated more accurately."""
-    if before.get("status") == "diverged":
-        return after.get("status") != "diverged"
-    a, b = before.get("val_acc"), after.get("val_acc")
-    if a is None or b is None or not math.isfinite(b):
-        return False
-    return b > a + 0.005
-
-
 def check_fix(outcome: Outcome) -> tuple[dict | None, Outcome | None, bool]:
     """Train once more with the first warning's fix: (fix, the fixed run, whether it helped)."""
     fix = outcome.first_fix
     if not fix:
         return None, None, False
     after = train(outcome.config.replace(**fix))
-    return fix, after, helped(outcome.summary, after.summary)
+    return fix, after, fix_helped(outcome.summary, after.summary)
