@@ -103,3 +103,17 @@ def test_room_code_tags_runs_and_a_bad_code_says_what_is_allowed():
     alone = _app(epochs="2")  # a browser that joined no room: its runs stay off every board
     alone.button(key="btn_start").click().run()
     assert _store().get_run(alone.session_state["run"])["room"] == ""
+
+
+def test_workflow_pages_keep_the_token_out_of_the_url():
+    compare = str(Path(PAGE).with_name("compare.py"))
+    old = AppTest.from_file(compare, default_timeout=60)
+    old.query_params["tok"] = "an-old-link-token-0001"
+    old.run()
+    assert not old.exception
+    assert old.session_state["_owner"] == "an-old-link-token-0001"  # the old link still works for its owner
+    assert "tok" not in old.query_params
+    fresh = AppTest.from_file(compare, default_timeout=60).run()
+    assert "tok" not in fresh.query_params and fresh.session_state["_owner"] != "an-old-link-token-0001"
+    cookies = _components(fresh, "training_lab.identity")["tl_identity"]["cookies"]
+    assert cookies[OWNER_COOKIE] == fresh.session_state["_owner"]

@@ -9,9 +9,13 @@ run handling and a dashboard; each module keeps one concept:
 - live_chart: the mounted Plotly/status/hints component fed by the live routes (live_routes.py,
   which is plain Starlette and imports no streamlit)
 - workflows: state, polling and run views shared by the workflow pages
+- identity: the owner token and class room kept in cookies (never the URL), the Train page's Class box
+- share: Share / Share settings links, and the read-only viewer's Fork
+- board: the class board (a room's runs live, sortable, overlaid)
+- owner_routes: `owner_only` for any HTTP route that could change a run (plain Starlette)
 - serve: `python -m lab.ui.serve`, which warms the job manager and then runs `streamlit run app.py`
 
-Seven modules import streamlit, all under this package: splitting by concept keeps each one
+The modules that import streamlit all live under this package: splitting by concept keeps each one
 small, and the boundary the design cares about (the engine, lab/charts and the workers never
 import streamlit) holds.
 """
