@@ -48,3 +48,14 @@ def test_focus_narrows_the_histograms_and_a_stale_focus_is_ignored(mlp):
     assert [t["name"] for t in heatmaps] == [first]
     assert focused["overview"]["layout"]["meta"]["focus"] == first
     assert layer_specs(mlp, focus="conv9") == layer_specs(mlp)
+
+
+def test_status_line_images_per_second_is_the_median_of_recent_windows():
+    from lab.serving.live.feed import status_text, steady_rate
+
+    rows = [{"step": i, "images_per_s": 10_000 + i} for i in range(20)]
+    rows[17]["images_per_s"] = 126  # a window in which the worker trained another run
+    assert 10_000 < steady_rate(rows) < 10_020
+    row = {"status": "running", "meta": {"step": 20, "total_steps": 40}}
+    assert "126" not in status_text(row, rows, [])[0] and "images/s" in status_text(row, rows, [])[0]
+    assert steady_rate([]) == 0.0

@@ -36,6 +36,7 @@ MAX_RUNS = 2  # run A and its comparison run B
 MAX_TRACKED = 128  # runs whose history is held in memory (least recently polled are dropped first)
 RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what lab.serving.store.new_run_id can mint (and tests' own ids)
 CHARTS = ("loss", "accuracy", "lr")
+RATE_WINDOW = 15  # train rows whose images/s the status line takes the median of
 
 
 class FeedError(ValueError):
@@ -53,6 +54,17 @@ def parse_run_ids(text: str) -> list[str]:
     return ids
 
 
+def steady_rate(train: Sequence[dict], window: int = RATE_WINDOW) -> float:
+    """Images/s of a run as a steady figure: the median over its last `window` train rows.
+
+    The trainer measures each half-second of wall time, so a window in which the worker turned
+    to another run, evaluated or paused reads as a slump (126 against 10,411 images/s for one
+    config); the median of recent windows ignores those without lagging behind a real change.
+    """
+    rates = sorted(r for row in train[-window:] if (r := row.get("images_per_s")))
+    return rates[len(rates) // 2] if rates else 0.0
+
+
 def status_text(row: dict, train: list, val: list, queue_position: int = 0) -> tuple[str, float]:
     """The status line of one run ('running · step 120/600 · val acc 81.0% · ...') and its progress 0..1."""
     meta = row.get("meta", {})
@@ -62,7 +74,7 @@ def status_text(row: dict, train: list, val: list, queue_position: int = 0) -> t
     parts = [status, f"step {step}/{total}"]
     if val:
         parts.append(f"val acc {val[-1]['val_acc']:.1%}")
-    ips = train[-1].get("images_per_s") if train else 0
+    ips = steady_rate(train)
     if ips:
         parts.append(f"{ips:,.0f} images/s")
     if queue_position:
