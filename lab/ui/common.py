@@ -51,7 +51,7 @@ def presenter_mode() -> bool:
 PRESENTER_CSS = """
 <style>
 section[data-testid="stSidebar"] {display: none;}
-[data-testid="stAppViewContainer"] .block-container {max-width: 100%; padding: 1rem 2rem;}
+[data-testid="stAppViewContainer"] .block-container {max-width: 100%; padding: 5rem 2rem 2rem;}
 html, body, [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li {font-size: 1.35rem;}
 h1 {font-size: 3rem !important;} h2, h3 {font-size: 2.1rem !important;}
 .presenter-hide {display: none;}

@@ -149,7 +149,6 @@ def run_buttons(cfg: RunConfig | None) -> None:
         disabled=cfg is None or bool(mine_active),
         key="btn_start",
         width="stretch",
-        help="Train the current settings from scratch.",
         on_click=_on_start,
     )
     if a is not None and a.status == RunStatus.PAUSED:
