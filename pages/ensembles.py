@@ -6,9 +6,9 @@ from lab.charts import ensembles as charts
 from lab.ui import workflows as wf
 from lab.ui.common import chart
 from lab.workflows import ensemble_stats as es
+from lab.workflows import ensembles as ens  # runs in the offload pool (see README: where work runs)
 
 POLL_SECONDS = 0.5
-WORKER = "lab.workflows.ensembles"  # run through runner.call so this page never imports torch
 SETUPS = {"demo": "Demo setup for each part", "mine": "My settings (Train page, editable in the sidebar)"}
 
 
@@ -23,7 +23,7 @@ def seeds(cfg) -> None:
     active = wf.poll(keys)[2]
     if c3.button("Train the members", key="ens_seed_start", disabled=active):
         for i, key in enumerate(es.member_keys(n)):
-            wf.start_call(key, f"{WORKER}:train_member", cfg.to_dict(), first + i)
+            wf.start_task(key, ens.train_member, cfg.to_dict(), first + i)
         st.session_state["ens_started"] = n
         st.rerun()
 
@@ -59,7 +59,7 @@ def snapshots(cfg) -> None:
     per = int(c2.number_input("epochs per cycle", 1, 10, 2, key="ens_epc"))
     state, result, error = wf.task("ens_snap")
     if c3.button("Run the cyclic schedule", key="ens_snap_start", disabled=state == "running"):
-        wf.start_call("ens_snap", f"{WORKER}:snapshot_run", cfg.to_dict(), cycles, per)
+        wf.start_task("ens_snap", ens.snapshot_run, cfg.to_dict(), cycles, per)
         st.rerun()
 
     @st.fragment(run_every=POLL_SECONDS if state == "running" else None)
@@ -101,7 +101,7 @@ def averaging(cfg) -> None:
         start = int(c2.number_input("average after epoch", 0, *es.swa_start_choices(cfg.epochs), key="ens_swa_start"))
     state, _, _ = wf.task("ens_avg")
     if c3.button("Train with averaging", key="ens_avg_start", disabled=state == "running"):
-        wf.start_call("ens_avg", f"{WORKER}:averaging_run", cfg.to_dict(), mode, decay, start)
+        wf.start_task("ens_avg", ens.averaging_run, cfg.to_dict(), mode, decay, start)
         st.rerun()
 
     @st.fragment(run_every=POLL_SECONDS if state == "running" else None)

@@ -8,9 +8,9 @@ from lab.ui import workflows as wf
 from lab.ui.common import chart, get_jobs, get_settings
 from lab.workflows import distributed_report as dr
 from lab.workflows import large_batch as lb
+from lab.workflows.distributed import data_parallel_check  # runs in the offload pool
 
 POLL_SECONDS = 0.5
-DP_WORKER = "lab.workflows.distributed:data_parallel_check"  # called by name: this page never imports torch
 DP_REPEATS = 20  # timed repetitions of the compute and the all-reduce (medians are reported)
 SETUPS = {"demo": "Demo setup (digits, MLP, SGD + momentum)", "mine": "My settings (Train page, in the sidebar)"}
 
@@ -98,7 +98,7 @@ def data_parallel(cfg) -> None:
     steps = int(c2.number_input("DDP steps", 1, 50, 5, key="dp_steps"))
     state, _, _ = wf.task("dp")
     if c3.button("Run on two processes", key="dp_start", disabled=state == "running"):
-        wf.start_call("dp", DP_WORKER, cfg.to_dict(), batch, steps, DP_REPEATS)
+        wf.start_task("dp", data_parallel_check, cfg.to_dict(), batch, steps, DP_REPEATS)
         st.rerun()
 
     @st.fragment(run_every=POLL_SECONDS if state == "running" else None)

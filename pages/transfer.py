@@ -6,9 +6,9 @@ from lab.charts import transfer as charts
 from lab.ui import workflows as wf
 from lab.ui.common import chart
 from lab.workflows import transfer_info as ti
+from lab.workflows.transfer import run_strategy  # runs in the offload pool
 
 POLL_SECONDS = 0.5
-WORKER = "lab.workflows.transfer:run_strategy"  # called by name: this page never imports torch
 
 
 def backbone_card() -> bool:
@@ -104,7 +104,7 @@ def render() -> None:
     active = wf.poll([f"tr_{k}" for k in st.session_state.get("tr_started", [])])[2]
     if st.button("Train the strategies", key="tr_start", disabled=active or not chosen):
         for k in chosen:
-            wf.start_call(f"tr_{k}", WORKER, k, **kw)
+            wf.start_task(f"tr_{k}", run_strategy, k, **kw)
         st.session_state["tr_started"] = chosen
         st.rerun()
 

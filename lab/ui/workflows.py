@@ -16,7 +16,7 @@ from lab.config import ConfigError, RunConfig
 from lab.serving.jobs import CapacityError
 from lab.ui import controls, identity, runs
 from lab.ui.common import chart, get_jobs, get_settings, get_store, owner_token, presenter_mode
-from lab.workflows import offload, runner, search_results, search_space, search_store
+from lab.workflows import offload, search_results, search_space, search_store
 from lab.workflows import search as search_mod
 
 POLL_SECONDS = 0.5
@@ -106,11 +106,6 @@ def run_series(name: str, run_id: str) -> live.RunSeries:
 def start_task(key: str, fn, *args, **kwargs) -> None:
     """Run fn(*args, **kwargs) in the worker; the page reads it back with task(key)."""
     st.session_state[key] = {"future": offload.submit(fn, *args, **kwargs), "result": None, "error": ""}
-
-
-def start_call(key: str, target: str, *args, **kwargs) -> None:
-    """Run the workflow function named 'lab.workflows.<module>:<function>' in the worker (no torch import here)."""
-    start_task(key, runner.call, target, *args, **kwargs)
 
 
 def task(key: str) -> tuple[str, object, str]:
