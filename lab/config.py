@@ -160,6 +160,12 @@ class RunConfig:
     )
     record_every: int = _f(0, "Run", "Record layer statistics every this many steps (0 = automatic).", 0, 1_000_000)
     device: str = _f("auto", "Run", "Where to train.")
+    # Full speed unless asked: the CLI, the workflows and every Trainer() call keep today's pace; the Train
+    # page asks for `watch` (lab/ui/dashboard.py). The pace changes when steps happen, never what they compute.
+    speed: str = _f("max", "Run", "watch: paced to follow (about 20 s for a default run); fast: 4x watch; max: full.")
+    until_paused: bool = _f(
+        False, "Run", "Keep training epoch after epoch until Pause or Stop (up to the server's step limit)."
+    )
 
     def __post_init__(self) -> None:
         # Python callers write lr=1 or aug_rotate=15; store such ints as the float the field declares.

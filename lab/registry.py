@@ -119,6 +119,12 @@ DEVICES = _options(
     ("cuda", "CUDA", "The first GPU (fails if there is none)."),
 )
 
+SPEEDS = _options(
+    ("watch", "Watch", "Paced so a person can follow: a run of the default size takes about 20 s."),
+    ("fast", "Fast", "Four times the watch pace."),
+    ("max", "Max", "As fast as the machine allows."),
+)
+
 # Every option set by the config field that selects from it.
 CHOICES: dict[str, dict[str, Option]] = {
     "dataset": DATASETS,
@@ -131,4 +137,5 @@ CHOICES: dict[str, dict[str, Option]] = {
     "optimizer": OPTIMIZERS,
     "schedule": SCHEDULES,
     "device": DEVICES,
+    "speed": SPEEDS,
 }

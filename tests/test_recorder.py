@@ -110,7 +110,7 @@ def test_history_is_bounded():
     tr.fit()
     h = tr.history
     assert len(h.snapshots) <= 8 and len(h.train) <= 17
-    assert h.snapshots[0]["step"] == 1 and h.snapshots[-1]["step"] > 200 - 2 * rec.every
+    assert h.snapshots[0]["step"] == 1 and h.snapshots[-1]["step"] > 200 - 2 * rec.cadence.every
     assert len(h.dropped) + len(h.snapshots) > 8
     # the bucketed loss keeps the mean of the steps it covers: compare the overall mean two ways
     assert h.train[-1]["step"] == 200
@@ -166,7 +166,7 @@ def test_adaptive_cost_counts_callbacks_after_the_recorder():
 
     tr = Trainer(RunConfig(**TINY, max_steps=40), callbacks=[SlowDecorator()]).fit()
     assert len(tr.history.snapshots) >= 3
-    assert tr.recorder._record_cost >= 0.02  # the estimate inside on_batch_end alone would miss the sleep
+    assert tr.recorder.cadence.record_cost >= 0.02  # the estimate inside on_batch_end alone would miss the sleep
 
 
 def test_count_correct_matches_one_batch_at_a_time():

@@ -10,7 +10,7 @@ Design:
   time, so every active run makes progress (fair sharing instead of first come,
   first served). Runs go to the worker with the fewest active runs.
 - Workers write everything to the RunStore (SQLite); pages read the store. The
-  manager only sends small commands (start, pause, resume, step, stop) and listens
+  manager only sends small commands (start, pause, resume, step, speed, stop) and listens
   for "ended" events: the manager itself imports no torch (its workers do).
 - A monitor thread polls the executor's events, notices a dead worker (e.g. kill -9,
   ray.kill), marks its runs `failed` with the reason, and starts a replacement.
@@ -96,6 +96,10 @@ class JobManager:
     def step(self, run_id: str, n: int | str = 1) -> None:
         """Advance a paused run by n steps, or to the end of its epoch with n='epoch'."""
         self._send(run_id, "step", n)
+
+    def speed(self, run_id: str, speed: str) -> None:
+        """Change a run's Speed (watch, fast, max) while it trains."""
+        self._send(run_id, "speed", speed)
 
     def stop(self, run_id: str) -> None:
         """Stop a run (queued runs are removed from the queue)."""

@@ -5,18 +5,31 @@ queue-like source, reports events to a sink and writes history to a store-like
 object, so the same loop runs in a local worker process (mp queues, the real
 SQLite store) and in a Ray actor (a thread-safe queue, a buffer the manager drains).
 
-Commands are `(op, run_id, arg)` with op in start, pause, resume, step, stop, quit.
+Commands are `(op, run_id, arg)` with op in start, pause, resume, step, speed, stop, quit.
 Events are `("ready", wid, None, pid)` once warm and `("ended", wid, run_id, status)`.
+
+A paced run (Speed `watch` or `fast`, lab/engine/pace.py) costs no CPU between its steps:
+when no run is due, the loop waits on the command queue until the next one is, so a
+command still takes effect at once and other runs keep their turns.
 """
 
 from __future__ import annotations
 
 import os
 import queue
-from typing import Any, Protocol
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lab.config import Limits, RunConfig
+from lab.engine.pace import Pacer
 from lab.lifecycle import IllegalTransition, RunStatus
+
+if TYPE_CHECKING:  # pragma: no cover  (the web process imports this module; torch stays out of it)
+    from lab.engine.trainer import Trainer
+    from lab.serving.persist import StoreWriter
+
+IDLE_WAIT = 0.2  # seconds the loop waits for a command when no run is due (also the longest paced wait)
 
 
 class CommandSource(Protocol):
@@ -52,6 +65,136 @@ def safe_reason(e: BaseException) -> str:
     return f"{type(e).__name__}: {text}"[:300]
 
 
+@dataclass
+class Run:
+    """One run a worker holds: its trainer, its store writer, its pace and whether it is paused."""
+
+    trainer: Trainer
+    writer: StoreWriter
+    pacer: Pacer
+    paused: bool = False
+
+
+class Worker:
+    """The runs of one worker, with one method per command; `serve` feeds it commands and time."""
+
+    def __init__(self, wid: int, events: EventSink, store: RunWrites, slice_seconds: float, limits: Limits):
+        self.wid, self.events, self.store = wid, events, store
+        self.slice_seconds, self.limits = slice_seconds, limits
+        self.runs: dict[str, Run] = {}
+
+    # ---- commands ------------------------------------------------------------------------
+
+    def handle(self, cmd: tuple) -> bool:
+        """Apply one `(op, run_id, arg)` command; False once told to quit."""
+        op, run_id, arg = cmd
+        if op == "quit":
+            self.quit()
+            return False
+        try:
+            if op == "start":
+                self.start(run_id, arg)
+            elif run_id in self.runs:
+                run = self.runs[run_id]
+                if op in ("step", "speed"):
+                    getattr(self, op)(run, arg)
+                elif op in ("pause", "resume", "stop"):
+                    getattr(self, op)(run)
+                if run.trainer.done:
+                    self.end(run_id)
+        except Exception as e:  # one bad run must never take the worker down
+            self.fail(run_id, e)
+        return True
+
+    def start(self, run_id: str, arg: dict) -> None:
+        """Build the run's trainer (paused when asked: the page's Step before Start)."""
+        from lab.engine.trainer import Trainer
+        from lab.serving.persist import StoreWriter
+
+        cfg = RunConfig.from_dict(arg["config"], self.limits)
+        writer = StoreWriter(self.store, run_id)
+        trainer = Trainer(cfg, callbacks=[writer], limits=self.limits, data_dir=arg.get("data_dir"))
+        paused = bool(arg.get("paused"))
+        self.runs[run_id] = Run(trainer, writer, Pacer(trainer.steps_per_second, time.monotonic()), paused)
+        if paused:
+            self.store.set_status(run_id, RunStatus.PAUSED)
+
+    def pause(self, run: Run) -> None:
+        """Stop taking turns; the page sees exactly where it stopped."""
+        run.paused = True
+        run.writer.flush(run.trainer, status=RunStatus.PAUSED)
+
+    def resume(self, run: Run) -> None:
+        """Take turns again, at the run's pace from now (nothing owed from the pause)."""
+        run.paused = False
+        run.pacer.restart(time.monotonic())
+        self.store.set_status(run.writer.run_id, RunStatus.RUNNING)
+
+    def step(self, run: Run, arg: int | str) -> None:
+        """Advance a paused run by `arg` steps, or to the end of its epoch for 'epoch'."""
+        tr = run.trainer
+        if arg == "epoch":
+            tr.advance_epoch()
+        else:
+            tr.advance(int(arg))
+        if not tr.done:
+            run.writer.flush(tr, status=RunStatus.PAUSED)
+
+    def speed(self, run: Run, arg: str) -> None:
+        """Change the run's Speed while it trains (its next step keeps the new pace)."""
+        run.trainer.set_speed(arg)
+        run.pacer.set_rate(run.trainer.steps_per_second, time.monotonic())
+
+    def stop(self, run: Run) -> None:
+        """End the run now."""
+        run.trainer.stop_now(RunStatus.STOPPED, "stopped by the user")
+
+    def quit(self) -> None:
+        """The server shuts down: every held run ends interrupted."""
+        for run in self.runs.values():
+            run.trainer.stop_now(RunStatus.INTERRUPTED, "the server shut down")
+
+    # ---- training ------------------------------------------------------------------------
+
+    def wait(self, now: float) -> float:
+        """Seconds the loop may wait for a command before some run is due (0.0: one is due now)."""
+        waits = [r.pacer.wait(now) for r in self.runs.values() if not r.paused]
+        return min(min(waits, default=IDLE_WAIT), IDLE_WAIT)
+
+    def train(self) -> None:
+        """Give each due run its turn: up to `slice_seconds`, and no more steps than its pace allows."""
+        for run_id, run in list(self.runs.items()):
+            if run.paused:
+                continue
+            n = run.pacer.owed(time.monotonic())
+            if n == 0:
+                continue
+            tr = run.trainer
+            try:
+                run.pacer.took(tr.advance(n, max_seconds=self.slice_seconds), time.monotonic())
+                if not tr.done:
+                    run.writer.flush_if_due(tr)  # the slice's steps reach the page now
+            except Exception as e:
+                self.fail(run_id, e)
+                continue
+            if tr.done:
+                self.end(run_id)
+
+    def end(self, run_id: str) -> None:
+        """Report a run that ended and let it go."""
+        run = self.runs.pop(run_id)
+        self.events.put(("ended", self.wid, run_id, run.trainer.status))
+
+    def fail(self, run_id: str, e: BaseException) -> None:
+        """Mark a run failed with the error's reason and let it go."""
+        try:
+            self.store.set_status(run_id, RunStatus.FAILED, safe_reason(e))
+        except IllegalTransition:  # it had already ended (the error came after its final write): keep that
+            pass
+        self.runs.pop(run_id, None)
+        self.events.put(("ended", self.wid, run_id, RunStatus.FAILED))
+
+
 def serve(
     wid: int,
     commands: CommandSource,
@@ -62,85 +205,30 @@ def serve(
     warm: bool = True,
 ) -> None:
     """Run the worker loop until a `quit` command or a closed command source."""
-    from lab.engine.trainer import Trainer
-    from lab.serving.persist import StoreWriter
     from lab.serving.runtime import prepare_training_process
 
-    runs: dict[str, dict] = {}  # run_id -> {"trainer", "writer", "paused"}
+    worker = Worker(wid, events, store, slice_seconds, limits)
     if warm:
         warm_up()
     prepare_training_process()  # after the imports and the warm-up: see lab/serving/runtime.py
     events.put(("ready", wid, None, os.getpid()))
-
-    def end(run_id: str) -> None:
-        entry = runs.pop(run_id)
-        events.put(("ended", wid, run_id, entry["trainer"].status))
-
-    def fail(run_id: str, e: BaseException) -> None:
-        try:
-            store.set_status(run_id, RunStatus.FAILED, safe_reason(e))
-        except IllegalTransition:  # it had already ended (the error came after its final write): keep that
-            pass
-        runs.pop(run_id, None)
-        events.put(("ended", wid, run_id, RunStatus.FAILED))
-
     while True:
-        runnable = [r for r, e in runs.items() if not e["paused"]]
+        # Wait on the queue, not in time.sleep: a paced run's idle time must still hear Pause or Stop at once.
+        wait = worker.wait(time.monotonic())
         try:
-            cmd = commands.get_nowait() if runnable else commands.get(timeout=0.2)
+            cmd = commands.get(timeout=wait) if wait > 0 else commands.get_nowait()
         except queue.Empty:
             cmd = None
         except (EOFError, OSError):
             return
         while cmd is not None:
-            op, run_id, arg = cmd
-            if op == "quit":
-                for rid in list(runs):
-                    runs[rid]["trainer"].stop_now(RunStatus.INTERRUPTED, "the server shut down")
+            if not worker.handle(cmd):
                 return
-            try:
-                if op == "start":
-                    cfg = RunConfig.from_dict(arg["config"], limits)
-                    writer = StoreWriter(store, run_id)
-                    trainer = Trainer(cfg, callbacks=[writer], limits=limits, data_dir=arg.get("data_dir"))
-                    runs[run_id] = {"trainer": trainer, "writer": writer, "paused": bool(arg.get("paused"))}
-                    if arg.get("paused"):
-                        store.set_status(run_id, RunStatus.PAUSED)
-                elif run_id in runs:
-                    entry = runs[run_id]
-                    tr = entry["trainer"]
-                    if op == "pause":
-                        entry["paused"] = True
-                        entry["writer"].flush(tr, status=RunStatus.PAUSED)  # the page sees exactly where it stopped
-                    elif op == "resume":
-                        entry["paused"] = False
-                        store.set_status(run_id, RunStatus.RUNNING)
-                    elif op == "step":
-                        n = tr.steps_per_epoch - tr.batch_in_epoch if arg == "epoch" else int(arg)
-                        tr.advance(n)
-                        if not tr.done:
-                            entry["writer"].flush(tr, status=RunStatus.PAUSED)
-                    elif op == "stop":
-                        tr.stop_now(RunStatus.STOPPED, "stopped by the user")
-                    if tr.done:
-                        end(run_id)
-            except Exception as e:  # one bad run must never take the worker down
-                fail(run_id, e)
             try:
                 cmd = commands.get_nowait()
             except queue.Empty:
                 cmd = None
-        for run_id in [r for r, e in runs.items() if not e["paused"]]:
-            tr = runs[run_id]["trainer"]
-            try:
-                tr.advance(10**9, max_seconds=slice_seconds)
-                if not tr.done:
-                    runs[run_id]["writer"].flush_if_due(tr)  # the slice's steps reach the page now
-            except Exception as e:
-                fail(run_id, e)
-                continue
-            if tr.done:
-                end(run_id)
+        worker.train()
 
 
 def set_threads(threads: int) -> None:

@@ -9,6 +9,8 @@ weights before and after the optimizer step. Each figure is reduced to a small t
 where it arises and all of them reach Python in one `.tolist()` at the end of the
 step; nothing keeps a tensor beyond the step.
 
+Which steps record is the `Cadence`'s call (lab/engine/recording/cadence.py): a fixed
+`every`, or adaptive within a budget that a paced run raises to use its idle time.
 History stays bounded: train rows are bucketed by `lab.engine.recording.history.TrainRows`, and
 snapshots are thinned (every other one dropped, the cadence doubled) when they exceed
 `max_snapshots`. The reductions themselves live in `lab.engine.recording.tensor_stats`.
@@ -16,7 +18,6 @@ snapshots are thinned (every other one dropped, the cadence doubled) when they e
 
 from __future__ import annotations
 
-import math
 import time
 from typing import TYPE_CHECKING
 
@@ -24,13 +25,14 @@ import torch
 
 from lab import registry
 from lab.engine.callbacks import Callback
+from lab.engine.recording.cadence import MIN_SNAPSHOTS, Cadence
 from lab.engine.recording.history import History, TrainRows
 from lab.engine.recording.tensor_stats import ACT_HEAD, ParamTable, act_range, act_stats, out_grad_std
 
 if TYPE_CHECKING:  # pragma: no cover
     from lab.engine.trainer import Trainer
 
-MIN_SNAPSHOTS = 30  # adaptive cadence never spaces records so far apart that a run gets fewer
+__all__ = ["MIN_SNAPSHOTS", "Recorder"]
 
 
 class Recorder(Callback):
@@ -39,14 +41,9 @@ class Recorder(Callback):
     def __init__(
         self, every: int = 0, bins: int = 40, max_snapshots: int = 300, max_points: int = 1000, budget: float = 0.005
     ):
-        self.fixed_every = every
-        self.every = every or 1
         self.bins = bins
         self.max_snapshots = max_snapshots
-        self.budget = budget  # adaptive mode: recording may cost this share of training time (0.5%: the
-        # whole lab loop must stay within 5% of a plain loop, and MIN_SNAPSHOTS keeps short runs detailed)
-        self.probe_gap = 10  # adaptive mode: steps between the first records, before costs are known
-        self._total_steps = 0
+        self.cadence = Cadence(every, budget, max_snapshots)
         self.history = History()
         self._rows = TrainRows(self.history, max_points)
         self._handles: list = []
@@ -58,11 +55,7 @@ class Recorder(Callback):
         self._w0: torch.Tensor | None = None  # flattened weights before the optimizer step
         self._g: torch.Tensor | None = None  # flattened gradients as backward left them (before clipping)
         self._table: ParamTable | None = None  # parameter sizes and histogram edges, fixed at the first record
-        self._next_record = 0
-        self._record_cost = 0.0
-        self._step_cost = 0.0
         self._t0 = 0.0
-        self._n_records = 0
         self._last_record: tuple[int, float] | None = None  # (step, start time) of a record awaiting its full cost
 
     # ---- lifecycle -------------------------------------------------------------
@@ -70,7 +63,7 @@ class Recorder(Callback):
     def on_fit_start(self, trainer: Trainer) -> None:
         """Register one forward hook per tap; describe layers and parameters in meta."""
         model = trainer.model
-        self._total_steps = trainer.total_steps
+        self.cadence.planned_steps = getattr(trainer, "planned_steps", trainer.total_steps)
         taps = getattr(model, "taps", {})
         kinds = getattr(model, "tap_kinds", {})
         self._kinds = dict(kinds)
@@ -137,7 +130,8 @@ class Recorder(Callback):
         """Switch the hooks on for recording steps only."""
         if self._last_record is not None:
             self._settle_record_cost(trainer, time.perf_counter())
-        self._active = trainer.model.training and trainer.step >= self._next_record
+        self.cadence.set_period(getattr(trainer, "step_period", 0.0))
+        self._active = trainer.model.training and self.cadence.due(trainer.step)
         if self._active:
             self._acts, self._grad_std = {}, {}
             self._attach_hooks()
@@ -177,7 +171,7 @@ class Recorder(Callback):
         self._rows.add(trainer)
         step_time = time.perf_counter() - self._t0
         if not self._active:
-            self._step_cost = step_time if self._step_cost == 0 else 0.9 * self._step_cost + 0.1 * step_time
+            self.cadence.plain_step(step_time)
             return
         t_rec = time.perf_counter()
         self.remove_hooks()
@@ -219,10 +213,9 @@ class Recorder(Callback):
         self._active = False
         self.history.snapshots.append(snap)
         self._thin_snapshots()
-        self._record_cost = (time.perf_counter() - t_rec) + max(0.0, step_time - self._step_cost)
-        self._n_records += 1
+        cost = (time.perf_counter() - t_rec) + max(0.0, step_time - self.cadence.step_cost)
         self._last_record = (trainer.step, self._t0)
-        self._schedule_next(trainer.step)
+        self.cadence.recorded(trainer.step, cost)
 
     def _settle_record_cost(self, trainer: Trainer, now: float) -> None:
         """At the step after a record: its whole cost, callbacks after the recorder (the model probe) included.
@@ -233,24 +226,8 @@ class Recorder(Callback):
         """
         step, start = self._last_record
         self._last_record = None
-        if self.fixed_every or self._n_records < 2 or trainer.last_eval.get("step") == step:
-            return  # the first record's gap is the probe gap, whatever it cost
-        self._record_cost = max(0.0, now - start - self._step_cost)
-        self._schedule_next(step)
-
-    def _schedule_next(self, step: int) -> None:
-        if self.fixed_every:
-            self._next_record = step - 1 + self.every  # steps 1, 1+k, 1+2k, ... (step counts from 1)
-            return
-        # Adaptive: the steps between two records must pay for one record within the budget.
-        # The first record carries one-time costs (edges, lazy init), so it only sets a probe gap.
-        if self._n_records == 1 or self._step_cost <= 0:
-            gap = self.probe_gap
-        else:
-            gap = math.ceil(self._record_cost / (self.budget * self._step_cost))
-        # ...but never so sparse that a run shows fewer than about 30 snapshots.
-        gap = min(gap, max(self.probe_gap, self._total_steps // MIN_SNAPSHOTS))
-        self._next_record = step - 1 + max(gap, self.every)
+        if trainer.last_eval.get("step") != step:
+            self.cadence.settle(step, now - start - self.cadence.step_cost)
 
     def _thin_snapshots(self) -> None:
         snaps = self.history.snapshots
@@ -262,7 +239,7 @@ class Recorder(Callback):
         kept_steps = {s["step"] for s in keep}
         self.history.dropped.extend(s["step"] for s in snaps if s["step"] not in kept_steps)
         self.history.snapshots = keep
-        self.every *= 2  # future snapshots at the thinned density
+        self.cadence.thinned()  # future snapshots at the thinned density
 
     def on_eval_end(self, trainer: Trainer) -> None:
         """Append the evaluation row."""
