@@ -1,20 +1,19 @@
-"""Home page: what Training Lab is, where to start, and the lessons."""
+"""Home page: one Start that opens a running demo, then the lessons and the rest of the lab."""
 
 import streamlit as st
 
+from lab.ui import first_contact
 from lab.ui.controls import lessons
 
 
 def render() -> None:
-    """Welcome text, the way in, and one link per lesson."""
+    """One Start that opens a running demo, then the lessons and the rest of the lab."""
     st.title("Training Lab")
-    st.markdown(
-        "Training Lab lets you train small neural networks and watch, in your browser, what happens "
-        "inside them while they learn. Choose a dataset, a model and the training settings, press Start, "
-        "and follow the loss curves, the layer statistics and the hints as they update. "
-        "Every experiment runs in seconds on an ordinary laptop CPU, so you can change one thing and try again."
+    st.caption(
+        "Train small neural networks and watch, in your browser, what happens inside them while they learn: "
+        "loss curves, every layer's health and plain-language hints. Every experiment runs in seconds on a laptop CPU."
     )
-    st.page_link("pages/train.py", label="Open the live lab", icon=":material/science:")
+    first_contact.start_box()
     st.subheader("Lessons")
     st.caption("Each lesson sets up a scenario in the live lab and says what to look for.")
     for lesson_id, lesson in lessons().items():
