@@ -7,6 +7,7 @@ import torch
 
 from lab import registry
 from lab.config import RunConfig
+from lab.diagnosis import diagnose
 from lab.engine.callbacks import EVENTS, Callback, check_event
 from lab.engine.trainer import Trainer, overfit_config
 
@@ -119,7 +120,9 @@ def test_divergence_ends_cleanly():
     tr = _train(optimizer="sgd", lr=10.0, init="large_normal", max_steps=200, epochs=100, depth=3, width=64)
     assert tr.status == "diverged"
     assert "loss" in tr.reason and tr.step < 200
-    assert tr.summary()["hints"][0]["level"] == "bad"
+    h = tr.history
+    hints = diagnose(h.train, h.val, h.snapshots, dict(h.meta, n_classes=10), tr.cfg.to_dict(), tr.summary())
+    assert hints[0].level == "bad" and hints[0].cause == "lr_too_high"
 
 
 def test_stop_request_from_a_callback():

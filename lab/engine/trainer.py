@@ -17,13 +17,11 @@ import torch
 import torch.nn.functional as F
 
 from lab.config import Limits, RunConfig
-from lab.diagnosis import diagnose, hints_as_dicts
 from lab.engine.augment import make_augment
 from lab.engine.callbacks import Callback, DivergenceGuard, EarlyStopping, check_event
 from lab.engine.data import DataBundle, load_data
 from lab.engine.models import build_model
 from lab.engine.optim import LRSchedule, make_optimizer
-from lab.engine.pace import Pacer, steps_per_second
 from lab.engine.recording.history import count_correct
 from lab.engine.recording.probes import ModelProbe
 from lab.engine.recording.recorder import Recorder
@@ -103,12 +101,8 @@ class Trainer:
         # drop_last: every step sees a full batch, so batch-norm statistics and step sizes stay comparable.
         self.steps_per_epoch = max(1, self.n_train // self.batch_size)
         total = cfg.epochs * self.steps_per_epoch
-        # The planned length sets the pace, the evaluations and the recording; a run until paused
-        # trains on past it, epoch after epoch, until Pause or Stop or the server's step limit.
-        self.planned_steps = min(total, cfg.max_steps) if cfg.max_steps else total
-        limits.check_steps(self.planned_steps)
-        self.total_steps = max(limits.max_steps, self.planned_steps) if cfg.until_paused else self.planned_steps
-        self.speed = cfg.speed
+        self.total_steps = min(total, cfg.max_steps) if cfg.max_steps else total
+        limits.check_steps(self.total_steps)
 
         torch.manual_seed(cfg.seed)
         self.model = build_model(cfg, d.input_shape, d.n_classes)  # initialized (cfg.init) by build_model
@@ -120,7 +114,7 @@ class Trainer:
         self.opt = make_optimizer(self.model.parameters(), cfg)
         self.sched = LRSchedule(self.opt, cfg, self.total_steps)
         self.augment = make_augment(cfg, d.input_shape, d.n_classes, preprocessor=d.preprocessor)
-        self.eval_every = cfg.eval_every or auto_eval_every(self.steps_per_epoch, self.planned_steps)
+        self.eval_every = cfg.eval_every or auto_eval_every(self.steps_per_epoch, self.total_steps)
         self.gen = torch.Generator().manual_seed(cfg.seed)  # shuffling, independent of model RNG use
 
         if isinstance(record, Recorder):
@@ -176,22 +170,6 @@ class Trainer:
         return count_correct([self.logits], [self.target])[0] / max(len(self.logits), 1)
 
     @property
-    def steps_per_second(self) -> float:
-        """The pace this run's Speed allows (lab/engine/pace.py), 0.0 when unpaced."""
-        return steps_per_second(self.speed, self.planned_steps)
-
-    @property
-    def step_period(self) -> float:
-        """Wall seconds per step at this pace (0.0 when unpaced): the recorder fills the idle part."""
-        rate = self.steps_per_second
-        return 1.0 / rate if rate > 0 else 0.0
-
-    def set_speed(self, speed: str) -> None:
-        """Change the pace while the run trains (the recorder follows at its next step)."""
-        steps_per_second(speed, self.planned_steps)  # raises ValueError for an unknown name
-        self.speed = speed
-
-    @property
     def done(self) -> bool:
         """True once the run has ended for any reason."""
         return self.status in FINAL
@@ -217,13 +195,9 @@ class Trainer:
         self._finish()
 
     def fit(self) -> Trainer:
-        """Train until the end, a stop request, early stopping or divergence (sleeping between steps when paced)."""
-        pacer = Pacer(self.steps_per_second, time.monotonic())
+        """Train until the end, a stop request, early stopping or divergence."""
         while not self.done:
-            time.sleep(pacer.wait(time.monotonic()))  # a blocking call anyway: nothing else to serve here
-            now = time.monotonic()
-            pacer.set_rate(self.steps_per_second, now)
-            pacer.took(self.advance(min(pacer.owed(now), self.total_steps)), time.monotonic())
+            self.advance(self.total_steps)
         return self
 
     def advance(self, n: int = 1, max_seconds: float | None = None) -> int:
@@ -243,8 +217,7 @@ class Trainer:
             done += 1
             self.train_seconds = base_seconds + time.perf_counter() - t_start
             if self._stop is None and self.step >= self.total_steps:
-                done_why = "reached the server's step limit" if self.cfg.until_paused else "finished"
-                self._stop = (RunStatus.COMPLETED, f"{done_why} {self.total_steps} steps")
+                self._stop = (RunStatus.COMPLETED, f"finished {self.total_steps} steps")
             if self._stop is not None:
                 self._finish()
             elif t_end is not None and time.perf_counter() >= t_end:
@@ -281,7 +254,7 @@ class Trainer:
         return self.last_eval
 
     def summary(self) -> dict:
-        """The final figures of the run (what the CLI prints with --json)."""
+        """The final figures of the run; the StoreWriter adds the hints, diagnosed from the stored rows."""
         ev = self.last_eval or {}
         out = {
             "status": self.status,
@@ -300,12 +273,6 @@ class Trainer:
             "train_seconds": self.train_seconds,
             "batch_size": self.batch_size,
         }
-        h = self.history
-        if h is not None:
-            hints = diagnose(
-                h.train, h.val, h.snapshots, dict(h.meta, n_classes=self.data.n_classes), self.cfg.to_dict(), out
-            )
-            out["hints"] = hints_as_dicts(hints)
         return out
 
     # ---- the loop ----------------------------------------------------------------
