@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lab.ui import common, controls, dashboard, identity, runs, share
+from lab.ui import common, controls, dashboard, identity, pace, runs, share
 
 
 def render() -> None:
@@ -10,12 +10,13 @@ def render() -> None:
     settings = common.get_settings()
     common.get_jobs()  # first view starts the workers warming up
     controls.init_state(settings.limits)
+    pace.current()  # Speed and Run until paused from the URL, its problems reported with the others'
     runs.attach_from_url()
     identity.keep()  # the owner token in a cookie, never in the address bar
     common.apply_presenter_css()
     with st.sidebar:
         dashboard.lesson_picker()
-        cfg = controls.draw_controls(settings.limits)
+        cfg = controls.draw_controls(settings.limits, skip=pace.FIELDS)  # Speed sits by the run buttons
         identity.class_box()
         st.toggle(
             "Presenter mode",
@@ -44,6 +45,7 @@ def render() -> None:
         cmp=st.session_state.get("cmp", ""),
         lesson=st.session_state.get("lesson", ""),
         present="1" if common.presenter_mode() else "",
+        **pace.query(),
     )
 
 

@@ -22,7 +22,9 @@ from lab import registry
 from lab.config import FIELDS, GROUPS, ConfigError, Limits, RunConfig, field_type, parse_text
 
 LESSONS_DIR = Path(__file__).resolve().parents[2] / "assets" / "lessons"
-RESERVED_PARAMS = ("run", "cmp", "tok", "present", "lesson")  # URL keys that are not config fields
+# URL keys the controls do not read: not config fields, or (speed, until_paused) the Train page's own
+# pace settings, which lab/ui/pace.py reads so that the workflow pages keep full speed.
+RESERVED_PARAMS = ("run", "cmp", "tok", "present", "lesson", "speed", "until_paused")
 
 # Fields that only matter for some setups; hidden otherwise (their values are kept).
 ONLY_FOR: dict[str, Any] = {
@@ -152,15 +154,18 @@ def _widget(name: str, cfg: dict) -> None:
 
 
 def draw_controls(
-    limits: Limits | None = None, groups: tuple[str, ...] = GROUPS, expanded: tuple[str, ...] = ("Data", "Model")
+    limits: Limits | None = None,
+    groups: tuple[str, ...] = GROUPS,
+    expanded: tuple[str, ...] = ("Data", "Model"),
+    skip: tuple[str, ...] = (),
 ) -> RunConfig | None:
-    """All config widgets, grouped in expanders; returns the valid config or None (errors shown in place)."""
+    """Config widgets (all but `skip`) in expanders by group; the valid config or None (errors shown in place)."""
     cfg: dict = st.session_state["cfg"]
     slots = {}
     for group in groups:
         with st.expander(group, expanded=group in expanded):
             for f in fields(RunConfig):
-                if f.metadata["group"] != group:
+                if f.metadata["group"] != group or f.name in skip:
                     continue
                 show = ONLY_FOR.get(f.name)
                 if show is None or show(cfg):

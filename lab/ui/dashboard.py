@@ -11,7 +11,7 @@ from lab.charts.style import presenter_spec
 from lab.config import FIELDS, ConfigError, RunConfig, field_type, parse_text
 from lab.lifecycle import RunStatus
 from lab.serving.live.feed import feed_for
-from lab.ui import controls, overview, runs
+from lab.ui import controls, overview, pace, runs
 from lab.ui.common import get_jobs, get_settings, get_store, presenter_mode
 from lab.ui.live_chart import feed_spec, live_chart, live_hints, live_status, live_waiter
 from lab.ui.live_routes import LAYERS_PATH
@@ -87,9 +87,9 @@ def compare_box(cfg: RunConfig | None, busy: bool) -> None:
 
 
 def _current_config() -> RunConfig | None:
-    """The config the controls showed on the last run (callbacks run before the controls are drawn)."""
+    """The config the controls showed on the last run (callbacks run before the controls are drawn), paced."""
     try:
-        return RunConfig.from_dict(st.session_state["cfg"], get_settings().limits)
+        return pace.apply(RunConfig.from_dict(st.session_state["cfg"], get_settings().limits))
     except (ConfigError, KeyError):
         return None
 
@@ -132,12 +132,13 @@ def _on_reset() -> None:
 
 
 def run_buttons(cfg: RunConfig | None) -> None:
-    """Start, Pause/Resume, Step, Step epoch, Stop, Reset and Compare, wired to this session's runs.
+    """Start, Pause/Resume, Step, Step epoch, Stop, Reset and Compare, wired to this session's runs; Speed below.
 
     Buttons act in `on_click` callbacks, which Streamlit runs before the script: the same
     run then draws the buttons, status and charts of the new state. (Acting in the body
     would need a second full rerun after every press, about 0.3 s on a laptop.)
     """
+    cfg = pace.apply(cfg)  # the comparison run keeps the page's Speed too
     a = runs.view_for("run")
     b = runs.view_for("cmp")
     mine_active = [v for v in (a, b) if v is not None and v.mine and v.active]
@@ -195,6 +196,7 @@ def run_buttons(cfg: RunConfig | None) -> None:
     )
     with cols[6]:
         compare_box(cfg, busy=a is None)
+    pace.bar()
     message = st.session_state.pop("run_error", "")
     if message:
         st.error(message, icon="⚠️")
