@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 
 import torch
@@ -18,10 +18,11 @@ import torch.nn.functional as F
 
 from lab.config import Limits, RunConfig
 from lab.engine.augment import make_augment
-from lab.engine.callbacks import Callback, DivergenceGuard, EarlyStopping, check_event
+from lab.engine.callbacks import BUILTINS, Callback, DivergenceGuard, EarlyStopping, check_event
 from lab.engine.data import DataBundle, load_data
 from lab.engine.models import build_model
 from lab.engine.optim import LRSchedule, make_optimizer
+from lab.engine.pace import Pacer, steps_per_second
 from lab.engine.recording.history import count_correct
 from lab.engine.recording.probes import ModelProbe
 from lab.engine.recording.recorder import Recorder
@@ -71,6 +72,8 @@ class Trainer:
 
     `data_dir` is the torchvision download cache; the serving side and the CLI pass the
     `data_dir` setting here (the engine reads no settings), None keeps `default_cache_dir()`.
+    `builtins` names the built-in callbacks to add (`lab.engine.callbacks.BUILTINS`, all by
+    default); `callbacks` join them and all run in ascending `order`.
     """
 
     def __init__(
@@ -82,7 +85,10 @@ class Trainer:
         record: bool | Recorder = True,
         device: str | None = None,
         data_dir: str | None = None,
+        builtins: Collection[str] = BUILTINS,
     ):
+        if unknown := set(builtins) - set(BUILTINS):
+            raise ValueError(f"builtins={sorted(unknown)} is invalid: choose from {', '.join(BUILTINS)}")
         limits = limits or Limits()
         cfg.validate(limits)
         self.cfg = overfit_config(cfg) if cfg.overfit_batches else cfg
@@ -101,8 +107,12 @@ class Trainer:
         # drop_last: every step sees a full batch, so batch-norm statistics and step sizes stay comparable.
         self.steps_per_epoch = max(1, self.n_train // self.batch_size)
         total = cfg.epochs * self.steps_per_epoch
-        self.total_steps = min(total, cfg.max_steps) if cfg.max_steps else total
-        limits.check_steps(self.total_steps)
+        # The planned length sets the pace, the evaluations and the recording; a run until paused
+        # trains on past it, epoch after epoch, until Pause or Stop or the server's step limit.
+        self.planned_steps = min(total, cfg.max_steps) if cfg.max_steps else total
+        limits.check_steps(self.planned_steps)
+        self.total_steps = max(limits.max_steps, self.planned_steps) if cfg.until_paused else self.planned_steps
+        self.speed = cfg.speed
 
         torch.manual_seed(cfg.seed)
         self.model = build_model(cfg, d.input_shape, d.n_classes)  # initialized (cfg.init) by build_model
@@ -114,19 +124,22 @@ class Trainer:
         self.opt = make_optimizer(self.model.parameters(), cfg)
         self.sched = LRSchedule(self.opt, cfg, self.total_steps)
         self.augment = make_augment(cfg, d.input_shape, d.n_classes, preprocessor=d.preprocessor)
-        self.eval_every = cfg.eval_every or auto_eval_every(self.steps_per_epoch, self.total_steps)
+        self.eval_every = cfg.eval_every or auto_eval_every(self.steps_per_epoch, self.planned_steps)
         self.gen = torch.Generator().manual_seed(cfg.seed)  # shuffling, independent of model RNG use
 
         if isinstance(record, Recorder):
             self.recorder: Recorder | None = record
         else:
-            self.recorder = Recorder(every=cfg.record_every) if record else None
-        base: list[Callback] = [DivergenceGuard()]
-        if cfg.early_stopping:
+            self.recorder = Recorder(every=cfg.record_every) if record and "recorder" in builtins else None
+        base: list[Callback] = [DivergenceGuard()] if "divergence_guard" in builtins else []
+        if cfg.early_stopping and "early_stopping" in builtins:
             base.append(EarlyStopping(cfg.early_stopping, cfg.restore_best))
         if self.recorder:
-            base += [self.recorder, ModelProbe()]  # the probe decorates the snapshot the recorder just made
-        self.callbacks: list[Callback] = base + list(callbacks)
+            base.append(self.recorder)
+            if "model_probe" in builtins:
+                base.append(ModelProbe())  # the probe decorates the snapshot the recorder just made
+        # sorted() is stable: callbacks of equal order keep the order they were given in.
+        self.callbacks: list[Callback] = sorted(base + list(callbacks), key=lambda cb: getattr(cb, "order", 0))
         self._handlers: dict[str, list] = {}  # event -> bound methods, built on first emit
 
         self.step = 0  # optimizer steps done
@@ -170,6 +183,22 @@ class Trainer:
         return count_correct([self.logits], [self.target])[0] / max(len(self.logits), 1)
 
     @property
+    def steps_per_second(self) -> float:
+        """The pace this run's Speed allows (lab/engine/pace.py), 0.0 when unpaced."""
+        return steps_per_second(self.speed, self.planned_steps)
+
+    @property
+    def step_period(self) -> float:
+        """Wall seconds per step at this pace (0.0 when unpaced): the recorder fills the idle part."""
+        rate = self.steps_per_second
+        return 1.0 / rate if rate > 0 else 0.0
+
+    def set_speed(self, speed: str) -> None:
+        """Change the pace while the run trains (the recorder follows at its next step)."""
+        steps_per_second(speed, self.planned_steps)  # raises ValueError for an unknown name
+        self.speed = speed
+
+    @property
     def done(self) -> bool:
         """True once the run has ended for any reason."""
         return self.status in FINAL
@@ -195,9 +224,13 @@ class Trainer:
         self._finish()
 
     def fit(self) -> Trainer:
-        """Train until the end, a stop request, early stopping or divergence."""
+        """Train until the end, a stop request, early stopping or divergence (sleeping between steps when paced)."""
+        pacer = Pacer(self.steps_per_second, time.monotonic())
         while not self.done:
-            self.advance(self.total_steps)
+            time.sleep(pacer.wait(time.monotonic()))
+            now = time.monotonic()
+            pacer.set_rate(self.steps_per_second, now)
+            pacer.took(self.advance(min(pacer.owed(now), self.total_steps)), time.monotonic())
         return self
 
     def advance(self, n: int = 1, max_seconds: float | None = None) -> int:
@@ -217,7 +250,8 @@ class Trainer:
             done += 1
             self.train_seconds = base_seconds + time.perf_counter() - t_start
             if self._stop is None and self.step >= self.total_steps:
-                self._stop = (RunStatus.COMPLETED, f"finished {self.total_steps} steps")
+                done_why = "reached the server's step limit" if self.cfg.until_paused else "finished"
+                self._stop = (RunStatus.COMPLETED, f"{done_why} {self.total_steps} steps")
             if self._stop is not None:
                 self._finish()
             elif t_end is not None and time.perf_counter() >= t_end:

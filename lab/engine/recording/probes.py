@@ -28,6 +28,8 @@ def first_conv(model: torch.nn.Module) -> torch.nn.Conv2d | None:
 class ModelProbe(Callback):
     """Adds `boundary` (2D data) and `filters` (CNN) to each recorded snapshot."""
 
+    order = -10  # right after the recorder, whose snapshot it decorates
+
     def __init__(self, grid: int = GRID):
         self.grid_n = grid
         self._grid: torch.Tensor | None = None

@@ -38,6 +38,8 @@ __all__ = ["MIN_SNAPSHOTS", "Recorder"]
 class Recorder(Callback):
     """Captures layer and parameter statistics every `every` steps (0 = adaptive, within an overhead budget)."""
 
+    order = -20  # after the stop checks, before the probe that decorates its snapshot and the writers that save it
+
     def __init__(
         self, every: int = 0, bins: int = 40, max_snapshots: int = 300, max_points: int = 1000, budget: float = 0.005
     ):
