@@ -25,6 +25,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import os
 import sys
 
 # mallopt parameter numbers from glibc's malloc.h.
@@ -58,6 +59,21 @@ def freeze_imports() -> None:
     """Collect what is garbage now, then move every tracked object out of the collector's way."""
     gc.collect()
     gc.freeze()
+
+
+def set_threads(threads: int) -> None:
+    """Give torch `threads` threads (before its first use where possible, so OpenMP agrees)."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def error_reason(e: BaseException, plain: tuple[type[BaseException], ...] = ()) -> str:
+    """A one-line, bounded description of an error: 'Type: first line', or the text alone for `plain` types
+    (a ValueError from validation already names the field and the value)."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return (text if isinstance(e, plain) else f"{type(e).__name__}: {text}")[:300]
 
 
 def prepare_training_process() -> None:

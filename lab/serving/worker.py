@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from lab.config import Limits, RunConfig
 from lab.engine.pace import Pacer
 from lab.lifecycle import IllegalTransition, RunStatus
+from lab.serving.runtime import error_reason
 
 if TYPE_CHECKING:  # pragma: no cover  (the web process imports this module; torch stays out of it)
     from lab.engine.trainer import Trainer
@@ -57,12 +58,6 @@ class RunWrites(Protocol):
 
     def set_status(self, run_id: str, status: str, reason: str = "", summary: dict | None = None) -> None:
         """Update a run's status."""
-
-
-def safe_reason(e: BaseException) -> str:
-    """A one-line, bounded description of an error for the store's `reason` column."""
-    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    return f"{type(e).__name__}: {text}"[:300]
 
 
 @dataclass
@@ -188,7 +183,7 @@ class Worker:
     def fail(self, run_id: str, e: BaseException) -> None:
         """Mark a run failed with the error's reason and let it go."""
         try:
-            self.store.set_status(run_id, RunStatus.FAILED, safe_reason(e))
+            self.store.set_status(run_id, RunStatus.FAILED, error_reason(e))
         except IllegalTransition:  # it had already ended (the error came after its final write): keep that
             pass
         self.runs.pop(run_id, None)
@@ -229,14 +224,6 @@ def serve(
             except queue.Empty:
                 cmd = None
         worker.train()
-
-
-def set_threads(threads: int) -> None:
-    """Give torch `threads` threads (before its first use where possible, so OpenMP agrees)."""
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-    import torch
-
-    torch.set_num_threads(threads)
 
 
 def warm_up() -> None:

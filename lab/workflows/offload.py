@@ -21,6 +21,7 @@ from typing import Any
 
 # The same guard (and lock) the job manager uses; two separate locks could restore the wrong __main__.
 from lab.serving.executors.local import plain_main as _plain_main
+from lab.serving.runtime import error_reason
 from lab.serving.settings import load_settings
 
 _lock = threading.Lock()
@@ -37,22 +38,15 @@ def _init_worker(threads: int, data_dir: str = "") -> None:
         os.nice(10)
     except OSError:  # not permitted on some systems: the pool works the same, only without the courtesy
         pass
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-    import torch
+    from lab.serving.runtime import prepare_training_process, set_threads
 
-    torch.set_num_threads(threads)
-    from lab.serving.runtime import prepare_training_process
+    set_threads(threads)
 
     prepare_training_process()  # its jobs train small models too: see lab/serving/runtime.py
 
 
 def _ping() -> bool:
     return True
-
-
-def _reason(e: BaseException) -> str:
-    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    return f"{type(e).__name__}: {text}"[:300] if not isinstance(e, ValueError) else text[:300]
 
 
 def _guarded(fn: Callable[..., Any], args: tuple, kwargs: dict) -> tuple[bool, Any]:
@@ -64,7 +58,7 @@ def _guarded(fn: Callable[..., Any], args: tuple, kwargs: dict) -> tuple[bool, A
     try:
         return True, fn(*args, **kwargs)
     except Exception as e:
-        return False, _reason(e)
+        return False, error_reason(e, plain=(ValueError,))
 
 
 def pool() -> ProcessPoolExecutor:
@@ -104,7 +98,7 @@ def outcome(future: Future) -> tuple[Any, str]:
     try:
         ok, value = future.result()
     except Exception as e:  # a dead worker must reach the page as text, not a traceback
-        return None, _reason(e)
+        return None, error_reason(e, plain=(ValueError,))
     return (value, "") if ok else (None, value)
 
 

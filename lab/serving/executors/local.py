@@ -53,7 +53,8 @@ def worker_main(
     parent: int | None = None,
 ) -> None:
     """Worker process entry: pin torch threads, open the store, run the worker loop (until the server dies)."""
-    from lab.serving.worker import serve, set_threads
+    from lab.serving.runtime import set_threads
+    from lab.serving.worker import serve
 
     exit_with_parent(parent or os.getppid())  # the server's pid from before the spawn: no race with its death
     set_threads(threads)  # before anything imports torch, so OpenMP starts with the right count

@@ -108,7 +108,7 @@ class WorkerActor:
     """The Ray actor: the worker loop in a thread, commands in through `send`, output out through `drain`."""
 
     def __init__(self, wid: int, threads: int, slice_seconds: float, limits: Limits, warm: bool = True):
-        from lab.serving.worker import set_threads
+        from lab.serving.runtime import set_threads
 
         set_threads(threads)
         self._commands: queue.Queue = queue.Queue()
