@@ -31,6 +31,9 @@ if TYPE_CHECKING:  # pragma: no cover  (the web process imports this module; tor
     from lab.serving.persist import StoreWriter
 
 IDLE_WAIT = 0.2  # seconds the loop waits for a command when no run is due (also the longest paced wait)
+# Store writes of a paced run: often enough that a page polling twice a second finds new points at
+# every poll (a watched run writes a few rows each time; a run at full speed keeps the writer's 0.4 s).
+PACED_FLUSH_SECONDS = 0.2
 
 
 class CommandSource(Protocol):
@@ -68,6 +71,15 @@ class Run:
     writer: StoreWriter
     pacer: Pacer
     paused: bool = False
+
+    def __post_init__(self) -> None:
+        self.full_flush = self.writer.interval  # the writer's own interval, kept for full speed
+
+    def follow_pace(self) -> None:
+        """Take the trainer's current pace: the pacer's rate and how often the writer flushes."""
+        rate = self.trainer.steps_per_second
+        self.pacer.set_rate(rate, time.monotonic())
+        self.writer.interval = PACED_FLUSH_SECONDS if rate > 0 else self.full_flush
 
 
 class Worker:
@@ -110,7 +122,8 @@ class Worker:
         writer = StoreWriter(self.store, run_id)
         trainer = Trainer(cfg, callbacks=[writer], limits=self.limits, data_dir=arg.get("data_dir"))
         paused = bool(arg.get("paused"))
-        self.runs[run_id] = Run(trainer, writer, Pacer(trainer.steps_per_second, time.monotonic()), paused)
+        self.runs[run_id] = run = Run(trainer, writer, Pacer(trainer.steps_per_second, time.monotonic()), paused)
+        run.follow_pace()
         if paused:
             self.store.set_status(run_id, RunStatus.PAUSED)
 
@@ -138,7 +151,7 @@ class Worker:
     def speed(self, run: Run, arg: str) -> None:
         """Change the run's Speed while it trains (its next step keeps the new pace)."""
         run.trainer.set_speed(arg)
-        run.pacer.set_rate(run.trainer.steps_per_second, time.monotonic())
+        run.follow_pace()
 
     def stop(self, run: Run) -> None:
         """End the run now."""

@@ -16,7 +16,10 @@ from lab.ui.common import get_jobs, get_settings, get_store, presenter_mode
 from lab.ui.live_chart import feed_spec, live_chart, live_hints, live_status, live_waiter
 from lab.ui.live_routes import LAYERS_PATH
 
-POLL_SECONDS = 0.6  # curves (live feed): at least once a second with margin; the store has new rows every 0.4 s
+POLL_SECONDS = 0.6  # curves (live feed), full speed: at least once a second with margin; new rows every 0.4 s
+# A paced run is watched: its curves should move at least twice a second, request and redraw included
+# (its worker flushes every 0.2 s, so each poll finds new points).
+PACED_POLL_SECONDS = 0.3
 # Per-layer charts and hints: they change only with a new snapshot or evaluation, an unchanged poll costs
 # a few bytes, and a chart out of view is not redrawn, so once a second costs little.
 LAYER_POLL_SECONDS = 1.0
@@ -358,7 +361,7 @@ def live() -> None:
     with st.empty():  # a fixed slot: the parts below keep their place whether it shows or not
         if not get_jobs().ready():
             _warming_notice()
-    curves(a, b, POLL_SECONDS * slowdown)
+    curves(a, b, (PACED_POLL_SECONDS if pace.current()["speed"] != "max" else POLL_SECONDS) * slowdown)
     if a is not None:
         layers(a, b, LAYER_POLL_SECONDS * slowdown)
     if a is not None and not a.active and a.status != "missing":
