@@ -269,7 +269,7 @@ def test_dead_and_saturated_fractions(mlp, mlp_b):
     for t, layer in zip(dead.data, ["fc1", "fc2"], strict=True):
         assert list(t.y) == approx([s["layers"][layer]["dead"] for s in mlp.snapshots])
     assert dead.layout.yaxis.tickformat == ".0%" and tuple(dead.layout.yaxis.range) == (0, 1)
-    assert dead.layout.yaxis.title.text.startswith("fraction of units")
+    assert dead.layout.yaxis.title.text == "share of units"
     sat = live.dead_saturated_figure(mlp_b.snapshots, mlp_b.meta)
     assert [t.name for t in sat.data] == ["fc1 saturated (tanh)", "fc2 saturated (tanh)"]
     assert list(sat.data[1].y) == approx([s["layers"]["fc2"]["sat"] for s in mlp_b.snapshots])

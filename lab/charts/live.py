@@ -287,8 +287,10 @@ def dead_saturated_spec(snapshots: Sequence[dict], meta: dict, height: int | Non
         what = "dead" if w == "dead" else "saturated"
         data.append({"type": "scatter", "x": x, "y": y, "mode": "lines",
                      "name": f"{layer} {what} ({kinds.get(layer, '?')})",
-                     "line": {"color": layer_color(layer, names), "width": 2}, "hovertemplate": "%{y:.1%}"})
-    layout = layout_style(title, "step", "fraction of units (channels for conv)", height, "dead", hovermode="x",
+                     "line": {"color": layer_color(layer, names), "width": 2},
+                     # Units are features of a dense layer, channels of a conv layer.
+                     "hovertemplate": "%{y:.1%} of units (channels for conv)"})
+    layout = layout_style(title, "step", "share of units", height, "dead", hovermode="x",
                           legend_entries=len(data))
     # A fixed 0..100% axis: 45% dead should look like nearly half, not like a full-height line.
     layout["yaxis"].update(tickformat=".0%", range=[0, 1])
@@ -317,7 +319,7 @@ def layer_stats_spec(snapshots: Sequence[dict], meta: dict, height: int | None =
         {"type": "bar", "x": layers, "y": sigs([r.get("grad_std") for r in recs]), "name": "gradient std",
          "marker": {"color": colors, "pattern": {"shape": "/", "fillmode": "overlay", "fgcolor": "white"}}},
     ]
-    layout = layout_style(title, f"layer, input → output (step {snap['step']})",
+    layout = layout_style(title, f"layers in depth order, step {snap['step']}",
                           "standard deviation (log scale)", height, "layer_stats", legend_entries=len(data))
     layout["barmode"] = "group"
     layout["yaxis"].update(type="log", exponentformat="power", dtick=1)

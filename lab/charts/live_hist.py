@@ -161,7 +161,7 @@ def histogram_grid_spec(snapshots: Sequence[dict], meta: dict, kind: str = "act"
                         max_cells: int = GRID_CELLS) -> dict:
     """Every layer's (or weight's) distribution over time, one heatmap row per series with a shared step axis."""
     names = series_names(meta, kind)
-    title = f"{_kind(kind)[4].capitalize()} per layer over time"
+    title = f"{_kind(kind)[4].capitalize()} over time"
     if not names:
         return empty_spec(title, "No histograms recorded for this model", height, f"grid-{kind}")
     if not snapshots:
@@ -169,7 +169,8 @@ def histogram_grid_spec(snapshots: Sequence[dict], meta: dict, kind: str = "act"
     n, bins = len(names), int(meta.get("bins", 40))
     # Columns shrink as layers grow so the figure JSON stays bounded whatever the depth.
     max_cols = max(20, min(MAX_COLUMNS, max_cells // (bins * n)))
-    layout = layout_style(f"{title} (y = {_kind(kind)[3]})", None, None, height or max(300, 90 + 110 * n),
+    # Short titles: a chart may be a third of a laptop screen wide; each row's y axis names its layer.
+    layout = layout_style(title, None, None, height or max(300, 90 + 110 * n),
                           f"grid-{kind}")
     axes, suffixes = subplot_grid(n, 1, v_spacing=min(0.06, 0.3 / max(n - 1, 1)), shared_x=True)
     layout.update(axes)
@@ -220,6 +221,8 @@ def histogram_at_spec(snapshot: dict | None, meta: dict, kind: str = "act", step
                      "xaxis": f"x{s}", "yaxis": f"y{s}"})
         data += _outside_bars(snapshot, kind, name, (lo, hi), total, s)
         layout[f"yaxis{s}"]["tickformat"] = ".0%"
+        # The y axis' "0%" hangs below the corner where the x axis' first label starts: keep them apart.
+        layout[f"xaxis{s}"]["ticklabelstandoff"] = 6
         if i % cols == 0:
             layout[f"yaxis{s}"]["title"] = {"text": "fraction of values"}
         if i + cols >= len(names):  # the lowest panel of its column

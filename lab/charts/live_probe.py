@@ -50,7 +50,7 @@ def filters_spec(snapshot: dict | None, height: int | None = None) -> dict:
         rgb = np.nan_to_num(tiled) * 255
         z = np.concatenate([rgb.round(), alpha], axis=2).astype(int).tolist()
         trace = {"type": "image", "z": z, "colormodel": "rgba",
-                 "hovertemplate": "filter pixel (%{x}, %{y})<extra></extra>"}
+                 "hovertemplate": "filter pixel (%{x}, %{y}), each filter scaled to its own range<extra></extra>"}
         mode = "RGB"
     else:
         # One input channel is drawn as is; several non-RGB channels are averaged into one grey image.
@@ -59,9 +59,10 @@ def filters_spec(snapshot: dict | None, height: int | None = None) -> dict:
         z = [[None if math.isnan(v) else round(v, 3) for v in row] for row in tiled[..., 0].tolist()]
         trace = {"type": "heatmap", "z": z, "colorscale": [[0, "black"], [1, "white"]], "zmin": 0, "zmax": 1,
                  "zsmooth": False, "showscale": False, "hoverongaps": False,
-                 "hovertemplate": "%{z:.2f}<extra></extra>"}
+                 "hovertemplate": "%{z:.2f} (each filter scaled to its own range)<extra></extra>"}
         mode = "greyscale" if c_in == 1 else f"mean of {c_in} channels"
-    layout = layout_style(f"{title}: {n} filters, {kh}x{kw}, {mode}, each scaled to its own range", None, None,
+    # Short enough for a narrow column; that each filter is scaled to its own range is said on hover.
+    layout = layout_style(f"{title} ({n}, {kh}x{kw}, {mode})", None, None,
                           height or 360, "filters")
     layout["xaxis"] = {"visible": False, "constrain": "domain"}
     # Image orientation (row 0 at the top) and square pixels.
@@ -116,8 +117,8 @@ def boundary_spec(meta: dict, snapshot: dict | None, class_names: Sequence[str] 
                      "y": sigs([points["y"][i] for i in idx]), "mode": "markers",
                      "name": names[c] if c < len(names) else f"class {c}",
                      "marker": {"color": class_color(c), "size": 6, "line": {"width": 0.8, "color": "white"}}})
-    title = f"Decision boundary at step {snapshot['step']}" if boundary else "Decision boundary (no snapshot yet)"
-    layout = layout_style(title + " · shade = confidence", "x₁ (input feature 1)", "x₂ (input feature 2)",
+    title = f"Decision boundary, step {snapshot['step']}" if boundary else "Decision boundary (no snapshot yet)"
+    layout = layout_style(title, "x₁ · shade = confidence", "x₂ (input feature 2)",
                           height or 420, "boundary", legend_entries=sum(t["type"] == "scatter" for t in data))
     layout["xaxis"].update(range=[grid["x"][0], grid["x"][-1]], constrain="domain")
     layout["yaxis"].update(range=[grid["y"][0], grid["y"][-1]], scaleanchor="x", scaleratio=1, constrain="domain")

@@ -46,7 +46,9 @@ APP_TEMPLATE = {
         "colorway": list(PALETTE),
         "hoverlabel": {"font": {"family": '"Source Sans", "Source Sans Pro", sans-serif'}},
         "xaxis": {"gridcolor": "#E6E9EF", "linecolor": "#D5DAE5", "zerolinecolor": "#D5DAE5", "automargin": True},
-        "yaxis": {"gridcolor": "#E6E9EF", "linecolor": "#D5DAE5", "zerolinecolor": "#D5DAE5", "automargin": True},
+        # ticklabelstandoff: room between the y axis' lowest label and the x axis' first one in the corner.
+        "yaxis": {"gridcolor": "#E6E9EF", "linecolor": "#D5DAE5", "zerolinecolor": "#D5DAE5", "automargin": True,
+                  "ticklabelstandoff": 5},
     }
 }
 
