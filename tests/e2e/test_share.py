@@ -66,11 +66,13 @@ def test_address_bar_is_safe_viewer_is_read_only_and_forks(app_server: str, page
     link = page.locator(".tl-share-link").first.input_value()
     assert page.evaluate("navigator.clipboard.readText()") == link
     assert _query(link)["run"] == run_id and token not in link
+    # The address bar itself is a read-only link to the same run (the Share link may also spell out the pace).
+    assert _query(page.url).items() <= _query(link).items()
     screenshot(page, "share-owner")
 
     viewer = _new_page(browser)
     try:
-        viewer.goto(link)
+        viewer.goto(page.url)  # the owner's address bar, pasted into another browser
         expect(viewer.get_by_text(re.compile("Read-only view"))).to_be_visible(timeout=30_000)
         expect(viewer.get_by_text(re.compile(r"read-only \(shared link\)"))).to_be_visible(timeout=30_000)
         first = wait_for_chart_points(viewer, "loss", 2, timeout=60)
@@ -145,8 +147,12 @@ def _join(page: Page, base: str, room: str, name: str) -> str:
 def test_board_shows_one_room_and_nothing_of_another(app_server: str, page: Page, browser: Browser) -> None:
     students = [_new_page(browser) for _ in range(3)]
     try:
-        for student, (room, name) in zip(students, (("E2E-1", "Ana"), ("E2E-1", "Ben"), ("E2E-2", "Cy")), strict=True):
+        joined = [
             _join(student, app_server, room, name)
+            for student, (room, name) in zip(
+                students, (("E2E-1", "Ana"), ("E2E-1", "Ben"), ("E2E-2", "Cy")), strict=True
+            )
+        ]
         page.goto(f"{app_server}/board")
         expect(page.get_by_text(re.compile("Enter a room code"))).to_be_visible(timeout=30_000)
         expect(page.locator("[data-testid=stDataFrame]")).to_have_count(0)
@@ -159,6 +165,9 @@ def test_board_shows_one_room_and_nothing_of_another(app_server: str, page: Page
         screenshot(page, "board")
         page.goto(f"{app_server}/board?room=E2E-2")
         expect(page.get_by_text(re.compile(r"1 run\(s\) in room E2E-2 \(Cy\)"))).to_be_visible(timeout=30_000)
+        # A row's link opens the run read-only in the instructor's browser (the board's links carry no token).
+        page.goto(f"{app_server}/train?dataset=xor&epochs=20&seed=1&run={joined[0]}")
+        expect(page.get_by_text(re.compile("Read-only view"))).to_be_visible(timeout=30_000)
     finally:
         for student in students:
             student.context.close()
