@@ -14,12 +14,12 @@ from collections.abc import Collection, Sequence
 from dataclasses import replace
 
 import torch
-import torch.nn.functional as F
 
 from lab.config import Limits, RunConfig
 from lab.engine.augment import make_augment
 from lab.engine.callbacks import BUILTINS, Callback, DivergenceGuard, EarlyStopping, check_event
 from lab.engine.data import DataBundle, load_data
+from lab.engine.losses import task_loss
 from lab.engine.models import build_model
 from lab.engine.optim import LRSchedule, make_optimizer
 from lab.engine.pace import Pacer, steps_per_second
@@ -331,15 +331,6 @@ class Trainer:
         idx = self._perm[i : i + self.batch_size]
         return self.x_train[idx], self.y_train[idx]
 
-    def _loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        n_classes = logits.shape[1]
-        if self.cfg.loss == "mse":
-            probs_target = target if target.dtype.is_floating_point else F.one_hot(target, n_classes).float()
-            if self.cfg.label_smoothing:
-                probs_target = probs_target * (1 - self.cfg.label_smoothing) + self.cfg.label_smoothing / n_classes
-            return F.mse_loss(logits, probs_target)
-        return F.cross_entropy(logits, target, label_smoothing=self.cfg.label_smoothing)
-
     def _penalty(self) -> torch.Tensor | float:
         cfg = self.cfg
         if not (cfg.l1 or cfg.l2):
@@ -361,7 +352,7 @@ class Trainer:
             xb, target = self.augment(xb, yb)
         self._emit("on_batch_start")
         logits = self.model(xb)
-        data_loss = self._loss(logits, target)
+        data_loss = task_loss(self.cfg.loss, logits, target, self.cfg.label_smoothing)
         loss = data_loss + self._penalty() if (self.cfg.l1 or self.cfg.l2) else data_loss
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -405,10 +396,7 @@ class Trainer:
         for i in range(0, len(x), chunk):
             logits = self.model(x[i : i + chunk])
             yb = y[i : i + chunk]
-            if self.cfg.loss == "mse":
-                loss = F.mse_loss(logits, F.one_hot(yb, logits.shape[1]).float(), reduction="sum") / logits.shape[1]
-            else:
-                loss = F.cross_entropy(logits, yb, reduction="sum")
+            loss = task_loss(self.cfg.loss, logits, yb, reduction="sum")  # no smoothing: the honest loss
             sums.append(torch.stack([loss.double(), (logits.argmax(1) == yb).sum().double()]))
         loss_sum, correct = torch.stack(sums).sum(0).tolist() if sums else (0.0, 0.0)  # one host read
         n = max(len(x), 1)

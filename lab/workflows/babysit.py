@@ -128,8 +128,8 @@ def judge_initial_loss(loss: float, n_classes: int, loss_name: str = "cross_entr
 def initial_loss_check(cfg: RunConfig, limits: Limits | None = None, n: int = 512) -> dict:
     """Forward pass of the untrained model (regularization off) on up to n training examples; a JSON-ready verdict."""
     import torch
-    import torch.nn.functional as F
 
+    from lab.engine.losses import task_loss
     from lab.engine.trainer import Trainer, overfit_config
 
     trainer = Trainer(overfit_config(cfg), limits=limits, record=False)  # same data, seed and init as a real run
@@ -138,10 +138,7 @@ def initial_loss_check(cfg: RunConfig, limits: Limits | None = None, n: int = 51
     model.train()  # batch norm uses batch statistics at the first step, so measure in the same mode
     with torch.no_grad():
         logits = model(x)
-        if cfg.loss == "mse":
-            loss = float(F.mse_loss(logits, F.one_hot(y, logits.shape[1]).float()))
-        else:
-            loss = float(F.cross_entropy(logits, y))
+        loss = float(task_loss(cfg.loss, logits, y))
     n_classes = trainer.data.n_classes
     verdict = judge_initial_loss(loss, n_classes, cfg.loss)
     return {
