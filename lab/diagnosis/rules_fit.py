@@ -80,7 +80,7 @@ def _still_improving(ev: Evidence) -> bool:
     if len(rows) < 4:
         return False
     k = max(2, len(rows) // 4)
-    before, end = rows[-k]["val_loss"], rows[-1]["val_loss"]
+    before, end = rows[-1 - k]["val_loss"], rows[-1]["val_loss"]
     return end < (1 - IMPROVING) * before
 
 

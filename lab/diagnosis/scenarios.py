@@ -59,7 +59,7 @@ PATHOLOGIES = (
         "6. vanishing gradients (saturating activations in depth)",
         {"activation": "sigmoid", "depth": 8, "init": "xavier_normal", "optimizer": "sgd", "lr": 0.1, "epochs": 15},
         "vanishing_gradients",
-        ("activation",),
+        ("activation", "init"),
     ),
     Scenario("dead_relu", "7. dead ReLUs", {"lr": 0.03, "batch_size": 8, "epochs": 3}, "dead_relu", ("lr",)),
     Scenario(

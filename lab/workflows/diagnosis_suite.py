@@ -28,7 +28,10 @@ class Outcome:
     config: RunConfig
     summary: dict
     hints: list[Hint]
-    val: list = field(default_factory=list)  # the evaluation rows
+    row: dict = field(default_factory=dict)  # the store row (config, meta, status, summary)
+    train: list = field(default_factory=list)  # the stored rows the hints were read from
+    val: list = field(default_factory=list)
+    snapshots: list = field(default_factory=list)
 
     @property
     def problems(self) -> list[Hint]:
@@ -48,9 +51,8 @@ def train(cfg: RunConfig, store: RunStore | None = None) -> Outcome:
         run_id = store.create_run(cfg.to_dict(), owner="suite")
         Trainer(cfg, callbacks=[StoreWriter(store, run_id)]).fit()
         row = store.get_run(run_id)
-        val = store.metrics(run_id, "val")
-        hints = diagnose_run(row, store.metrics(run_id, "train"), val, store.snapshots(run_id))
-        return Outcome(cfg, row["summary"], hints, val)
+        train, val, snaps = store.metrics(run_id, "train"), store.metrics(run_id, "val"), store.snapshots(run_id)
+        return Outcome(cfg, row["summary"], diagnose_run(row, train, val, snaps), row, train, val, snaps)
 
 
 def run(s: Scenario) -> Outcome:
