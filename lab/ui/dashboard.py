@@ -11,7 +11,7 @@ from lab.charts.style import presenter_spec
 from lab.config import FIELDS, ConfigError, RunConfig, field_type, parse_text
 from lab.lifecycle import RunStatus
 from lab.serving.live.feed import feed_for
-from lab.ui import controls, overview, pace, runs
+from lab.ui import controls, fixes, overview, pace, runs
 from lab.ui.common import get_jobs, get_settings, get_store, presenter_mode
 from lab.ui.live_chart import feed_spec, live_chart, live_hints, live_status, live_waiter
 from lab.ui.live_routes import LAYERS_PATH
@@ -268,10 +268,12 @@ def layers(a: runs.RunView, b: runs.RunView | None, interval_s: float) -> None:
         left, right = st.columns([1.2, 1])
         with left:
             live_hints(payload["hints"], "hints", feed, version)
+            fixes.try_fixes(a, b)
         with right:
             live_chart(figs["probe"], "probe", feed, version)
     else:
         live_hints(payload["hints"], "hints", feed, version)
+        fixes.try_fixes(a, b)
     overview.network_overview(figs["overview"], feed, version)
     for cols, names in (
         (st.columns(2), ("act_hist", "grad_hist")),

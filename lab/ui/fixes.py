@@ -1,0 +1,91 @@
+"""'Try it' on the Train page: one button per warning hint that carries a fix, then whether the fix worked.
+
+Why Streamlit buttons under the hints panel and not buttons inside it: the panel is a component
+that the layer feed redraws while a run trains (lab/ui/live_chart.js) without any script run, so
+a button drawn there would be replaced under the student's pointer and would need a channel of its
+own back to Python. These rows are drawn by the page's own script runs, which happen when a run
+starts and once when the runs end (the status line's `ended` trigger): they show the final hints of
+a finished run, keyed by cause, and no feed update touches them.
+
+A press starts the comparison run (slot `cmp`) with run A's own config, the hint's change applied
+and the same seed, through the path "Compare with..." uses (lab.ui.runs.start), so its curves are
+overlaid on A's. Whether a comparison is a hint's trial is read from the two stored configs
+(lab.fix_check.matching_hint), not from session state, so a reload or a shared link shows the
+same verdict: once both runs have ended, the row says in one line whether the fix worked.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from lab.config import ConfigError, RunConfig
+from lab.diagnosis import diagnose_run, hints_as_dicts
+from lab.fix_check import describe_fix, fix_verdict, matching_hint, measured
+from lab.ui import runs
+from lab.ui.common import get_settings
+
+WARNING_LEVELS = ("bad", "warn")
+
+
+def fix_hints(a: runs.RunView) -> list[dict]:
+    """Run A's warning hints that carry a fix, one per cause (the first, most serious), as JSON-ready dicts."""
+    hints = hints_as_dicts(diagnose_run(a.row, a.train, a.val, a.snapshots))
+    out, seen = [], set()
+    for h in hints:
+        if h["level"] in WARNING_LEVELS and h.get("fix") and h["cause"] not in seen:
+            seen.add(h["cause"])
+            out.append(h)
+    return out
+
+
+def _summary(view: runs.RunView) -> dict:
+    return measured(dict(view.row.get("summary") or {}, status=view.status), view.snapshots)
+
+
+def verdict(a: runs.RunView, b: runs.RunView | None, hints: list[dict]) -> tuple[str, str]:
+    """(cause of the hint that run B tries, one line: the verdict, or that the trial is still running); ('', '')."""
+    if b is None:
+        return "", ""
+    hint = matching_hint(hints, a.row.get("config", {}), b.row.get("config", {}))
+    if hint is None:
+        return "", ""
+    if a.active or b.active:
+        return hint["cause"], f"Trying {describe_fix(hint['fix'])} in the comparison run (same seed)..."
+    return hint["cause"], fix_verdict(_summary(a), _summary(b), hint)
+
+
+def _on_try(run_id: str, fix: dict) -> None:
+    """Start run A's config with the fix as the comparison run (a callback: it runs before the page is drawn)."""
+    view = runs.view_for("run")
+    if view is None or view.run_id != run_id:
+        return  # the page moved on to another run since the button was drawn
+    try:
+        cfg = RunConfig.from_dict({**view.row.get("config", {}), **fix}, get_settings().limits)
+    except ConfigError as e:
+        st.session_state["run_error"] = str(e)
+        return
+    runs.forget("cmp")
+    runs.start(cfg, slot="cmp", label=describe_fix(fix))
+
+
+def try_fixes(a: runs.RunView, b: runs.RunView | None) -> None:
+    """Under the hints panel: per warning with a fix, a Try it button, the change, and the verdict once tried."""
+    hints = fix_hints(a)
+    if not hints:
+        return
+    tried, line = verdict(a, b, hints)
+    for h in hints:
+        left, right = st.columns([1, 4], vertical_alignment="center")
+        left.button(
+            "Try it",
+            key=f"try_{h['cause']}",
+            icon=":material/science:",
+            width="stretch",
+            disabled=bool(tried == h["cause"] and b is not None and b.active),
+            help="Start the comparison run: this run's settings with this change, same seed, overlaid.",
+            on_click=_on_try,
+            args=(a.run_id, h["fix"]),
+        )
+        right.markdown(f"**{h['topic']}**: try `{describe_fix(h['fix'])}`")
+        if tried == h["cause"]:
+            st.caption(line)
