@@ -116,4 +116,5 @@ def class_box() -> None:
         for message in st.session_state.get("class_errors", []):
             st.error(message, icon="⚠️")
         if room():
-            st.caption(f"In room **{room()}**: runs you start from now on appear on its board.")
+            who = f" as **{student()}**" if student() else ""
+            st.caption(f"In room **{room()}**{who}: runs you start from now on appear on its board.")

@@ -140,7 +140,7 @@ def _join(page: Page, base: str, room: str, name: str) -> str:
         box = page.get_by_role("textbox", name=label)
         box.fill(value)
         box.press("Enter")
-    expect(page.get_by_text(re.compile(f"In room {room}"))).to_be_visible()
+    expect(page.get_by_text(re.compile(f"In room {room} as {name}"))).to_be_visible(timeout=30_000)
     return _start(page)
 
 
@@ -150,16 +150,20 @@ def test_board_shows_one_room_and_nothing_of_another(app_server: str, page: Page
         joined = [
             _join(student, app_server, room, name)
             for student, (room, name) in zip(
-                students, (("E2E-1", "Ana"), ("E2E-1", "Ben"), ("E2E-2", "Cy")), strict=True
+                students, (("E2E-1", "Ana"), ("E2E-1", "Zoë"), ("E2E-2", "Cy")), strict=True
             )
         ]
+        # The room and the name live in the browser's cookies: a refresh is still in the room, under the same name.
+        students[1].wait_for_function("document.cookie.includes('training_lab_name=Zo%C3%AB')", timeout=30_000)
+        students[1].reload()
+        expect(students[1].get_by_text(re.compile("In room E2E-1 as Zoë"))).to_be_visible(timeout=30_000)
         page.goto(f"{app_server}/board")
         expect(page.get_by_text(re.compile("Enter a room code"))).to_be_visible(timeout=30_000)
         expect(page.locator("[data-testid=stDataFrame]")).to_have_count(0)
         box = page.get_by_role("textbox", name="Room code")
         box.fill("e2e-1")
         box.press("Enter")
-        expect(page.get_by_text(re.compile(r"2 run\(s\) in room E2E-1 \(Ana, Ben\)"))).to_be_visible(timeout=30_000)
+        expect(page.get_by_text(re.compile(r"2 run\(s\) in room E2E-1 \(Ana, Zoë\)"))).to_be_visible(timeout=30_000)
         expect(page.locator("[data-testid=stDataFrame]")).to_have_count(1)
         expect(page).to_have_url(re.compile("room=E2E-1"))
         screenshot(page, "board")
