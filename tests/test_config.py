@@ -113,3 +113,28 @@ def test_replace_validates():
     with pytest.raises(ConfigError):
         RunConfig().replace(optimizer="lbfgs")
     assert RunConfig().replace(optimizer="sgd").optimizer == "sgd"
+
+
+def test_regularizers_are_marked_in_the_field_metadata_and_default_to_off():
+    marked = {f.name for f in fields(RunConfig) if f.metadata["regularizer"]}
+    group = {f.name for f in fields(RunConfig) if f.metadata["group"] == "Regularization"}
+    assert marked == (group - {"restore_best"}) | {"weight_decay"}
+    assert all(not FIELDS[name].default for name in marked)  # off by default, so overfit_config resets to default
+
+
+def test_when_a_field_matters_is_field_metadata():
+    base = RunConfig().to_dict()
+    when = {name: f.metadata["when"] for name, f in FIELDS.items()}
+    assert when["depth"](base) and not when["depth"]({**base, "model": "cnn"})
+    assert not when["fc_width"]({**base, "model": "cnn"}) and when["fc_width"]({**base, "model": "cnn", "fc_layers": 2})
+    assert when["aug_flip"](base) and not when["aug_flip"]({**base, "dataset": "spiral"})
+    assert when["noise"]({**base, "dataset": "spiral"}) and when["lr"] is None
+
+
+def test_a_lenient_query_drops_bad_parameters_and_names_them():
+    errors = []
+    cfg = RunConfig.from_query({"lr": "fast", "depth": "99", "width": "32", "run": "x"}, ignore=("run",), errors=errors)
+    assert cfg.width == 32 and cfg.lr == RunConfig().lr and cfg.depth == RunConfig().depth
+    assert errors == ["lr='fast' is invalid: a number", "depth=99 is invalid: a value from 0 to 20"]
+    with pytest.raises(ConfigError, match="lr='fast'"):
+        RunConfig.from_query({"lr": "fast"})

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import torch
 
@@ -37,29 +37,9 @@ def pick_device(name: str = "auto") -> torch.device:
 
 
 def overfit_config(cfg: RunConfig) -> RunConfig:
-    """The same config with every regularizer off (used with overfit_batches)."""
-    return replace(
-        cfg,
-        dropout=0.0,
-        dropconnect=0.0,
-        stochastic_depth=0.0,
-        l1=0.0,
-        l2=0.0,
-        weight_decay=0.0,
-        label_smoothing=0.0,
-        aug_crop=0,
-        aug_flip=False,
-        aug_rotate=0.0,
-        aug_translate=0.0,
-        aug_scale=0.0,
-        aug_shear=0.0,
-        aug_jitter=0.0,
-        aug_noise=0.0,
-        cutout=0.0,
-        mixup=0.0,
-        cutmix=0.0,
-        early_stopping=0,
-    )
+    """The same config with every regularizer off (used with overfit_batches): the fields whose metadata
+    marks them `regularizer` go back to their defaults, which are off."""
+    return replace(cfg, **{f.name: f.default for f in fields(cfg) if f.metadata["regularizer"]})
 
 
 def auto_eval_every(steps_per_epoch: int, total_steps: int) -> int:

@@ -10,90 +10,19 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
 from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import streamlit as st
 
 from lab import registry
-from lab.config import FIELDS, GROUPS, ConfigError, Limits, RunConfig, field_type, parse_text
+from lab.config import FIELDS, GROUPS, ConfigError, Limits, RunConfig, field_type
 
 LESSONS_DIR = Path(__file__).resolve().parents[2] / "assets" / "lessons"
 # URL keys the controls do not read: not config fields, or (speed, until_paused) the Train page's own
 # pace settings, which lab/ui/pace.py reads so that the workflow pages keep full speed.
 RESERVED_PARAMS = ("run", "cmp", "tok", "present", "lesson", "speed", "until_paused")
-
-# Fields that only matter for some setups; hidden otherwise (their values are kept).
-ONLY_FOR: dict[str, Any] = {
-    "noise": lambda c: c["dataset"] in registry.TOY_2D_DATASETS,
-    "toy_samples": lambda c: c["dataset"] in registry.TOY_2D_DATASETS,
-    "depth": lambda c: c["model"] == "mlp",
-    "width": lambda c: c["model"] == "mlp",
-    "cnn_stages": lambda c: c["model"] == "cnn",
-    "convs_per_stage": lambda c: c["model"] == "cnn",
-    "base_channels": lambda c: c["model"] == "cnn",
-    "fc_layers": lambda c: c["model"] == "cnn",
-    "fc_width": lambda c: c["model"] == "cnn" and c["fc_layers"] > 1,
-    "pool": lambda c: c["model"] == "cnn",
-    "zero_init_residual": lambda c: c["residual"],
-    "stochastic_depth": lambda c: c["residual"],
-    "leaky_slope": lambda c: c["activation"] in ("leaky_relu", "prelu"),
-    "elu_alpha": lambda c: c["activation"] == "elu",
-    "swish_beta": lambda c: c["activation"] == "silu",
-    "maxout_k": lambda c: c["activation"] == "maxout",
-    "init_constant": lambda c: c["init"] == "constant",
-    "momentum": lambda c: c["optimizer"] in ("momentum", "nesterov"),
-    "beta1": lambda c: c["optimizer"] in ("adam", "adamw"),
-    "beta2": lambda c: c["optimizer"] in ("adam", "adamw"),
-    "rms_alpha": lambda c: c["optimizer"] == "rmsprop",
-    "eps": lambda c: c["optimizer"] in ("adagrad", "rmsprop", "adam", "adamw"),
-    "step_size": lambda c: c["schedule"] in ("step", "cyclic"),
-    "gamma": lambda c: c["schedule"] in ("step", "plateau"),
-    "min_lr_ratio": lambda c: c["schedule"] in ("cosine", "linear", "cyclic"),
-    "plateau_patience": lambda c: c["schedule"] == "plateau",
-    "lr_reference_batch": lambda c: c["scale_lr_with_batch"],
-    "restore_best": lambda c: c["early_stopping"] > 0,
-    **{
-        k: (lambda c: c["dataset"] not in registry.TOY_2D_DATASETS)
-        for k in (
-            "aug_crop",
-            "aug_flip",
-            "aug_rotate",
-            "aug_translate",
-            "aug_scale",
-            "aug_shear",
-            "aug_jitter",
-            "cutout",
-            "mixup",
-            "cutmix",
-        )
-    },
-}
-
-
-def config_from_params(params: Mapping[str, str], limits: Limits | None = None) -> tuple[RunConfig, list[str]]:
-    """A valid config from URL parameters, dropping bad ones; returns (config, one message per problem)."""
-    errors: list[str] = []
-    data: dict[str, Any] = {}
-    for key, raw in params.items():
-        if key in RESERVED_PARAMS:
-            continue
-        try:
-            data[key] = parse_text(key, str(raw))
-        except ConfigError as e:
-            errors.append(str(e))
-    for _ in range(len(data) + 1):  # drop one offending field at a time until the rest is valid
-        try:
-            return RunConfig.from_dict(data, limits), errors
-        except ConfigError as e:
-            errors.append(str(e))
-            if e.field not in data:
-                break
-            data.pop(e.field)
-    return RunConfig(), errors
 
 
 def _key(name: str) -> str:
@@ -104,7 +33,8 @@ def init_state(limits: Limits | None = None) -> None:
     """On a session's first run: config from the URL (bad parameters reported, not fatal)."""
     if "cfg" in st.session_state:
         return
-    cfg, errors = config_from_params(st.query_params.to_dict(), limits)
+    errors: list[str] = []  # a bad link parameter is dropped and named, never fatal
+    cfg = RunConfig.from_query(st.query_params.to_dict(), limits, ignore=RESERVED_PARAMS, errors=errors)
     st.session_state["cfg"] = cfg.to_dict()
     st.session_state["url_errors"] = errors
     lesson = st.query_params.get("lesson", "")
@@ -167,8 +97,8 @@ def draw_controls(
             for f in fields(RunConfig):
                 if f.metadata["group"] != group or f.name in skip:
                     continue
-                show = ONLY_FOR.get(f.name)
-                if show is None or show(cfg):
+                when = f.metadata["when"]  # fields that matter only for some setups are hidden otherwise
+                if when is None or when(cfg):
                     _widget(f.name, cfg)
             slots[group] = st.empty()
     try:
