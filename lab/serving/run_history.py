@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lab.engine.recording.thinning import thin
 from lab.lifecycle import ACTIVE
 from lab.serving.store import RunStore
 
@@ -48,8 +49,7 @@ class RunHistory:
         if snapshots:
             self.snapshots += store.snapshots(self.run_id, self.snapshots[-1]["step"] if self.snapshots else -1)
             if len(self.snapshots) > MAX_CACHED_SNAPSHOTS:
-                odd_last = [self.snapshots[-1]] if len(self.snapshots) % 2 == 0 else []
-                self.snapshots = self.snapshots[::2] + odd_last
+                self.snapshots = thin(self.snapshots)
         return self
 
     def copy(self) -> RunHistory:

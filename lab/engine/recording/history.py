@@ -41,10 +41,6 @@ class History:
             self.settle()
         return self._train
 
-    @train.setter
-    def train(self, rows: list[dict]) -> None:
-        self._train = rows
-
 
 class _Step(NamedTuple):
     """One finished step waiting for its accuracy: its figures and references to its outputs and targets."""

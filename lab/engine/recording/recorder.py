@@ -28,6 +28,7 @@ from lab.engine.callbacks import Callback
 from lab.engine.recording.cadence import MIN_SNAPSHOTS, Cadence
 from lab.engine.recording.history import History, TrainRows
 from lab.engine.recording.tensor_stats import ACT_HEAD, ParamTable, act_range, act_stats, out_grad_std
+from lab.engine.recording.thinning import thin
 
 if TYPE_CHECKING:  # pragma: no cover
     from lab.engine.trainer import Trainer
@@ -235,9 +236,7 @@ class Recorder(Callback):
         snaps = self.history.snapshots
         if len(snaps) <= self.max_snapshots:
             return
-        keep = snaps[::2]
-        if keep[-1] is not snaps[-1]:
-            keep.append(snaps[-1])
+        keep = thin(snaps)
         kept_steps = {s["step"] for s in keep}
         self.history.dropped.extend(s["step"] for s in snaps if s["step"] not in kept_steps)
         self.history.snapshots = keep
