@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -125,6 +126,10 @@ def watch_phase(browser, url: str, store: Path) -> None:
         )
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Measure and print the watch-mode and max-mode figures of the live lab."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -132,6 +137,7 @@ def main() -> None:
     p.add_argument("--skip-watch", action="store_true", help="only the max-mode page/headless pairs")
     p.add_argument("--skip-max", action="store_true", help="only the watch-mode runs")
     args = p.parse_args()
+    signal.signal(signal.SIGTERM, _interrupt)  # `timeout` or `kill` shut the server down too, like Ctrl-C
     from playwright.sync_api import sync_playwright
 
     cfg = RunConfig(epochs=300)  # ~6,700 steps of the default MLP on digits: about 10 s of training
