@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from .conftest import screenshot
 
@@ -104,3 +105,42 @@ def test_no_chart_text_overlaps_or_is_cut_off(finished_runs, app_server: str, vi
     finally:
         page.close()
     assert not problems, "\n".join(problems)
+
+
+_HEATMAP_ROWS_JS = """
+(selector) => {
+  const el = document.querySelector(selector);
+  return el && Array.isArray(el.data) ? el.data.filter((t) => t.type === "heatmap").map((t) => t.name) : null;
+}
+"""
+
+
+def test_clicking_a_layer_in_the_overview_focuses_the_per_layer_charts(finished_runs, app_server: str) -> None:
+    """A click on a box in the network overview narrows the histograms to that layer; a second click undoes it."""
+    context, ids = finished_runs
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        page.goto(f"{app_server}/train?{_query({**RUNS['mlp-spiral'], 'run': ids['mlp-spiral']})}")
+        expect(page.get_by_text(re.compile(r"Run · completed"))).to_be_visible(timeout=60_000)
+        _draw_every_chart(page)
+        grid = ".st-key-act_hist .js-plotly-plot"
+        page.wait_for_function(f"() => ({_HEATMAP_ROWS_JS})({grid!r})?.length === 3")
+        for expected in (["fc2"], ["fc1", "fc2", "fc3"]):  # focus on fc2, then click it again: all layers
+            box = page.locator(".st-key-overview .js-plotly-plot .point").nth(2)  # input, fc1, fc2, ...
+            box.scroll_into_view_if_needed()
+            r = box.bounding_box()
+            x, y = r["x"] + r["width"] / 2, r["y"] + r["height"] / 2
+            page.mouse.move(x, y)
+            # Plotly clicks the point under its latest hover: wait until the hover label is there.
+            page.locator(".st-key-overview .hoverlayer .hovertext").first.wait_for(timeout=10_000)
+            page.mouse.click(x, y)
+            try:
+                rows = f"({_HEATMAP_ROWS_JS})({grid!r})"
+                page.wait_for_function(f"(want) => JSON.stringify({rows}) === JSON.stringify(want)", arg=expected)
+            except PlaywrightTimeoutError:
+                screenshot(page, "overview-click")
+                seen = page.evaluate(_HEATMAP_ROWS_JS, grid)
+                raise AssertionError(f"after clicking fc2 the activation grid shows {seen}, not {expected}") from None
+    finally:
+        page.close()
