@@ -27,7 +27,7 @@ from __future__ import annotations
 from lab.diagnosis import rules_fit, rules_net, rules_optim
 from lab.diagnosis.arbiter import PROBLEM, arbitrate
 from lab.diagnosis.evidence import gather
-from lab.diagnosis.hint import Hint, hints_as_dicts
+from lab.diagnosis.hint import LEVELS, Hint, hints_as_dicts
 from lab.diagnosis.rules_net import INIT_LOSS_TOLERANCE
 
 __all__ = ["Hint", "INIT_LOSS_TOLERANCE", "RULES", "diagnose", "diagnose_run", "hints_as_dicts"]
@@ -55,23 +55,18 @@ def diagnose(
     """All hints for a run, most serious first (summary gives status, reason and initial_loss)."""
     ev = gather(train, val, snapshots, meta, config, summary)
     hints = arbitrate([h for rule in RULES for h in rule(ev)])
-    if not any(h.level in PROBLEM for h in hints):
-        notes = rules_fit.initial_loss(ev) + rules_optim.ratio_ok(ev)
-        if ev.ended and ev.status != "diverged" and ev.val:
-            acc = ev.final.get("val_acc", 0.0)
-            notes.append(
-                Hint(
-                    "ok",
-                    "healthy run",
-                    f"No problem found: validation accuracy {acc:.0%}, no warning sign in the curves or the layers.",
-                    "",
-                    "healthy",
-                    None,
-                    None,
-                )
-            )
-        hints += notes
-    return hints
+    causes = {h.cause for h in hints}
+    knobs = {k for h in hints for k in (h.fix or {})}
+    # The reference checks stay on show beside the warnings, unless a warning is about what they measure.
+    if "init_too_large" not in causes:
+        hints += rules_fit.initial_loss(ev)
+    if not knobs & {"lr", "warmup_steps"}:
+        hints += rules_optim.ratio_ok(ev)
+    if not any(h.level in PROBLEM for h in hints) and ev.ended and ev.status != "diverged" and ev.val:
+        acc = ev.final.get("val_acc", 0.0)
+        text = f"No problem found: validation accuracy {acc:.0%}, no warning sign in the curves or the layers."
+        hints.append(Hint("ok", "healthy run", text, "", "healthy", None, None))
+    return sorted(hints, key=lambda h: LEVELS.index(h.level))  # stable: causes keep their order within a level
 
 
 def diagnose_run(row: dict, train: list[dict], val: list[dict], snapshots: list[dict]) -> list[Hint]:
