@@ -77,13 +77,18 @@ def all_figures(mlp, mlp_b, spiral, cnn):
     a, b = RunSeries("A", mlp.train, mlp.val), RunSeries("B", mlp_b.train, mlp_b.val)
     s = mlp.snapshots
     return {
-        "loss": live.loss_figure([a, b]), "accuracy": live.accuracy_figure([a], n_classes=10),
-        "lr": live.lr_figure([a, b]), "heatmap": live.histogram_heatmap(s, mlp.meta, "fc1"),
-        "grid": live.histogram_grid(s, mlp.meta, "grad_w"), "at": live.histogram_at(s[-1], mlp.meta, "act"),
-        "ratio": live.update_ratio_figure(s, mlp.meta, compare=mlp_b.snapshots),
-        "dead": live.dead_saturated_figure(s, mlp.meta), "stats": live.layer_stats_figure(s, mlp.meta),
-        "weights": live.weight_histograms(s[-1], mlp.meta), "filters": live.filters_figure(cnn.snapshots[-1]),
-        "boundary": live.boundary_figure(spiral.meta, spiral.snapshots[-1]),
+        "loss": live.loss_figure([a, b]),
+        "accuracy": live.accuracy_figure([a], n_classes=10),
+        "lr": go.Figure(live.lr_spec([a, b])),
+        "heatmap": go.Figure(live.histogram_heatmap_spec(s, mlp.meta, "fc1")),
+        "grid": go.Figure(live.histogram_grid_spec(s, mlp.meta, "grad_w")),
+        "at": go.Figure(live.histogram_at_spec(s[-1], mlp.meta, "act")),
+        "ratio": go.Figure(live.update_ratio_spec(s, mlp.meta, compare=mlp_b.snapshots)),
+        "dead": go.Figure(live.dead_saturated_spec(s, mlp.meta)),
+        "stats": go.Figure(live.layer_stats_spec(s, mlp.meta)),
+        "weights": go.Figure(live.weight_histograms_spec(s[-1], mlp.meta)),
+        "filters": go.Figure(live.filters_spec(cnn.snapshots[-1])),
+        "boundary": go.Figure(live.boundary_spec(spiral.meta, spiral.snapshots[-1])),
     }
 
 
@@ -163,7 +168,7 @@ def test_two_runs_overlay(mlp, mlp_b):
     assert colours["B · train"] == colours["B · val"] == run_color(1) != run_color(0)
     dashes = {t.name: t.line.dash for t in two.data}
     assert dashes["A · train"] != dashes["A · val"]  # train and val told apart by line style
-    lr = live.lr_figure([RunSeries("A", mlp.train, []), RunSeries("B", mlp_b.train, [])])
+    lr = go.Figure(live.lr_spec([RunSeries("A", mlp.train, []), RunSeries("B", mlp_b.train, [])]))
     assert [t.name for t in lr.data] == ["A · learning rate", "B · learning rate"]
 
 
@@ -174,7 +179,7 @@ def test_accuracy_and_lr_figures(mlp):
     assert list(acc.data[1].y) == approx([r["val_acc"] for r in mlp.val])
     assert acc.layout.yaxis.tickformat == ".0%"
     assert any(s.y0 == s.y1 == pytest.approx(0.1) for s in acc.layout.shapes)  # chance level for 10 classes
-    lr = live.lr_figure([run])
+    lr = go.Figure(live.lr_spec([run]))
     assert list(lr.data[0].y) == approx([r["lr"] for r in mlp.train])
     assert list(lr.layout.yaxis.tickvals) == [mlp.train[0]["lr"]]  # a constant rate: one labelled value
 
@@ -190,12 +195,17 @@ def test_non_finite_losses_become_gaps(mlp):
 # ---- snapshot charts -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind,group,key,edges", [("act", "layers", "hist", "act_edges"),
-                                                  ("weight", "params", "w_hist", "w_edges"),
-                                                  ("grad_w", "params", "g_hist", "g_edges")])
+@pytest.mark.parametrize(
+    "kind,group,key,edges",
+    [
+        ("act", "layers", "hist", "act_edges"),
+        ("weight", "params", "w_hist", "w_edges"),
+        ("grad_w", "params", "g_hist", "g_edges"),
+    ],
+)
 def test_histogram_heatmap_is_log1p_of_recorded_counts(mlp, kind, group, key, edges):
     name = "fc2" if kind == "act" else "fc2.weight"
-    fig = live.histogram_heatmap(mlp.snapshots, mlp.meta, name, kind)
+    fig = go.Figure(live.histogram_heatmap_spec(mlp.snapshots, mlp.meta, name, kind))
     hm = fig.data[0]
     assert hm.type == "heatmap" and hm.zsmooth is False
     assert list(hm.x) == [s["step"] for s in mlp.snapshots]
@@ -211,12 +221,12 @@ def test_histogram_heatmap_is_log1p_of_recorded_counts(mlp, kind, group, key, ed
 
 def test_histogram_heatmap_caps_columns_and_keeps_the_latest(mlp):
     snaps = long_snapshots(mlp.snapshots, 900)
-    hm = live.histogram_heatmap(snaps, mlp.meta, "fc1").data[0]
+    hm = go.Figure(live.histogram_heatmap_spec(snaps, mlp.meta, "fc1")).data[0]
     assert len(hm.x) <= 300 and hm.x[0] == snaps[0]["step"] and hm.x[-1] == snaps[-1]["step"]
 
 
 def test_histogram_grid_one_row_per_layer_shared_steps(mlp):
-    fig = live.histogram_grid(mlp.snapshots, mlp.meta, "act")
+    fig = go.Figure(live.histogram_grid_spec(mlp.snapshots, mlp.meta, "act"))
     fig.data = [t for t in fig.data if t.type == "heatmap"]
     assert len(fig.data) == len(mlp.meta["layers"]) == 2
     assert all(list(t.x) == [s["step"] for s in mlp.snapshots] for t in fig.data)
@@ -224,13 +234,13 @@ def test_histogram_grid_one_row_per_layer_shared_steps(mlp):
     assert fig.layout.xaxis.matches == "x2" or fig.layout.xaxis2.matches == "x"  # shared step axis
     last = in_range(mlp.snapshots[-1]["layers"]["fc2"])
     assert [row[-1] for row in fig.data[1].z] == pytest.approx([math.log1p(c) for c in last], abs=0.006)
-    weights = live.histogram_grid(mlp.snapshots, mlp.meta, "weight")
+    weights = go.Figure(live.histogram_grid_spec(mlp.snapshots, mlp.meta, "weight"))
     assert [t.name for t in weights.data] == live.weight_params(mlp.meta)
 
 
 def test_histogram_at_bars_are_recorded_fractions(mlp):
     snap = mlp.snapshots[-1]
-    fig = live.histogram_at(snap, mlp.meta, "act", step_label="step 56 (epoch 2.5)")
+    fig = go.Figure(live.histogram_at_spec(snap, mlp.meta, "act", step_label="step 56 (epoch 2.5)"))
     fig.data = [t for t in fig.data if "outside" not in t.name]
     assert [t.name for t in fig.data] == mlp.meta["layers"]
     names = colour_names(mlp.meta)
@@ -240,14 +250,14 @@ def test_histogram_at_bars_are_recorded_fractions(mlp):
         assert list(t.x) == approx(bin_centres(mlp.meta["act_edges"][t.name], mlp.meta["bins"]))
         assert t.marker.color == layer_color(t.name, names)
     assert "step 56 (epoch 2.5)" in fig.layout.title.text
-    w = live.weight_histograms(snap, mlp.meta)
+    w = go.Figure(live.weight_histograms_spec(snap, mlp.meta))
     assert [t.name for t in w.data] == ["fc1.weight", "fc2.weight", "out.weight"]
     counts = snap["params"]["out.weight"]["w_hist"]
     assert list(w.data[2].y) == approx([c / sum(counts) for c in counts], rel=5e-3)
 
 
 def test_update_ratio_equals_recorded_ratios_on_log_axis(mlp, mlp_b):
-    fig = live.update_ratio_figure(mlp.snapshots, mlp.meta)
+    fig = go.Figure(live.update_ratio_spec(mlp.snapshots, mlp.meta))
     assert [t.name for t in fig.data] == ["fc1.weight", "fc2.weight", "out.weight"]
     for t in fig.data:
         assert list(t.x) == [s["step"] for s in mlp.snapshots]
@@ -257,31 +267,33 @@ def test_update_ratio_equals_recorded_ratios_on_log_axis(mlp, mlp_b):
     assert any(s.type == "line" and s.y0 == s.y1 == 1e-3 and s.line.dash == "dash" for s in fig.layout.shapes)
     assert any(s.type == "rect" and (s.y0, s.y1) == (1e-4, 1e-2) for s in fig.layout.shapes)
     assert any("healthy ~1e-3" in a.text and a.y == -3 for a in fig.layout.annotations)  # log10 on a log axis
-    both = live.update_ratio_figure(mlp.snapshots, mlp.meta, compare=mlp_b.snapshots)
+    both = go.Figure(live.update_ratio_spec(mlp.snapshots, mlp.meta, compare=mlp_b.snapshots))
     assert len(both.data) == 6 and sum(t.line.dash == "dot" for t in both.data) == 3
     b_fc1 = next(t for t in both.data if t.name == "B · fc1.weight")
     assert list(b_fc1.y) == approx([s["params"]["fc1.weight"]["ratio"] for s in mlp_b.snapshots])
 
 
 def test_dead_and_saturated_fractions(mlp, mlp_b):
-    dead = live.dead_saturated_figure(mlp.snapshots, mlp.meta)
+    dead = go.Figure(live.dead_saturated_spec(mlp.snapshots, mlp.meta))
     assert [t.name for t in dead.data] == ["fc1 dead (relu)", "fc2 dead (relu)"]
     for t, layer in zip(dead.data, ["fc1", "fc2"], strict=True):
         assert list(t.y) == approx([s["layers"][layer]["dead"] for s in mlp.snapshots])
     assert dead.layout.yaxis.tickformat == ".0%" and tuple(dead.layout.yaxis.range) == (0, 1)
     assert dead.layout.yaxis.title.text == "share of units"
-    sat = live.dead_saturated_figure(mlp_b.snapshots, mlp_b.meta)
+    sat = go.Figure(live.dead_saturated_spec(mlp_b.snapshots, mlp_b.meta))
     assert [t.name for t in sat.data] == ["fc1 saturated (tanh)", "fc2 saturated (tanh)"]
     assert list(sat.data[1].y) == approx([s["layers"]["fc2"]["sat"] for s in mlp_b.snapshots])
     meta = {**mlp.meta, "kinds": {"fc1": "gelu", "fc2": "gelu"}}
-    snaps = [{**s, "layers": {k: {kk: v for kk, v in r.items() if kk != "dead"} for k, r in s["layers"].items()}}
-             for s in mlp.snapshots]
-    none = live.dead_saturated_figure(snaps, meta)
+    snaps = [
+        {**s, "layers": {k: {kk: v for kk, v in r.items() if kk != "dead"} for k, r in s["layers"].items()}}
+        for s in mlp.snapshots
+    ]
+    none = go.Figure(live.dead_saturated_spec(snaps, meta))
     assert is_empty(none) and "no relu/tanh/sigmoid layers to watch" in none.layout.annotations[0].text.lower()
 
 
 def test_layer_stats_at_latest_snapshot(mlp):
-    fig = live.layer_stats_figure(mlp.snapshots, mlp.meta)
+    fig = go.Figure(live.layer_stats_spec(mlp.snapshots, mlp.meta))
     act, grad = fig.data
     last = mlp.snapshots[-1]["layers"]
     assert list(act.x) == list(grad.x) == ["fc1", "fc2"]
@@ -302,7 +314,7 @@ def _normalised(f):
 
 def test_filters_rgb_image_holds_every_filter(cnn):
     filters = cnn.snapshots[-1]["filters"]  # (16, 3, 3, 3)
-    fig = live.filters_figure(cnn.snapshots[-1])
+    fig = go.Figure(live.filters_spec(cnn.snapshots[-1]))
     (img,) = fig.data
     assert img.type == "image"
     rows, cols = fig.layout.meta["grid"]
@@ -320,19 +332,19 @@ def test_filters_rgb_image_holds_every_filter(cnn):
 
 def test_filters_greyscale_and_empty(cnn):
     grey = {"filters": [[f[0]] for f in cnn.snapshots[-1]["filters"][:5]]}  # 5 one-channel filters
-    fig = live.filters_figure(grey)
+    fig = go.Figure(live.filters_spec(grey))
     (hm,) = fig.data
     assert hm.type == "heatmap" and fig.layout.meta["grid"] == [2, 3]
     norm = _normalised(grey["filters"][4])
     assert hm.z[4][4] == pytest.approx(norm(grey["filters"][4][0][0][0]), abs=1e-3)  # filter 4: row 1, col 1
     assert hm.z[3][0] is None  # gap
     for snap in (None, {"step": 1}):
-        assert is_empty(live.filters_figure(snap))
+        assert is_empty(go.Figure(live.filters_spec(snap)))
 
 
 def test_boundary_contains_grid_and_points(spiral):
     snap = spiral.snapshots[-1]
-    fig = live.boundary_figure(spiral.meta, snap)
+    fig = go.Figure(live.boundary_spec(spiral.meta, snap))
     hm, *pts = fig.data
     assert list(hm.x) == approx(spiral.meta["grid"]["x"]) and list(hm.y) == approx(spiral.meta["grid"]["y"])
     assert [[int(v) for v in row] for row in hm.z] == snap["boundary"]["cls"]  # integer part = predicted class
@@ -345,9 +357,9 @@ def test_boundary_contains_grid_and_points(spiral):
             assert min(abs(x - a) + abs(y - b) for a, b in own) < 2e-3
     assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.yaxis.scaleratio == 1
     assert all(len(t.x) <= 500 for t in pts)
-    only_points = live.boundary_figure(spiral.meta, None)  # before the first snapshot: points alone
+    only_points = go.Figure(live.boundary_spec(spiral.meta, None))  # before the first snapshot: points alone
     assert [t.type for t in only_points.data] == ["scatter"] * 3
-    assert is_empty(live.boundary_figure({}, snap))  # not a 2D dataset
+    assert is_empty(go.Figure(live.boundary_spec({}, snap)))  # not a 2D dataset
 
 
 # ---- every figure --------------------------------------------------------------------
@@ -368,18 +380,30 @@ def test_every_figure_is_labelled_and_small(mlp, mlp_b, spiral, cnn):
 def test_empty_inputs_give_empty_states(mlp):
     meta, start = mlp.meta, RunSeries("", [], [])
     figs = [
-        live.loss_figure([]), live.loss_figure([start]), live.accuracy_figure([start]), live.lr_figure([start]),
-        live.histogram_heatmap([], meta, "fc1"), live.histogram_heatmap(mlp.snapshots, meta, "nope"),
-        live.histogram_grid([], meta), live.histogram_grid([], {}), live.histogram_at(None, meta),
-        live.update_ratio_figure([], meta), live.dead_saturated_figure([], meta), live.layer_stats_figure([], meta),
-        live.weight_histograms(None, meta), live.filters_figure(None), live.boundary_figure({}, None),
-        live.update_ratio_figure([], {}), live.dead_saturated_figure([], {}), live.layer_stats_figure([], {}),
+        live.loss_figure([]),
+        live.loss_figure([start]),
+        live.accuracy_figure([start]),
+        go.Figure(live.lr_spec([start])),
+        go.Figure(live.histogram_heatmap_spec([], meta, "fc1")),
+        go.Figure(live.histogram_heatmap_spec(mlp.snapshots, meta, "nope")),
+        go.Figure(live.histogram_grid_spec([], meta)),
+        go.Figure(live.histogram_grid_spec([], {})),
+        go.Figure(live.histogram_at_spec(None, meta)),
+        go.Figure(live.update_ratio_spec([], meta)),
+        go.Figure(live.dead_saturated_spec([], meta)),
+        go.Figure(live.layer_stats_spec([], meta)),
+        go.Figure(live.weight_histograms_spec(None, meta)),
+        go.Figure(live.filters_spec(None)),
+        go.Figure(live.boundary_spec({}, None)),
+        go.Figure(live.update_ratio_spec([], {})),
+        go.Figure(live.dead_saturated_spec([], {})),
+        go.Figure(live.layer_stats_spec([], {})),
     ]
     for fig in figs:
         assert is_empty(fig) and fig.layout.title.text and fig.layout.annotations
         json.loads(fig.to_json())
     with pytest.raises(ValueError, match="kind"):
-        live.histogram_heatmap(mlp.snapshots, meta, "fc1", kind="bogus")
+        go.Figure(live.histogram_heatmap_spec(mlp.snapshots, meta, "fc1", kind="bogus"))
 
 
 def test_json_size_of_a_300_snapshot_run(mlp, cnn, spiral):
@@ -391,18 +415,24 @@ def test_json_size_of_a_300_snapshot_run(mlp, cnn, spiral):
     """
     rows = [{**mlp.train[i % len(mlp.train)], "step": i + 1} for i in range(1000)]  # the recorder's maximum
     run = RunSeries("A", rows, long_snapshots(mlp.val, 300))
-    deep = {**cnn.meta, "layers": [f"conv{i}" for i in range(1, 7)],
-            "act_edges": {f"conv{i}": cnn.meta["act_edges"]["conv1"] for i in range(1, 7)}}
-    deep_snaps = [{**s, "layers": {f"conv{i}": s["layers"]["conv1"] for i in range(1, 7)}}
-                  for s in long_snapshots(cnn.snapshots)]
+    deep = {
+        **cnn.meta,
+        "layers": [f"conv{i}" for i in range(1, 7)],
+        "act_edges": {f"conv{i}": cnn.meta["act_edges"]["conv1"] for i in range(1, 7)},
+    }
+    deep_snaps = [
+        {**s, "layers": {f"conv{i}": s["layers"]["conv1"] for i in range(1, 7)}} for s in long_snapshots(cnn.snapshots)
+    ]
     sizes = {
         "loss": live.loss_figure([run, run]),
-        "ratio": live.update_ratio_figure(long_snapshots(mlp.snapshots), mlp.meta, long_snapshots(mlp.snapshots)),
-        "heatmap": live.histogram_heatmap(long_snapshots(cnn.snapshots), cnn.meta, "conv1"),
-        "grid": live.histogram_grid(long_snapshots(cnn.snapshots), cnn.meta, "act"),
-        "deep_grid": live.histogram_grid(deep_snaps, deep, "act"),
-        "dead": live.dead_saturated_figure(long_snapshots(mlp.snapshots), mlp.meta),
-        "boundary": live.boundary_figure(spiral.meta, spiral.snapshots[-1]),
+        "ratio": go.Figure(
+            live.update_ratio_spec(long_snapshots(mlp.snapshots), mlp.meta, long_snapshots(mlp.snapshots))
+        ),
+        "heatmap": go.Figure(live.histogram_heatmap_spec(long_snapshots(cnn.snapshots), cnn.meta, "conv1")),
+        "grid": go.Figure(live.histogram_grid_spec(long_snapshots(cnn.snapshots), cnn.meta, "act")),
+        "deep_grid": go.Figure(live.histogram_grid_spec(deep_snaps, deep, "act")),
+        "dead": go.Figure(live.dead_saturated_spec(long_snapshots(mlp.snapshots), mlp.meta)),
+        "boundary": go.Figure(live.boundary_spec(spiral.meta, spiral.snapshots[-1])),
     }
     for name, fig in sizes.items():
         assert len(fig.to_json()) < 200_000, name
@@ -428,12 +458,17 @@ def all_specs(mlp, mlp_b, spiral, cnn):
     """Every snapshot-chart spec builder once, on the MLP (ReLU and tanh), the CNN and the 2D toy."""
     s, m, c, cm = mlp.snapshots, mlp.meta, cnn.snapshots, cnn.meta
     return {
-        "heatmap": live.histogram_heatmap_spec(s, m, "fc1"), "cnn_heatmap": live.histogram_heatmap_spec(c, cm, "conv1"),
-        "grid": live.histogram_grid_spec(s, m, "act"), "cnn_grid": live.histogram_grid_spec(c, cm, "grad_w"),
-        "at": live.histogram_at_spec(s[-1], m, "act"), "weights": live.weight_histograms_spec(c[-1], cm),
+        "heatmap": live.histogram_heatmap_spec(s, m, "fc1"),
+        "cnn_heatmap": live.histogram_heatmap_spec(c, cm, "conv1"),
+        "grid": live.histogram_grid_spec(s, m, "act"),
+        "cnn_grid": live.histogram_grid_spec(c, cm, "grad_w"),
+        "at": live.histogram_at_spec(s[-1], m, "act"),
+        "weights": live.weight_histograms_spec(c[-1], cm),
         "ratio": live.update_ratio_spec(s, m, compare=mlp_b.snapshots),
-        "dead": live.dead_saturated_spec(s, m), "sat": live.dead_saturated_spec(mlp_b.snapshots, mlp_b.meta),
-        "stats": live.layer_stats_spec(c, cm), "filters": live.filters_spec(c[-1]),
+        "dead": live.dead_saturated_spec(s, m),
+        "sat": live.dead_saturated_spec(mlp_b.snapshots, mlp_b.meta),
+        "stats": live.layer_stats_spec(c, cm),
+        "filters": live.filters_spec(c[-1]),
         "boundary": live.boundary_spec(spiral.meta, spiral.snapshots[-1]),
     }
 
@@ -485,8 +520,11 @@ def test_histogram_at_spec_titles_the_outer_axes_of_an_incomplete_grid(mlp):
     """Four series in three columns: panel 4 alone in row 2 gets the value title, panels 2 and 3 keep theirs."""
     snap, meta = mlp.snapshots[-1], mlp.meta
     extra = {"fc1b": "fc1", "fc2b": "fc2"}  # two more series that reuse recorded histograms
-    meta4 = {**meta, "layers": [*meta["layers"], *extra],
-             "act_edges": {**meta["act_edges"], **{k: meta["act_edges"][v] for k, v in extra.items()}}}
+    meta4 = {
+        **meta,
+        "layers": [*meta["layers"], *extra],
+        "act_edges": {**meta["act_edges"], **{k: meta["act_edges"][v] for k, v in extra.items()}},
+    }
     snap4 = {**snap, "layers": {**snap["layers"], **{k: snap["layers"][v] for k, v in extra.items()}}}
     spec = live.histogram_at_spec(snap4, meta4, "act")
     layout = spec["layout"]
@@ -526,13 +564,20 @@ def test_probe_specs_carry_the_recorded_values(spiral, cnn):
     assert [[int(v) for v in row] for row in hm["z"]] == snap["boundary"]["cls"]
     assert sum(len(t["x"]) for t in points) == len(spiral.meta["points"]["x"])
     filters = live.filters_spec(cnn.snapshots[-1])
-    assert filters["data"][0]["z"] == list(live.filters_figure(cnn.snapshots[-1]).data[0].z)
+    assert filters["data"][0]["z"] == list(go.Figure(live.filters_spec(cnn.snapshots[-1])).data[0].z)
 
 
 def test_empty_specs_and_presenter_spec_of_a_grid(mlp):
-    for spec in (live.histogram_grid_spec([], mlp.meta), live.histogram_at_spec(None, mlp.meta),
-                 live.update_ratio_spec([], {}), live.dead_saturated_spec([], mlp.meta), live.layer_stats_spec([], {}),
-                 live.filters_spec(None), live.boundary_spec({}, None), live.histogram_heatmap_spec([], mlp.meta, "x")):
+    for spec in (
+        live.histogram_grid_spec([], mlp.meta),
+        live.histogram_at_spec(None, mlp.meta),
+        live.update_ratio_spec([], {}),
+        live.dead_saturated_spec([], mlp.meta),
+        live.layer_stats_spec([], {}),
+        live.filters_spec(None),
+        live.boundary_spec({}, None),
+        live.histogram_heatmap_spec([], mlp.meta, "x"),
+    ):
         assert spec["layout"]["meta"] == {"empty": True} and spec["data"] == []
     spec = live.histogram_at_spec(mlp.snapshots[-1], mlp.meta, "act")
     before = json.dumps(spec)

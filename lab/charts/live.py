@@ -4,16 +4,15 @@ Curves (loss, accuracy, learning rate) take `RunSeries` so an A/B comparison is 
 same call with two runs. Snapshot charts (update ratios, dead/saturated units, layer
 statistics) take the recorder's snapshots and meta. Histograms over time live in
 `live_hist`, model probes (filters, decision boundary) in `live_probe`; both are
-re-exported here so a page needs one import. Every builder returns a `go.Figure`,
-an empty-state figure (see `style.is_empty`) when there is nothing to draw yet.
-
-Every chart is also available as a plain spec dict (`loss_spec`, `update_ratio_spec`,
-`histogram_grid_spec`, ...): the live feed builds the curves on every poll and the
-Train page the snapshot charts on every new snapshot, for every watched run, and
-building the dict directly takes about a millisecond where plotly's validating
-objects (and `make_subplots`) took 20 to 90 ms a chart. The figure builders wrap the
-same specs in `go.Figure`, which validates them, so a typo in a spec fails the chart
-tests.
+re-exported here so a page needs one import. Every builder returns a plain Plotly
+spec dict (`loss_spec`, `update_ratio_spec`, `histogram_grid_spec`, ...), an
+empty-state spec (see `style.is_empty`) when there is nothing to draw yet: the live
+feed builds the curves on every poll and the Train page the snapshot charts on every
+new snapshot, for every watched run, and building the dict directly takes about a
+millisecond where plotly's validating objects (and `make_subplots`) took 20 to 90 ms
+a chart. The chart tests pass each spec to `go.Figure`, which validates it, so a
+typo in a spec fails them. Only the loss and accuracy curves keep a `go.Figure`
+builder, for the pages that draw them with `st.plotly_chart`.
 """
 
 from __future__ import annotations
@@ -25,17 +24,8 @@ from dataclasses import dataclass, field
 import plotly.graph_objects as go
 
 from lab import registry
-from lab.charts.live_hist import (
-    histogram_at,
-    histogram_at_spec,
-    histogram_grid,
-    histogram_grid_spec,
-    histogram_heatmap,
-    histogram_heatmap_spec,
-    weight_histograms,
-    weight_histograms_spec,
-)
-from lab.charts.live_probe import boundary_figure, boundary_spec, filters_figure, filters_spec
+from lab.charts.live_hist import histogram_at_spec, histogram_grid_spec, histogram_heatmap_spec, weight_histograms_spec
+from lab.charts.live_probe import boundary_spec, filters_spec
 from lab.charts.style import (
     NEUTRAL,
     colour_names,
@@ -52,12 +42,9 @@ from lab.charts.style import (
 )
 
 __all__ = [
-    "RunSeries", "loss_spec", "accuracy_spec", "lr_spec", "loss_figure", "accuracy_figure", "lr_figure",
+    "RunSeries", "loss_spec", "accuracy_spec", "lr_spec", "loss_figure", "accuracy_figure",
     "update_ratio_spec", "dead_saturated_spec", "layer_stats_spec", "histogram_heatmap_spec", "histogram_grid_spec",
-    "histogram_at_spec", "weight_histograms_spec", "filters_spec", "boundary_spec",
-    "update_ratio_figure", "dead_saturated_figure",
-    "layer_stats_figure", "histogram_heatmap", "histogram_grid", "histogram_at", "weight_histograms",
-    "filters_figure", "boundary_figure", "presenter_layout", "weight_params",
+    "histogram_at_spec", "weight_histograms_spec", "filters_spec", "boundary_spec", "presenter_layout", "weight_params",
 ]
 
 HEALTHY_RATIO = 1e-3  # Karpathy's rule of thumb: each step changes a weight matrix by about a thousandth
@@ -191,15 +178,6 @@ def accuracy_figure(runs: Sequence[RunSeries], n_classes: int | None = None, hei
     """`accuracy_spec` as a validated figure."""
     return go.Figure(accuracy_spec(runs, n_classes, height))
 
-
-def lr_figure(runs: Sequence[RunSeries], height: int | None = None) -> go.Figure:
-    """`lr_spec` as a validated figure."""
-    return go.Figure(lr_spec(runs, height))
-
-
-# ---- snapshot charts -----------------------------------------------------------------
-
-
 def weight_params(meta: dict) -> list[str]:
     """The weight matrices among the recorded parameters (biases are left out), or all of them if none match."""
     params = list(meta.get("params", []))
@@ -254,13 +232,6 @@ def update_ratio_spec(snapshots: Sequence[dict], meta: dict, compare: Sequence[d
                               "font": {"color": NEUTRAL}}]
     return {"data": data, "layout": layout}
 
-
-def update_ratio_figure(snapshots: Sequence[dict], meta: dict, compare: Sequence[dict] | None = None,
-                        labels: tuple[str, str] = ("A", "B"), height: int | None = None) -> go.Figure:
-    """`update_ratio_spec` as a validated figure."""
-    return go.Figure(update_ratio_spec(snapshots, meta, compare, labels, height))
-
-
 def _watch(layer: str, meta: dict, snapshots: Sequence[dict]) -> str | None:
     """'dead' or 'sat' when this layer has that statistic (by its activation, or by what was recorded)."""
     kind = meta.get("kinds", {}).get(layer, "")
@@ -296,12 +267,6 @@ def dead_saturated_spec(snapshots: Sequence[dict], meta: dict, height: int | Non
     layout["yaxis"].update(tickformat=".0%", range=[0, 1])
     return {"data": data, "layout": layout}
 
-
-def dead_saturated_figure(snapshots: Sequence[dict], meta: dict, height: int | None = None) -> go.Figure:
-    """`dead_saturated_spec` as a validated figure."""
-    return go.Figure(dead_saturated_spec(snapshots, meta, height))
-
-
 def layer_stats_spec(snapshots: Sequence[dict], meta: dict, height: int | None = None) -> dict:
     """Activation std and gradient std per layer at the latest snapshot, grouped bars on a log axis, as a spec."""
     title = "Signal through depth"
@@ -324,8 +289,3 @@ def layer_stats_spec(snapshots: Sequence[dict], meta: dict, height: int | None =
     layout["barmode"] = "group"
     layout["yaxis"].update(type="log", exponentformat="power", dtick=1)
     return {"data": data, "layout": layout}
-
-
-def layer_stats_figure(snapshots: Sequence[dict], meta: dict, height: int | None = None) -> go.Figure:
-    """`layer_stats_spec` as a validated figure."""
-    return go.Figure(layer_stats_spec(snapshots, meta, height))

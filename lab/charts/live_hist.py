@@ -8,8 +8,8 @@ same value range at every step and a column-by-column heatmap is meaningful.
 Each chart is built as a plain Plotly spec dict (`histogram_grid_spec`, ...): the Train
 page rebuilds them for every watched run whenever a snapshot arrives, and plotly's
 validating objects and `make_subplots` cost tens of milliseconds a chart where the dict
-takes about a millisecond. The builders without `_spec` wrap the same dicts in a
-validated `go.Figure`, so a typo in a spec fails the chart tests.
+takes about a millisecond. The chart tests pass each dict to `go.Figure`, which
+validates it, so a typo in a spec fails them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-import plotly.graph_objects as go
 
 from lab.charts.style import (
     HEATMAP_SCALE,
@@ -254,27 +253,3 @@ def weight_histograms_spec(snapshot: dict | None, meta: dict, step_label: str | 
                            height: int | None = None) -> dict:
     """Weight histogram of every weight parameter at one snapshot, as a plain spec."""
     return histogram_at_spec(snapshot, meta, "weight", step_label, height)
-
-
-def histogram_heatmap(snapshots: Sequence[dict], meta: dict, layer: str, kind: str = "act",
-                      height: int | None = None, max_cols: int = MAX_COLUMNS) -> go.Figure:
-    """`histogram_heatmap_spec` as a validated figure."""
-    return go.Figure(histogram_heatmap_spec(snapshots, meta, layer, kind, height, max_cols))
-
-
-def histogram_grid(snapshots: Sequence[dict], meta: dict, kind: str = "act", height: int | None = None,
-                   max_cells: int = GRID_CELLS) -> go.Figure:
-    """`histogram_grid_spec` as a validated figure."""
-    return go.Figure(histogram_grid_spec(snapshots, meta, kind, height, max_cells))
-
-
-def histogram_at(snapshot: dict | None, meta: dict, kind: str = "act", step_label: str | None = None,
-                 height: int | None = None) -> go.Figure:
-    """`histogram_at_spec` as a validated figure."""
-    return go.Figure(histogram_at_spec(snapshot, meta, kind, step_label, height))
-
-
-def weight_histograms(snapshot: dict | None, meta: dict, step_label: str | None = None,
-                      height: int | None = None) -> go.Figure:
-    """`weight_histograms_spec` as a validated figure."""
-    return go.Figure(weight_histograms_spec(snapshot, meta, step_label, height))

@@ -1,8 +1,7 @@
 """Model-probe charts of the Train page: first-layer filters (CNNs) and the decision boundary (2D toys).
 
 Built as plain Plotly spec dicts (`filters_spec`, `boundary_spec`), which take a fraction
-of the time of plotly's validating objects; `filters_figure` and `boundary_figure` wrap
-them in a validated `go.Figure`.
+of the time of plotly's validating objects; the chart tests validate them through `go.Figure`.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-import plotly.graph_objects as go
 
 from lab.charts.style import class_color, empty_spec, even_indices, layout_style, rgba, sigs
 
@@ -71,12 +69,6 @@ def filters_spec(snapshot: dict | None, height: int | None = None) -> dict:
     layout["meta"] = {"grid": [rows, cols]}
     return {"data": [trace], "layout": layout}
 
-
-def filters_figure(snapshot: dict | None, height: int | None = None) -> go.Figure:
-    """`filters_spec` as a validated figure."""
-    return go.Figure(filters_spec(snapshot, height))
-
-
 def _boundary_trace(grid: dict, boundary: dict, k: int) -> dict:
     """Predicted class as hue, confidence as opacity, encoded in one heatmap trace.
 
@@ -123,9 +115,3 @@ def boundary_spec(meta: dict, snapshot: dict | None, class_names: Sequence[str] 
     layout["xaxis"].update(range=[grid["x"][0], grid["x"][-1]], constrain="domain")
     layout["yaxis"].update(range=[grid["y"][0], grid["y"][-1]], scaleanchor="x", scaleratio=1, constrain="domain")
     return {"data": data, "layout": layout}
-
-
-def boundary_figure(meta: dict, snapshot: dict | None, class_names: Sequence[str] | None = None,
-                    height: int | None = None) -> go.Figure:
-    """`boundary_spec` as a validated figure."""
-    return go.Figure(boundary_spec(meta, snapshot, class_names, height))
