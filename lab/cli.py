@@ -139,7 +139,7 @@ def cmd_train(args) -> int:
     if not args.quiet:
         callbacks.append(ProgressBar())
     try:
-        trainer = Trainer(cfg, callbacks=callbacks, limits=settings.limits)
+        trainer = Trainer(cfg, callbacks=callbacks, limits=settings.limits, data_dir=settings.data_dir)
     except Exception as e:
         store.set_status(run_id, RunStatus.FAILED, str(e))
         raise
