@@ -83,5 +83,7 @@ def test_focus_outlines_the_layer_and_narrows_the_other_charts():
     faded = dim_others(lines, "fc1")
     assert "opacity" not in faded["data"][0] and faded["data"][1]["opacity"] < 1
     assert "opacity" not in lines["data"][1]  # the input is left alone
-    bars = dim_others({"data": [{"type": "bar", "x": ["fc1", "fc2"], "marker": {}}]}, "fc2")
-    assert bars["data"][0]["marker"]["opacity"] == [0.3, 1.0]
+    bars = dim_others(
+        {"data": [{"type": "bar", "x": ["fc1", "fc2"], "marker": {"color": ["#0072B2", "#D55E00"]}}]}, "fc2"
+    )
+    assert bars["data"][0]["marker"]["color"] == [rgba("#0072B2", 0.3), rgba("#D55E00", 1.0)]

@@ -19,7 +19,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from lab.charts.style import NEUTRAL, colour_names, empty_spec, finite, layer_color, layout_style, rgba
+from lab.charts.style import BASE_FONT, NEUTRAL, colour_names, empty_spec, finite, layer_color, layout_style, rgba
 from lab.diagnosis.rules_net import DEAD_WARN, SAT_WARN  # the hints' thresholds: a box turns red where a hint speaks
 
 HEALTH_COLORS = {"ok": "#009E73", "warn": "#E69F00", "bad": "#D55E00", "unknown": "#C8CCD4"}  # Okabe & Ito
@@ -141,7 +141,7 @@ def overview_spec(snapshots: Sequence[dict], meta: dict, focus: str | None = Non
         "text": ["input"] + [_label(h) for h in health],
         "textposition": "inside",
         "insidetextanchor": "middle",
-        "textfont": {"color": "#1E1F24"},
+        "textfont": {"color": "#1E1F24", "size": BASE_FONT},  # a size, so presenter mode scales it too
         "hovertext": ["the data going in"] + [_hover(h) for h in health],
         "hovertemplate": "%{hovertext}<extra></extra>",
         "marker": {"color": fills, "line": {"color": outlines, "width": widths}},
@@ -216,6 +216,10 @@ def dim_others(spec: dict, layer: str) -> dict:
         if t.get("type") == "scatter" and not mine:
             t = {**t, "opacity": 0.25}
         elif t.get("type") == "bar" and isinstance(t.get("x"), list) and layer in t["x"]:
-            t = {**t, "marker": {**t.get("marker", {}), "opacity": [1.0 if x == layer else 0.3 for x in t["x"]]}}
+            # Faded through the colours' alpha: an opacity array breaks the legend swatch of a patterned bar.
+            colors = t.get("marker", {}).get("color")
+            if isinstance(colors, list) and all(isinstance(c, str) and c.startswith("#") for c in colors):
+                faded = [rgba(c, 1.0 if x == layer else 0.3) for c, x in zip(colors, t["x"], strict=False)]
+                t = {**t, "marker": {**t["marker"], "color": faded}}
         data.append(t)
     return {**spec, "data": data}
