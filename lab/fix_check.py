@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
+from lab.lifecycle import FINAL, RunStatus
+
 ACC_MARGIN = 0.02  # validation accuracy must move by 2 points to count as better or worse (the noise of a seed)
 DEAD_MARGIN = 0.05  # the dead share must drop by 5 points of the units
 GAP_MARGIN = 0.03  # the train/validation gap must shrink by 3 points
 ZERO = 0.005  # a share below half a percent reads as 0%
-ENDED = ("completed", "stopped", "diverged", "failed", "interrupted")
 DEAD_CAUSES = ("dead_relu",)
 GAP_CAUSES = ("overfitting",)
 
@@ -113,20 +114,21 @@ def fix_verdict(before_summary: Mapping, after_summary: Mapping, hint: Mapping) 
     before, after = before_summary, after_summary
     change = describe_fix(hint.get("fix") or hint.get("try"))
     status_b, status_a = before.get("status", ""), after.get("status", "")
-    if status_a not in ENDED or status_b not in ENDED:
+    if status_a not in FINAL or status_b not in FINAL:
         return f"The run with {change} has not ended yet."
-    if status_a in ("failed", "interrupted") or (status_a == "stopped" and not after.get("val_acc")):
+    ended_early = status_a in (RunStatus.FAILED, RunStatus.INTERRUPTED)
+    if ended_early or (status_a == RunStatus.STOPPED and not after.get("val_acc")):
         return f"No verdict: the run with {change} ended early ({status_a})."
     steps_b, steps_a = before.get("steps", 0), after.get("steps", 0)
-    if status_b == "diverged" and status_a == "diverged":
+    if status_b == RunStatus.DIVERGED and status_a == RunStatus.DIVERGED:
         return f"The fix did not help: the run still diverged (step {steps_b} before, step {steps_a} with {change})."
-    if status_b == "diverged":
+    if status_b == RunStatus.DIVERGED:
         acc = _acc(after)
         tail = f", validation accuracy {_pct(acc)}" if acc is not None else ""
         return (
             f"The fix worked: the run diverged at step {steps_b}; with {change} it trained all {steps_a} steps{tail}."
         )
-    if status_a == "diverged":
+    if status_a == RunStatus.DIVERGED:
         return f"The fix made it worse: with {change} the run diverged at step {steps_a}."
     cause = hint.get("cause", "")
     main = None

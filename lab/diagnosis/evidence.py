@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from statistics import median
 
 from lab.config import FIELDS, RunConfig
+from lab.lifecycle import FINAL
 
 EARLY_FRACTION = 0.2  # "the first steps": snapshots within the first fifth of the run (at least EARLY_MIN_STEPS)
 EARLY_MIN_STEPS = 30
@@ -62,7 +63,7 @@ class Evidence:
     @property
     def ended(self) -> bool:
         """True when the run has finished for any reason (the end-of-run rules only judge those)."""
-        return self.status in ("completed", "stopped", "diverged", "failed", "interrupted")
+        return self.status in FINAL
 
     @property
     def last_step(self) -> int:

@@ -12,6 +12,7 @@ import streamlit as st
 
 from lab.charts import live as charts
 from lab.config import ConfigError, RunConfig
+from lab.lifecycle import ACTIVE
 from lab.ui.common import get_store
 from lab.ui.live_chart import live_chart
 from lab.ui.share import link_query
@@ -130,7 +131,7 @@ def board(room: str) -> None:
     key = c1.selectbox("Sort by", list(SORT_LABELS), format_func=SORT_LABELS.get, key="board_sort")
     descending = c2.toggle("Descending", value=True, key="board_desc")
     rows = logic.sort_rows(rows, key, descending)
-    active = sum(r.status in ("queued", "running", "paused") for r in rows)
+    active = sum(r.status in ACTIVE for r in rows)
     names = ", ".join(sorted({r.who for r in rows}))
     st.caption(f"{len(rows)} run(s) in room {room} ({names}), {active} active. Open any run read-only from its row.")
     st.dataframe(
