@@ -157,7 +157,16 @@ def loss_mismatch(ev: Evidence) -> list[Hint]:
         "all outputs towards the small one-hot values. Cross-entropy's gradient stays large for a wrong answer: "
         "it is the loss for picking one class."
     )
-    fix = validated(c, {"loss": "cross_entropy"})
+    changes = {"loss": "cross_entropy"}
+    if c["activation"] == "sigmoid" and c["model"] == "mlp" and c["depth"] >= 2:
+        # Sigmoid units add their own slowness (outputs never centred on zero, at most a quarter of the
+        # gradient passed back per layer); swapping the loss alone leaves a deep sigmoid stack stuck.
+        changes["activation"] = "tanh"
+        text += (
+            f" The {c['depth']} sigmoid layers slow it further: their outputs are never centred on zero and each "
+            "passes back at most a quarter of the gradient; tanh is centred and passes up to all of it."
+        )
+    fix = validated(c, changes)
     return [Hint("warn", "loss does not suit a classifier", text, "", "mse_loss", ev.val[0]["step"], fix)]
 
 

@@ -99,6 +99,13 @@ PATHOLOGIES = (
         ("loss",),
     ),
     Scenario(
+        "mse_loss_sigmoid",
+        "11. squared error on a sigmoid classifier",
+        {"loss": "mse", "activation": "sigmoid", "optimizer": "sgd", "lr": 0.1, "depth": 3},
+        "mse_loss",
+        ("loss", "activation"),
+    ),
+    Scenario(
         "oscillating_loss",
         "12. oscillating loss",
         {"optimizer": "momentum", "lr": 0.1, "batch_size": 8, "epochs": 3, "activation": "tanh"},
