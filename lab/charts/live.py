@@ -157,7 +157,8 @@ def lr_spec(runs: Sequence[RunSeries], height: int | None = None) -> dict:
     if len(rates) == 1:
         # A constant rate is one number: a log axis around it would only show a dozen minor ticks.
         rate = rates.pop()
-        layout = layout_style(f"Learning rate: constant {rate:g}", "step", "learning rate", height, "lr",
+        # The title stays short (the chart is the narrowest of its row); the axis says the rate is constant.
+        layout = layout_style("Learning rate", "step", "constant learning rate", height, "lr",
                               hovermode="x", legend_entries=len(data))
         layout["yaxis"].update(tickvals=[rate], ticktext=[f"{rate:g}"], range=[0, 2 * rate])
         return {"data": data, "layout": layout}
@@ -284,7 +285,7 @@ def layer_stats_spec(snapshots: Sequence[dict], meta: dict, height: int | None =
         {"type": "bar", "x": layers, "y": sigs([r.get("grad_std") for r in recs]), "name": "gradient std",
          "marker": {"color": colors, "pattern": {"shape": "/", "fillmode": "overlay", "fgcolor": "white"}}},
     ]
-    layout = layout_style(title, f"layers in depth order, step {snap['step']}",
+    layout = layout_style(title, f"layer (step {snap['step']})",
                           "standard deviation (log scale)", height, "layer_stats", legend_entries=len(data))
     layout["barmode"] = "group"
     layout["yaxis"].update(type="log", exponentformat="power", dtick=1)

@@ -41,10 +41,10 @@ _CSS = """
 .tl-hints p { margin: 0 0 0.6rem; line-height: 1.5; }
 .tl-hint-empty { opacity: 0.65; font-size: 0.875rem; }
 .tl-progress > div { height: 100%; border-radius: 0.2rem; background: var(--st-primary-color, #0072B2); }
-/* A row of charts wraps instead of squeezing them: a chart narrower than this cannot show its titles,
+/* A row of charts wraps instead of squeezing them: a chart narrower than 12rem cannot show its titles,
    legend and tick labels apart (tests/e2e/test_layout.py). The timeline's bar grids need more room. */
 [data-testid="stHorizontalBlock"]:has(.tl-live-chart) { flex-wrap: wrap; }
-[data-testid="stColumn"]:has(.tl-live-chart) { min-width: min(100%, 15rem) !important; }
+[data-testid="stColumn"]:has(.tl-live-chart) { min-width: min(100%, 12rem) !important; }
 [data-testid="stColumn"]:has(.st-key-timeline_act, .st-key-timeline_weights) { min-width: min(100%, 28rem) !important; }
 """
 _mount = st.components.v2.component("training_lab.live_chart", js=_JS, css=_CSS, isolate_styles=False)
