@@ -65,7 +65,7 @@ def test_divergence_names_the_learning_rate_with_a_lower_one():
 def test_divergence_of_a_scaled_large_batch_asks_for_warmup_not_a_lower_rate():
     cfg = {"batch_size": 512, "scale_lr_with_batch": True, "optimizer": "momentum", "lr": 0.1}
     hints = _run(cfg, snaps=[_snap(1, ratio=0.5)], status="diverged")
-    assert _causes(hints) == ["no_warmup"] and hints[0].fix == {"warmup_steps": 50}
+    assert _causes(hints) == ["no_warmup"] and hints[0].fix == {"warmup_steps": 100}  # half the planned run
     with_warmup = _run({**cfg, "warmup_steps": 20}, snaps=[_snap(1, ratio=0.5)], status="diverged")
     assert _causes(with_warmup) == ["lr_too_high"]
 
@@ -146,6 +146,13 @@ def test_overfitting_from_a_rising_validation_loss_names_the_early_stop():
     assert _causes(hints) == ["overfitting"] and hints[0].fix == {"subset": 480}
     assert hints[0].step == 21 and "stopped at step 30" in hints[0].text
     assert _run({}, val=val)[0].fix == {"early_stopping": 3}
+
+
+def test_memorizing_every_training_example_is_overfitting_even_with_a_flat_validation_loss():
+    val = [_val(s, 0.9, 0.35 + s / 10000, train_acc=1.0, train_loss=1e-4 * 300 / s) for s in range(30, 301, 30)]
+    assert _causes(_run({"subset": 120}, val=val)) == ["overfitting"]
+    fits = [_val(s, 0.97, 0.1, train_acc=1.0, train_loss=1e-3) for s in range(30, 301, 30)]  # 3 points: no hint
+    assert _causes(_run({}, val=fits)) == []
 
 
 def test_underfitting_is_told_by_its_cause():

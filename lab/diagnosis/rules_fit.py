@@ -15,6 +15,9 @@ GAP_WARN = 0.15  # training accuracy minus validation accuracy that signals memo
 VAL_RISE = 0.25  # validation loss this far (relative) above its minimum...
 VAL_RISE_ABS = 0.05  # ...and by at least this much, while the training loss kept falling
 PATIENCE = 3  # evaluations without a better validation loss before early stopping stops
+MEMORIZED_ACC = 0.999  # every training example right...
+MEMORIZED_LOSS = 0.1  # ...at a training loss under a tenth of the validation loss...
+GAP_MEMORIZED = 0.05  # ...and validation accuracy at least 5 points lower: memorized, not learned
 LINEAR_FAIL = 0.9  # a linear model below this training accuracy cannot separate the data
 IMPROVING = 0.1  # validation loss still falling by 10% over the last quarter of the run
 INPUT_MEAN_OFF = 0.2  # |mean| of the inputs fed to the network beyond this...
@@ -45,7 +48,12 @@ def overfitting(ev: Evidence) -> list[Hint]:
         and last["train_loss"] < best["train_loss"]
     )
     gap = (last.get("train_acc") or 0.0) - (last.get("val_acc") or 0.0)
-    if not rising and gap < GAP_WARN:
+    memorized = (
+        (last.get("train_acc") or 0.0) >= MEMORIZED_ACC
+        and last["train_loss"] < MEMORIZED_LOSS * last["val_loss"]
+        and gap >= GAP_MEMORIZED
+    )
+    if not (rising or memorized or gap >= GAP_WARN):
         return []
     parts = []
     if rising:
@@ -55,6 +63,8 @@ def overfitting(ev: Evidence) -> list[Hint]:
             f"{last['train_loss']:.2g})"
         )
     parts.append(f"training accuracy {last.get('train_acc', 0):.0%} against validation {last.get('val_acc', 0):.0%}")
+    if memorized and not rising:
+        parts.append(f"training loss {last['train_loss']:.1e} against validation loss {last['val_loss']:.2f}")
     text = "The model memorizes its training examples: " + "; ".join(parts) + "."
     if after[PATIENCE - 1 : PATIENCE]:
         stop = after[PATIENCE - 1]["step"]
