@@ -39,6 +39,8 @@ class Pacer:
 
     def set_rate(self, rate: float, now: float) -> None:
         """Change the pace; a faster pace takes effect now rather than after the slower gap."""
+        if rate == self.rate:
+            return
         if rate > 0 and (self.rate <= 0 or rate > self.rate):
             self.next_due = min(self.next_due, now + 1.0 / rate)
         elif rate > 0:

@@ -33,7 +33,10 @@ if TYPE_CHECKING:  # pragma: no cover  (the web process imports this module; tor
 IDLE_WAIT = 0.2  # seconds the loop waits for a command when no run is due (also the longest paced wait)
 # Store writes of a paced run: often enough that a page polling twice a second finds new points at
 # every poll (a watched run writes a few rows each time; a run at full speed keeps the writer's 0.4 s).
+# A worker with more paced runs than FEW_RUNS is a classroom server, whose pages poll more slowly
+# (lab/ui/dashboard.py): its runs keep the writer's interval, which halves the transactions.
 PACED_FLUSH_SECONDS = 0.2
+FEW_RUNS = 4
 
 
 class CommandSource(Protocol):
@@ -75,11 +78,14 @@ class Run:
     def __post_init__(self) -> None:
         self.full_flush = self.writer.interval  # the writer's own interval, kept for full speed
 
-    def follow_pace(self) -> None:
-        """Take the trainer's current pace: the pacer's rate and how often the writer flushes."""
+    def follow_pace(self, paced_runs: int = 1) -> None:
+        """Take the trainer's pace (pacer rate, flush interval, share of dense recording) among `paced_runs`."""
         rate = self.trainer.steps_per_second
         self.pacer.set_rate(rate, time.monotonic())
-        self.writer.interval = PACED_FLUSH_SECONDS if rate > 0 else self.full_flush
+        few = rate > 0 and paced_runs <= FEW_RUNS
+        self.writer.interval = PACED_FLUSH_SECONDS if few else self.full_flush
+        if self.trainer.recorder is not None:
+            self.trainer.recorder.cadence.set_period(self.trainer.step_period, 1.0 / max(paced_runs, 1))
 
 
 class Worker:
@@ -122,8 +128,8 @@ class Worker:
         writer = StoreWriter(self.store, run_id)
         trainer = Trainer(cfg, callbacks=[writer], limits=self.limits, data_dir=arg.get("data_dir"))
         paused = bool(arg.get("paused"))
-        self.runs[run_id] = run = Run(trainer, writer, Pacer(trainer.steps_per_second, time.monotonic()), paused)
-        run.follow_pace()
+        self.runs[run_id] = Run(trainer, writer, Pacer(trainer.steps_per_second, time.monotonic()), paused)
+        self.rebalance()
         if paused:
             self.store.set_status(run_id, RunStatus.PAUSED)
 
@@ -131,10 +137,12 @@ class Worker:
         """Stop taking turns; the page sees exactly where it stopped."""
         run.paused = True
         run.writer.flush(run.trainer, status=RunStatus.PAUSED)
+        self.rebalance()
 
     def resume(self, run: Run) -> None:
         """Take turns again, at the run's pace from now (nothing owed from the pause)."""
         run.paused = False
+        self.rebalance()
         run.pacer.restart(time.monotonic())
         self.store.set_status(run.writer.run_id, RunStatus.RUNNING)
 
@@ -151,7 +159,7 @@ class Worker:
     def speed(self, run: Run, arg: str) -> None:
         """Change the run's Speed while it trains (its next step keeps the new pace)."""
         run.trainer.set_speed(arg)
-        run.follow_pace()
+        self.rebalance()
 
     def stop(self, run: Run) -> None:
         """End the run now."""
@@ -161,6 +169,12 @@ class Worker:
         """The server shuts down: every held run ends interrupted."""
         for run in self.runs.values():
             run.trainer.stop_now(RunStatus.INTERRUPTED, "the server shut down")
+
+    def rebalance(self) -> None:
+        """Every run takes its pace again, sharing the worker's dense recording with its other paced runs."""
+        paced = sum(1 for r in self.runs.values() if not r.paused and r.trainer.steps_per_second > 0)
+        for run in self.runs.values():
+            run.follow_pace(paced)
 
     # ---- training ------------------------------------------------------------------------
 
@@ -191,6 +205,7 @@ class Worker:
     def end(self, run_id: str) -> None:
         """Report a run that ended and let it go."""
         run = self.runs.pop(run_id)
+        self.rebalance()
         self.events.put(("ended", self.wid, run_id, run.trainer.status))
 
     def fail(self, run_id: str, e: BaseException) -> None:
@@ -200,6 +215,7 @@ class Worker:
         except IllegalTransition:  # it had already ended (the error came after its final write): keep that
             pass
         self.runs.pop(run_id, None)
+        self.rebalance()
         self.events.put(("ended", self.wid, run_id, RunStatus.FAILED))
 
 

@@ -6,7 +6,9 @@ lab loop must stay within 5% of a plain loop), but never so sparsely that a run 
 than `min_snapshots`. A paced run has idle time between its steps: `period` (seconds of
 wall time per step the pace allows) raises the budget to `dense_share` of that idle time,
 so a watched run records every step when it can, and never more often than the history
-keeps (`max_snapshots` over the run's planned length).
+keeps (`max_snapshots` over the run's planned length). Idle wall time is not idle CPU on a
+shared server, so dense recording also stays within `dense_cpu` of a core, split between the
+paced runs of one worker (`share`): a classroom of watched runs leaves the server mostly idle.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from __future__ import annotations
 import math
 
 MIN_SNAPSHOTS = 30  # adaptive cadence never spaces records so far apart that a run gets fewer
-DENSE_SHARE = 0.5  # a paced run may spend half its idle time between steps on recording
+DENSE_SHARE = 0.5  # a paced run may spend half its idle time between steps on recording...
+DENSE_CPU = 0.1  # ...and a worker's paced runs together at most a tenth of a core
 
 
 class Cadence:
@@ -28,6 +31,7 @@ class Cadence:
         probe_gap: int = 10,
         min_snapshots: int = MIN_SNAPSHOTS,
         dense_share: float = DENSE_SHARE,
+        dense_cpu: float = DENSE_CPU,
     ):
         self.fixed_every = every
         self.every = every or 1  # smallest gap; doubles each time the history is thinned
@@ -36,6 +40,8 @@ class Cadence:
         self.probe_gap = probe_gap  # steps between the first records, before costs are known
         self.min_snapshots = min_snapshots
         self.dense_share = dense_share
+        self.dense_cpu = dense_cpu
+        self.share = 1.0  # this run's part of its worker's dense recording (1 / paced runs there)
         self.planned_steps = 0  # the run's planned length (one lap for a run until paused)
         self.period = 0.0  # wall seconds per step the pace allows (0 = unpaced)
         self.step_cost = 0.0  # moving average of a step that does not record, in seconds
@@ -59,10 +65,11 @@ class Cadence:
         self.last_record = step
         self.schedule(step)
 
-    def set_period(self, period: float) -> None:
-        """The pace changed (Speed while training): reschedule the next record under the new budget."""
-        if period != self.period:
-            self.period = period
+    def set_period(self, period: float, share: float | None = None) -> None:
+        """The pace (or this run's share of dense recording) changed: reschedule the next record at once."""
+        share = self.share if share is None else share
+        if period != self.period or share != self.share:
+            self.period, self.share = period, share
             if self.n_records:
                 self.schedule(self.last_record)
 
@@ -87,7 +94,8 @@ class Cadence:
         else:
             allowed = self.budget * self.step_cost  # seconds of recording each step may pay for
             if paced:
-                allowed = max(allowed, self.dense_share * max(0.0, self.period - self.step_cost))
+                idle = self.dense_share * max(0.0, self.period - self.step_cost)
+                allowed = max(allowed, min(idle, self.dense_cpu * self.period) * self.share)
             gap = math.ceil(self.record_cost / allowed) if allowed > 0 else self.probe_gap
         # Never so sparse that a run shows fewer than about `min_snapshots` snapshots...
         gap = min(gap, max(self.probe_gap, self.planned_steps // self.min_snapshots))
