@@ -7,7 +7,7 @@ than `min_snapshots`. A paced run has idle time between its steps: `period` (sec
 wall time per step the pace allows) raises the budget to `dense_share` of that idle time,
 so a watched run records every step when it can, and never more often than the history
 keeps (`max_snapshots` over the run's planned length). Idle wall time is not idle CPU on a
-shared server, so dense recording also stays within `dense_cpu` of a core, split between the
+shared server, so dense recording also stays within `dense_cpu` of a core (5%), split between the
 paced runs of one worker (`share`): a classroom of watched runs leaves the server mostly idle.
 """
 
@@ -17,7 +17,8 @@ import math
 
 MIN_SNAPSHOTS = 30  # adaptive cadence never spaces records so far apart that a run gets fewer
 DENSE_SHARE = 0.5  # a paced run may spend half its idle time between steps on recording...
-DENSE_CPU = 0.1  # ...and a worker's paced runs together at most a tenth of a core
+DENSE_CPU = 0.05  # ...and a worker's paced runs together at most a twentieth of a core (a class of 30 on
+# 2 cores must leave the server more than half idle; one watched run still records every step)
 
 
 class Cadence:
