@@ -59,3 +59,15 @@ def test_status_line_images_per_second_is_the_median_of_recent_windows():
     row = {"status": "running", "meta": {"step": 20, "total_steps": 40}}
     assert "126" not in status_text(row, rows, [])[0] and "images/s" in status_text(row, rows, [])[0]
     assert steady_rate([]) == 0.0
+
+
+def test_the_layers_route_refuses_a_focus_that_is_not_a_layer_name():
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+
+    from lab.ui import live_routes
+
+    query = "runs=abc&focus=" + "<script>"
+    scope = {"type": "http", "method": "GET", "path": live_routes.LAYERS_PATH, "query_string": query.encode()}
+    response = live_routes.layers(Request({**scope, "headers": [], "app": Starlette()}))
+    assert response.status_code == 400 and "focus=" in json.loads(response.body)["error"]
