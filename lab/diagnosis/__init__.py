@@ -29,6 +29,7 @@ from lab.diagnosis.arbiter import PROBLEM, arbitrate
 from lab.diagnosis.evidence import gather
 from lab.diagnosis.hint import LEVELS, Hint, hints_as_dicts
 from lab.diagnosis.rules_net import INIT_LOSS_TOLERANCE
+from lab.lifecycle import RunStatus
 
 __all__ = ["Hint", "INIT_LOSS_TOLERANCE", "RULES", "diagnose", "diagnose_run", "hints_as_dicts"]
 
@@ -62,7 +63,7 @@ def diagnose(
         hints += rules_fit.initial_loss(ev)
     if not knobs & {"lr", "warmup_steps"}:
         hints += rules_optim.ratio_ok(ev)
-    if not any(h.level in PROBLEM for h in hints) and ev.ended and ev.status != "diverged" and ev.val:
+    if not any(h.level in PROBLEM for h in hints) and ev.ended and ev.status != RunStatus.DIVERGED and ev.val:
         acc = ev.final.get("val_acc", 0.0)
         text = f"No problem found: validation accuracy {acc:.0%}, no warning sign in the curves or the layers."
         hints.append(Hint("ok", "healthy run", text, "", "healthy", None, None))

@@ -10,6 +10,7 @@ from lab.diagnosis.evidence import Evidence
 from lab.diagnosis.fixes import longer, nice, validated
 from lab.diagnosis.hint import Hint
 from lab.diagnosis.rules_net import INIT_LOSS_TOLERANCE, TRAIN_FIT
+from lab.lifecycle import RunStatus
 
 GAP_WARN = 0.15  # training accuracy minus validation accuracy that signals memorizing
 VAL_RISE = 0.25  # validation loss this far (relative) above its minimum...
@@ -96,7 +97,7 @@ def _still_improving(ev: Evidence) -> bool:
 
 def underfitting(ev: Evidence) -> list[Hint]:
     """A finished run that did not learn its training data, told by cause."""
-    if not ev.ended or ev.status == "diverged" or not ev.val:
+    if not ev.ended or ev.status == RunStatus.DIVERGED or not ev.val:
         return []
     c, last = ev.cfg, ev.final
     tr, va = last.get("train_acc", 0.0), last.get("val_acc", 0.0)
@@ -156,7 +157,7 @@ def inputs(ev: Evidence) -> list[Hint]:
 def loss_mismatch(ev: Evidence) -> list[Hint]:
     """Squared error on a classifier that learns slowly."""
     c = ev.cfg
-    if c["loss"] != "mse" or not ev.ended or ev.status == "diverged" or not ev.val:
+    if c["loss"] != "mse" or not ev.ended or ev.status == RunStatus.DIVERGED or not ev.val:
         return []
     tr = ev.final.get("train_acc", 0.0)
     if tr >= TRAIN_FIT:

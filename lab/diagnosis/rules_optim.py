@@ -13,6 +13,7 @@ from statistics import median
 from lab.diagnosis.evidence import Evidence
 from lab.diagnosis.fixes import lr_fix, nice, validated
 from lab.diagnosis.hint import Hint
+from lab.lifecycle import RunStatus
 
 HEALTHY_RATIO = 1e-3  # update/weight ratio of a well-set learning rate once training settles
 EARLY_RATIO_REF = 1e-2  # what the first updates of a healthy run measure (weights small, gradients large)
@@ -63,7 +64,7 @@ def _warmup_hint(ev: Evidence, level: str, what: str, step: int | None) -> Hint:
 
 def divergence(ev: Evidence) -> list[Hint]:
     """A diverged run: the learning rate far too high (or a scaled one with no warmup)."""
-    if ev.status != "diverged":
+    if ev.status != RunStatus.DIVERGED:
         return []
     what = f"The run diverged ({ev.reason})."
     step = ev.last_step or None
@@ -86,7 +87,7 @@ def divergence(ev: Evidence) -> list[Hint]:
 
 def collapse(ev: Evidence) -> list[Hint]:
     """Huge first updates, then dead or frozen layers and a run that no longer learns."""
-    if ev.status == "diverged" or not ev.val:
+    if ev.status == RunStatus.DIVERGED or not ev.val:
         return []
     peak = _early_peak(ev)
     if peak is None or peak[0] < RATIO_FAR_TOO_HIGH:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from lab.lifecycle import RunStatus
+
 MIN_GAIN = 0.005  # validation accuracy must rise by more than half a point to count as a help
 
 
@@ -14,10 +16,10 @@ def _acc(summary: dict) -> float | None:
 
 def fix_helped(before: dict, after: dict) -> bool:
     """True when the fixed run did better: it completed where the first diverged, or validated more accurately."""
-    if before.get("status") == "diverged":
-        return after.get("status") != "diverged"
+    if before.get("status") == RunStatus.DIVERGED:
+        return after.get("status") != RunStatus.DIVERGED
     a, b = _acc(before), _acc(after)
-    return a is not None and b is not None and after.get("status") != "diverged" and b > a + MIN_GAIN
+    return a is not None and b is not None and after.get("status") != RunStatus.DIVERGED and b > a + MIN_GAIN
 
 
 def fix_verdict(before: dict, after: dict, fix: dict) -> str:
@@ -25,11 +27,11 @@ def fix_verdict(before: dict, after: dict, fix: dict) -> str:
     change = ", ".join(f"{k}={v}" for k, v in fix.items())
     a, b = _acc(before), _acc(after)
     figures = f"validation accuracy {a:.0%} -> {b:.0%}" if a is not None and b is not None else ""
-    if before.get("status") == "diverged":
-        if after.get("status") == "diverged":
+    if before.get("status") == RunStatus.DIVERGED:
+        if after.get("status") == RunStatus.DIVERGED:
             return f"{change} did not help: the run still diverged ({after.get('reason', '')})."
         return f"{change} worked: the run completed instead of diverging" + (f", {figures}." if figures else ".")
-    if after.get("status") == "diverged":
+    if after.get("status") == RunStatus.DIVERGED:
         return f"{change} made it worse: the run diverged ({after.get('reason', '')})."
     word = "worked" if fix_helped(before, after) else "did not help"
     return f"{change} {word}: {figures}." if figures else f"{change}: no validation figures to compare."
