@@ -115,3 +115,18 @@ def test_a_cli_run_keeps_training_when_a_server_starts_on_its_store(tmp_path):
     finally:
         cli.kill()
         cli.wait(30)
+
+
+def test_a_refused_replayed_write_is_skipped_and_the_rest_applied(tmp_path):
+    pytest.importorskip("ray")
+    from lab.serving.executors.ray import BufferedStore, Outbox, replay
+
+    store = RunStore(tmp_path / "r.db")
+    done, live = store.create_run({}, status="completed"), store.create_run({}, status="running")
+    outbox = Outbox()
+    buffered = BufferedStore(outbox)
+    buffered.set_status(done, RunStatus.RUNNING)  # a late write for a run that has ended: refused
+    outbox.put(("ended", 0, live, "completed"))
+    buffered.set_status(live, RunStatus.COMPLETED, "finished")
+    assert replay(store, outbox.take()) == [("ended", 0, live, "completed")]
+    assert store.get_run(done)["status"] == "completed" and store.get_run(live)["reason"] == "finished"
