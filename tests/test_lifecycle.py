@@ -130,3 +130,20 @@ def test_a_refused_replayed_write_is_skipped_and_the_rest_applied(tmp_path):
     buffered.set_status(live, RunStatus.COMPLETED, "finished")
     assert replay(store, outbox.take()) == [("ended", 0, live, "completed")]
     assert store.get_run(done)["status"] == "completed" and store.get_run(live)["reason"] == "finished"
+
+
+def test_a_worker_error_after_the_final_write_keeps_the_final_status(tmp_path):
+    import queue
+
+    from lab.config import Limits
+    from lab.serving.worker import Worker
+
+    store = RunStore(tmp_path / "r.db")
+    ended, live = store.create_run({}, status="completed"), store.create_run({}, status="running")
+    events = queue.Queue()
+    worker = Worker(0, events, store, 0.05, Limits())
+    worker.fail(ended, RuntimeError("late"))  # the lifecycle refuses completed -> failed: no crash
+    worker.fail(live, RuntimeError("boom\nmore"))
+    assert store.get_run(ended)["status"] == "completed"
+    assert (store.get_run(live)["status"], store.get_run(live)["reason"]) == ("failed", "RuntimeError: boom")
+    assert [events.get_nowait()[2] for _ in range(2)] == [ended, live]
