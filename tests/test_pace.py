@@ -39,13 +39,14 @@ def test_dense_recording_when_paced_stays_bounded():
     paced.advance(paced.total_steps)  # advance() never sleeps: the recorder still sees the pace's idle time
     assert paced.done and paced.step == full.step == 200
     n_full, n_paced = len(full.history.snapshots), len(paced.history.snapshots)
-    # Every step or nearly (the pace leaves 100 ms a step); full speed records within its 0.5% budget.
-    assert n_paced >= 150 and n_paced >= 2 * n_full
+    # Up to every step (5 ms of recording a step: a twentieth of the pace's 100 ms; fewer on a busy machine); full speed
+    # records within its 0.5% budget, about 20 snapshots here.
+    assert n_paced >= 60 and n_paced >= 2 * n_full
     # Same curve: the pace changes when steps happen and what is recorded, never what they compute.
     assert [r["train_loss"] for r in paced.history.train] == [r["train_loss"] for r in full.history.train]
     small = Trainer(cfg.replace(speed="watch"), record=Recorder(max_snapshots=40))
     small.advance(small.total_steps)
-    assert 20 <= len(small.history.snapshots) <= 40  # thinned as at full speed: the history stays bounded
+    assert 10 <= len(small.history.snapshots) <= 40  # thinned as at full speed: the history stays bounded
 
 
 def test_until_paused_trains_past_its_epochs_up_to_the_step_limit():
@@ -87,7 +88,7 @@ def test_paced_run_takes_its_time_and_little_cpu(jm):
     assert run["status"] == "completed" and run["summary"]["steps"] == 40
     assert wall >= (40 - 1) / steps_per_second("fast", 40)
     assert cpu < 0.5 * wall  # the worker slept through the pace (a busy loop would use all of it)
-    assert len(jm.store.snapshots(rid)) >= 20  # and recorded densely meanwhile
+    assert len(jm.store.snapshots(rid)) >= 10  # and recorded densely meanwhile (about 4 at full speed)
 
 
 def test_speed_change_and_pause_take_effect_mid_run(jm):

@@ -90,14 +90,16 @@ class Cadence:
         if self.fixed_every:
             return self.every
         paced = self.period > 0
-        if self.n_records <= 1 or self.step_cost <= 0:
+        if self.n_records <= 1:
             gap = 1 if paced else self.probe_gap  # a paced run has time to spare before costs are known
+        elif paced:  # the pace's budget needs no plain step's cost: a run that records every step has none
+            idle = self.dense_share * max(0.0, self.period - self.step_cost)
+            allowed = max(self.budget * self.step_cost, min(idle, self.dense_cpu * self.period) * self.share)
+            gap = math.ceil(self.record_cost / allowed)
+        elif self.step_cost > 0:
+            gap = math.ceil(self.record_cost / (self.budget * self.step_cost))  # seconds each step may pay for
         else:
-            allowed = self.budget * self.step_cost  # seconds of recording each step may pay for
-            if paced:
-                idle = self.dense_share * max(0.0, self.period - self.step_cost)
-                allowed = max(allowed, min(idle, self.dense_cpu * self.period) * self.share)
-            gap = math.ceil(self.record_cost / allowed) if allowed > 0 else self.probe_gap
+            gap = self.probe_gap
         # Never so sparse that a run shows fewer than about `min_snapshots` snapshots...
         gap = min(gap, max(self.probe_gap, self.planned_steps // self.min_snapshots))
         if paced:  # ...nor, when dense, more than the history keeps (more would only be thinned away)

@@ -59,7 +59,8 @@ class Recorder(Callback):
         self._g: torch.Tensor | None = None  # flattened gradients as backward left them (before clipping)
         self._table: ParamTable | None = None  # parameter sizes and histogram edges, fixed at the first record
         self._t0 = 0.0
-        self._last_record: tuple[int, float] | None = None  # (step, start time) of a record awaiting its full cost
+        self._trained0 = 0.0  # the trainer's train_seconds when this step started
+        self._last_record: tuple[int, float] | None = None  # (step, _trained0) of a record awaiting its full cost
 
     # ---- lifecycle -------------------------------------------------------------
 
@@ -132,7 +133,8 @@ class Recorder(Callback):
     def on_batch_start(self, trainer: Trainer) -> None:
         """Switch the hooks on for recording steps only."""
         if self._last_record is not None:
-            self._settle_record_cost(trainer, time.perf_counter())
+            self._settle_record_cost(trainer)
+        self._trained0 = trainer.train_seconds
         self.cadence.set_period(getattr(trainer, "step_period", 0.0))
         self._active = trainer.model.training and self.cadence.due(trainer.step)
         if self._active:
@@ -217,20 +219,22 @@ class Recorder(Callback):
         self.history.snapshots.append(snap)
         self._thin_snapshots()
         cost = (time.perf_counter() - t_rec) + max(0.0, step_time - self.cadence.step_cost)
-        self._last_record = (trainer.step, self._t0)
+        self._last_record = (trainer.step, self._trained0)
         self.cadence.recorded(trainer.step, cost)
 
-    def _settle_record_cost(self, trainer: Trainer, now: float) -> None:
+    def _settle_record_cost(self, trainer: Trainer) -> None:
         """At the step after a record: its whole cost, callbacks after the recorder (the model probe) included.
 
         The estimate taken inside on_batch_end misses what runs after it, which made the adaptive
         cadence record about 1.7x as often as its budget allows on the default CNN. A step that
-        also evaluated is left out: evaluation is not recording.
+        also evaluated is left out: evaluation is not recording. Measured in the trainer's own
+        training time, so the wait of a paced run, or other runs' turns on the same worker, between
+        the two steps never counts as recording.
         """
-        step, start = self._last_record
+        step, trained0 = self._last_record
         self._last_record = None
         if trainer.last_eval.get("step") != step:
-            self.cadence.settle(step, now - start - self.cadence.step_cost)
+            self.cadence.settle(step, trainer.train_seconds - trained0 - self.cadence.step_cost)
 
     def _thin_snapshots(self) -> None:
         snaps = self.history.snapshots
