@@ -98,10 +98,20 @@ class StoreWriter(Callback):
     def on_fit_end(self, trainer: Trainer) -> None:
         """Final flush, then the final status, reason and summary, with the hints of the stored rows."""
         self.flush(trainer)
-        summary = trainer.summary()
-        row = dict(self.store.get_run(self.run_id) or {}, status=trainer.status, reason=trainer.reason, summary=summary)
-        summary["hints"] = hints_as_dicts(stored_hints(self.store, self.run_id, row))
-        self.store.set_status(self.run_id, trainer.status, trainer.reason, summary)
+        # A Ray actor's buffered store cannot be read: it forwards the call, and the manager runs
+        # finish_run against the real store, so the hints come from the same stored rows either way.
+        finish = getattr(self.store, "finish_run", None)
+        if finish is not None:
+            finish(self.run_id, trainer.status, trainer.reason, trainer.summary())
+        else:
+            finish_run(self.store, self.run_id, trainer.status, trainer.reason, trainer.summary())
+
+
+def finish_run(store: RunStore, run_id: str, status: str, reason: str, summary: dict) -> None:
+    """Write a run's final status and summary, the summary's hints diagnosed from the rows the store holds."""
+    row = dict(store.get_run(run_id) or {}, status=status, reason=reason, summary=summary)
+    summary["hints"] = hints_as_dicts(stored_hints(store, run_id, row))
+    store.set_status(run_id, status, reason, summary)
 
 
 def stored_hints(store: RunStore, run_id: str, row: dict | None = None) -> list[Hint]:

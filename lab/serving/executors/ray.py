@@ -35,12 +35,14 @@ import lab
 from lab.config import Limits
 from lab.lifecycle import IllegalTransition, RunStatus
 from lab.serving.executors.base import Event, Executor
+from lab.serving.persist import finish_run
 from lab.serving.settings import Settings
 from lab.serving.store import RunStore
 
 LAB_DIR = Path(lab.__file__).resolve().parent
 log = logging.getLogger(__name__)
-_REPLAYABLE = frozenset({"append", "set_status", "mark_unfinished"})  # what a buffer may ask the real store to do
+# What a buffer may ask the real store to do.
+_REPLAYABLE = frozenset({"append", "set_status", "mark_unfinished", "finish_run"})
 
 
 class Outbox:
@@ -82,6 +84,10 @@ class BufferedStore:
         """Buffer RunStore.set_status."""
         self._outbox.write("set_status", (run_id, status, reason, summary), {})
 
+    def finish_run(self, run_id: str, status: str, reason: str, summary: dict) -> None:
+        """Buffer lab.serving.persist.finish_run (the manager diagnoses the stored rows)."""
+        self._outbox.write("finish_run", (run_id, status, reason, summary), {})
+
     def mark_unfinished(self, status: str = RunStatus.INTERRUPTED, reason: str = "", run_ids: Any = None) -> None:
         """Buffer RunStore.mark_unfinished."""
         self._outbox.write("mark_unfinished", (status, reason, None if run_ids is None else list(run_ids)), {})
@@ -98,7 +104,10 @@ def replay(store: RunStore, items: list[tuple]) -> list[Event]:
         if method not in _REPLAYABLE:
             raise ValueError(f"unexpected store call {method!r} from a Ray worker")
         try:
-            getattr(store, method)(*args, **kwargs)
+            if method == "finish_run":
+                finish_run(store, *args, **kwargs)
+            else:
+                getattr(store, method)(*args, **kwargs)
         except IllegalTransition as e:  # e.g. a late write for a run the manager already failed: keep the rest
             log.warning("skipped a Ray worker's store write: %s", e)
     return events
