@@ -111,7 +111,7 @@ def main() -> None:
         ratios.append(pair["lab"] / pair["plain"])
     for lab in labs:
         lab.stop_now("completed", "benchmark over")
-    snaps = [len(lab.engine.recording.history.snapshots) for lab in labs]
+    snaps = [len(lab.recorder.history.snapshots) for lab in labs]
     per_copy = args.chunks * args.chunk // k + 20
     ips = lambda ts: args.chunk * cfg.batch_size * len(ts) / sum(ts)  # noqa: E731
     print(
