@@ -268,12 +268,12 @@ def layers(a: runs.RunView, b: runs.RunView | None, interval_s: float) -> None:
         left, right = st.columns([1.2, 1])
         with left:
             live_hints(payload["hints"], "hints", feed, version)
-            fixes.try_fixes(a, b)
+            fixes.try_fixes(payload["hints"], a, b)
         with right:
             live_chart(figs["probe"], "probe", feed, version)
     else:
         live_hints(payload["hints"], "hints", feed, version)
-        fixes.try_fixes(a, b)
+        fixes.try_fixes(payload["hints"], a, b)
     overview.network_overview(figs["overview"], feed, version)
     for cols, names in (
         (st.columns(2), ("act_hist", "grad_hist")),

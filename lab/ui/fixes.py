@@ -11,7 +11,8 @@ A press starts the comparison run (slot `cmp`) with run A's own config, the hint
 and the same seed, through the path "Compare with..." uses (lab.ui.runs.start), so its curves are
 overlaid on A's. Whether a comparison is a hint's trial is read from the two stored configs
 (lab.fix_check.matching_hint), not from session state, so a reload or a shared link shows the
-same verdict: once both runs have ended, the row says in one line whether the fix worked.
+same verdict: once both runs have ended, the layer feed adds one line under that hint in the panel
+saying whether the fix worked (lab.serving.live.layers.run_hints).
 """
 
 from __future__ import annotations
@@ -19,39 +20,21 @@ from __future__ import annotations
 import streamlit as st
 
 from lab.config import ConfigError, RunConfig
-from lab.diagnosis import diagnose_run, hints_as_dicts
-from lab.fix_check import describe_fix, fix_verdict, matching_hint, measured
+from lab.fix_check import describe_fix, matching_hint
 from lab.ui import runs
 from lab.ui.common import get_settings
 
 WARNING_LEVELS = ("bad", "warn")
 
 
-def fix_hints(a: runs.RunView) -> list[dict]:
-    """Run A's warning hints that carry a fix, one per cause (the first, most serious), as JSON-ready dicts."""
-    hints = hints_as_dicts(diagnose_run(a.row, a.train, a.val, a.snapshots))
+def fix_hints(hints: list[dict]) -> list[dict]:
+    """The warning hints that carry a fix, one per cause (the first, most serious one)."""
     out, seen = [], set()
     for h in hints:
-        if h["level"] in WARNING_LEVELS and h.get("fix") and h["cause"] not in seen:
-            seen.add(h["cause"])
+        if h["level"] in WARNING_LEVELS and h.get("fix") and h.get("cause") not in seen:
+            seen.add(h.get("cause"))
             out.append(h)
     return out
-
-
-def _summary(view: runs.RunView) -> dict:
-    return measured(dict(view.row.get("summary") or {}, status=view.status), view.snapshots)
-
-
-def verdict(a: runs.RunView, b: runs.RunView | None, hints: list[dict]) -> tuple[str, str]:
-    """(cause of the hint that run B tries, one line: the verdict, or that the trial is still running); ('', '')."""
-    if b is None:
-        return "", ""
-    hint = matching_hint(hints, a.row.get("config", {}), b.row.get("config", {}))
-    if hint is None:
-        return "", ""
-    if a.active or b.active:
-        return hint["cause"], f"Trying {describe_fix(hint['fix'])} in the comparison run (same seed)..."
-    return hint["cause"], fix_verdict(_summary(a), _summary(b), hint)
 
 
 def _on_try(run_id: str, fix: dict) -> None:
@@ -68,24 +51,28 @@ def _on_try(run_id: str, fix: dict) -> None:
     runs.start(cfg, slot="cmp", label=describe_fix(fix))
 
 
-def try_fixes(a: runs.RunView, b: runs.RunView | None) -> None:
-    """Under the hints panel: per warning with a fix, a Try it button, the change, and the verdict once tried."""
-    hints = fix_hints(a)
-    if not hints:
+def try_fixes(hints: list[dict], a: runs.RunView, b: runs.RunView | None) -> None:
+    """Under the hints panel (lab.serving.live.layers.run_hints dicts): a Try it button per warning with a fix.
+
+    The verdict itself is the `verdict` line the layer feed adds under the tried hint in the panel.
+    """
+    rows = fix_hints(hints)
+    if not rows:
         return
-    tried, line = verdict(a, b, hints)
-    for h in hints:
+    trying = b is not None and b.active
+    tried = matching_hint(rows, a.row.get("config", {}), b.row.get("config", {})) if b is not None else None
+    for h in rows:
         left, right = st.columns([1, 4], vertical_alignment="center")
+        change = describe_fix(h["fix"])
         left.button(
             "Try it",
             key=f"try_{h['cause']}",
             icon=":material/science:",
             width="stretch",
-            disabled=bool(tried == h["cause"] and b is not None and b.active),
+            disabled=trying and tried is h,
             help="Start the comparison run: this run's settings with this change, same seed, overlaid.",
             on_click=_on_try,
             args=(a.run_id, h["fix"]),
         )
-        right.markdown(f"**{h['topic']}**: try `{describe_fix(h['fix'])}`")
-        if tried == h["cause"]:
-            st.caption(line)
+        running = " (running as run B)" if trying and tried is h else ""
+        right.markdown(f"**{h['topic']}**: try `{change}`{running}")

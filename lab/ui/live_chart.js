@@ -117,6 +117,13 @@ function showHints(box, hints) {
     topic.textContent = hint.topic;
     line.append(hint.icon ? hint.icon + " " : "", topic, ": " + hint.text);
     box.append(line);
+    if (hint.verdict) {
+      // Its fix was tried in run B (lab/ui/fixes.py): one line on whether it worked.
+      const verdict = document.createElement("p");
+      verdict.className = "tl-hint-verdict";
+      verdict.textContent = hint.verdict;
+      box.append(verdict);
+    }
   }
 }
 

@@ -40,6 +40,7 @@ _CSS = """
 .tl-progress { height: 0.35rem; margin: 0.15rem 0 0.5rem; border-radius: 0.2rem; background: #E6E9EF; }
 .tl-hints p { margin: 0 0 0.6rem; line-height: 1.5; }
 .tl-hint-empty { opacity: 0.65; font-size: 0.875rem; }
+.tl-hints p.tl-hint-verdict { margin-top: -0.4rem; padding-left: 0.6rem; border-left: 3px solid #009E73; }
 .tl-progress > div { height: 100%; border-radius: 0.2rem; background: var(--st-primary-color, #0072B2); }
 /* A row of charts wraps instead of squeezing them: a chart narrower than 12rem cannot show its titles,
    legend and tick labels apart (tests/e2e/test_layout.py). The timeline's bar grids need more room. */

@@ -37,8 +37,10 @@ def test_try_it_runs_the_fix_beside_the_run_and_reports_the_outcome(app_server: 
     # The comparison trains beside run A, overlaid on its charts, while the feed keeps the panel current.
     expect(page.get_by_text(re.compile(r"Run B · (queued|running|completed)"))).to_be_visible(timeout=60_000)
     wait_for_chart_points(page, "loss", 4, timeout=60)
-    # Streamlit's markdown draws "->" as an arrow.
-    verdict = page.get_by_text(re.compile(r"The fix worked: validation accuracy \d+% (->|→) \d+%\."))
+    # The verdict: one line under the tried hint in the hints panel, delivered by the layer feed.
+    verdict = page.locator(".tl-hint-verdict").get_by_text(
+        re.compile(r"The fix worked: validation accuracy \d+% -> \d+%\.")
+    )
     expect(verdict).to_be_visible(timeout=180_000)
     names = page.evaluate(_TRACE_NAMES_JS, ".st-key-loss .js-plotly-plot")
     assert any("loss=cross_entropy" in n for n in names), names

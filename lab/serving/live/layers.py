@@ -19,6 +19,7 @@ from lab.charts import live as charts
 from lab.charts.overview import dim_others, focus_meta, overview_spec
 from lab.charts.style import figure_json, presenter_spec
 from lab.diagnosis import diagnose_run
+from lab.fix_check import fix_verdict, matching_hint, measured
 from lab.serving.run_history import RunHistory
 
 LEVEL_ICON = {"bad": "🛑", "warn": "⚠️", "info": "ℹ️", "ok": "✅"}
@@ -44,10 +45,30 @@ def layer_version(histories: Sequence[RunHistory]) -> str:
     return "|".join(parts)
 
 
-def run_hints(h: RunHistory) -> list[dict]:
-    """The diagnosis of one run as JSON-ready dicts with an icon: level, icon, topic, text."""
+def run_hints(h: RunHistory, other: RunHistory | None = None) -> list[dict]:
+    """The diagnosis of one run as JSON-ready dicts: level, icon, topic, text, cause, fix.
+
+    With `other` (run B): once both runs have ended, the hint whose fix B tried (same seed, that
+    change only) gets `verdict`, one line on whether the fix worked (lab.fix_check).
+    """
     hints = diagnose_run(h.row, h.train, h.val, h.snapshots)
-    return [{"level": x.level, "icon": LEVEL_ICON.get(x.level, ""), "topic": x.topic, "text": x.text} for x in hints]
+    out = [
+        {
+            "level": x.level,
+            "icon": LEVEL_ICON.get(x.level, ""),
+            "topic": x.topic,
+            "text": x.text,
+            "cause": x.cause,
+            "fix": x.fix,
+        }
+        for x in hints
+    ]
+    if other is not None and not h.active and not other.active:
+        tried = matching_hint(out, h.row.get("config", {}), other.row.get("config", {}))
+        if tried is not None:
+            figures = [measured(dict(r.row.get("summary") or {}, status=r.status), r.snapshots) for r in (h, other)]
+            tried["verdict"] = fix_verdict(*figures, tried)
+    return out
 
 
 def probe_kind(h: RunHistory) -> str | None:
@@ -106,6 +127,6 @@ def build_layers(histories: Sequence[RunHistory], presenter: bool, version: str,
         "version": version,
         "active": any(h.active for h in histories),
         "total_steps": a.meta.get("total_steps") or 0,
-        "hints": run_hints(a),
+        "hints": run_hints(a, histories[1] if len(histories) > 1 else None),
         "figures": {name: figure_json(spec) for name, spec in specs.items()},
     }
