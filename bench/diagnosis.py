@@ -46,7 +46,7 @@ def main() -> None:
         if fix and after is not None:
             tried += 1
             helped += good
-            line += f"; try {fix}: {fix_verdict(o.summary, after.summary, fix)}"
+            line += f"; try {fix}: {fix_verdict(o.summary, after.summary, {'fix': fix})}"
         print(line, flush=True)
     alarms = 0
     for s in HEALTHY:

@@ -190,7 +190,7 @@ def _train_fix(args, before: dict) -> int:
         again = argparse.Namespace(**{**vars(args), "set": [*args.set, *sets], "fix": False, "collect": []})
         cmd_train(again)
         after = again.collect[0]
-        out.update({"try": fix, "cause": hint["cause"], "after": after, "verdict": fix_verdict(before, after, fix)})
+        out.update({"try": fix, "cause": hint["cause"], "after": after, "verdict": fix_verdict(before, after, hint)})
     if args.json:
         print(json.dumps(out, default=_json_default))
     else:

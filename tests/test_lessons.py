@@ -19,8 +19,8 @@ import torch
 
 from lab.config import Limits, RunConfig, parse_text
 from lab.diagnosis import Hint, diagnose_run, hints_as_dicts
+from lab.diagnosis.verdict import fix_verdict, matching_hint, measured
 from lab.engine.trainer import Trainer
-from lab.fix_check import fix_verdict, matching_hint, measured
 from lab.serving.persist import StoreWriter
 from lab.serving.run_history import RunHistory
 from lab.serving.settings import Settings

@@ -10,7 +10,7 @@ a finished run, keyed by cause, and no feed update touches them.
 A press starts the comparison run (slot `cmp`) with run A's own config, the hint's change applied
 and the same seed, through the path "Compare with..." uses (lab.ui.runs.start), so its curves are
 overlaid on A's. Whether a comparison is a hint's trial is read from the two stored configs
-(lab.fix_check.matching_hint), not from session state, so a reload or a shared link shows the
+(lab.diagnosis.verdict.matching_hint), not from session state, so a reload or a shared link shows the
 same verdict: once both runs have ended, the layer feed adds one line under that hint in the panel
 saying whether the fix worked (lab.serving.live.layers.run_hints).
 """
@@ -20,7 +20,7 @@ from __future__ import annotations
 import streamlit as st
 
 from lab.config import ConfigError, RunConfig
-from lab.fix_check import describe_fix, matching_hint
+from lab.diagnosis.verdict import describe_fix, matching_hint
 from lab.ui import runs
 from lab.ui.common import get_settings
 

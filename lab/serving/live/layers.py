@@ -19,7 +19,7 @@ from lab.charts import live as charts
 from lab.charts.overview import dim_others, focus_meta, overview_spec
 from lab.charts.style import figure_json, presenter_spec
 from lab.diagnosis import diagnose_run
-from lab.fix_check import fix_verdict, matching_hint, measured
+from lab.diagnosis.verdict import fix_verdict, matching_hint, measured
 from lab.serving.run_history import RunHistory
 
 LEVEL_ICON = {"bad": "🛑", "warn": "⚠️", "info": "ℹ️", "ok": "✅"}
@@ -49,7 +49,7 @@ def run_hints(h: RunHistory, other: RunHistory | None = None) -> list[dict]:
     """The diagnosis of one run as JSON-ready dicts: level, icon, topic, text, cause, fix.
 
     With `other` (run B): once both runs have ended, the hint whose fix B tried (same seed, that
-    change only) gets `verdict`, one line on whether the fix worked (lab.fix_check).
+    change only) gets `verdict`, one line on whether the fix worked (lab.diagnosis.verdict).
     """
     hints = diagnose_run(h.row, h.train, h.val, h.snapshots)
     out = [

@@ -1,6 +1,6 @@
-"""lab.fix_check: the one-line verdict on a tried fix, from the two runs' figures."""
+"""lab.diagnosis.verdict: the one-line verdict on a tried fix, from the two runs' figures."""
 
-from lab.fix_check import dead_share, describe_fix, fix_verdict, matching_hint, measured
+from lab.diagnosis.verdict import dead_share, describe_fix, fix_verdict, matching_hint, measured
 
 
 def run(status="completed", steps=220, **figures):
