@@ -6,6 +6,7 @@ run handling and a dashboard; each module keeps one concept:
 - controls: config widgets generated from RunConfig metadata, URL sync, lessons
 - runs: starting, stepping, pausing, stopping runs, reattaching from the URL
 - dashboard: the Train page's parts (lesson picker, run buttons, live dashboard, timeline)
+- pace: the Train page's Speed control and Run until paused toggle (page state applied to its runs)
 - live_chart: the mounted Plotly/status/hints component fed by the live routes (live_routes.py,
   which is plain Starlette and imports no streamlit)
 - workflows: state, polling and run views shared by the workflow pages
