@@ -92,26 +92,62 @@ def in_range_counts(snap: dict, kind: str, name: str) -> list | None:
     return counts
 
 
-def _outside_markers(cols: Sequence[dict], meta: dict, name: str, kind: str) -> list[dict]:
+def _series(cols: Sequence[dict], kind: str, name: str, bins: int) -> tuple[np.ndarray, list, list]:
+    """One series over the columns, read once: in-range counts (a NaN row where nothing was recorded), the
+    counts outside the range per column (below, above) and each column's recorded total (1 when none).
+
+    The heatmap and its outside markers both need these; reading each snapshot once per series (not once per
+    trace and side) is what keeps a 300-column grid cheap to rebuild on every new snapshot.
+    """
+    group, hist_key, *_ = _kind(kind)
+    raw, outside, totals = [], [], []
+    for snap in cols:
+        rec = snap.get(group, {}).get(name) or {}
+        counts = rec.get(hist_key)
+        raw.append(counts or [np.nan] * bins)
+        outside.append(((rec.get("below") or 0.0), (rec.get("above") or 0.0)))
+        totals.append(sum(counts or []) or 1)
+    grid = np.array(raw, dtype=float).reshape(-1, bins)
+    out = np.array(outside, dtype=float).reshape(-1, 2)
+    # As in_range_counts: the end bins hold the outside values, so take them out (never below 0; max(x, 0.0)).
+    for col, side in ((0, 0), (-1, 1)):
+        edge = grid[:, col] - out[:, side]
+        grid[:, col] = np.where(0.0 > edge, 0.0, edge)  # a gap's NaN stays NaN
+    return grid, outside, totals
+
+
+def _outside_markers(cols: Sequence[dict], outside: list, totals: list, meta: dict, name: str, kind: str) -> list:
     """Triangles on the heatmap's edges at the steps where values fell outside its range, sized by their share."""
     lo, hi = meta[_kind(kind)[2]][name]
     traces = []
     for side, edge, symbol, where in ((1, hi, "triangle-up", "above"), (0, lo, "triangle-down", "below")):
         xs, shares = [], []
-        for snap in cols:
-            out = _outside(snap, kind, name)[side]
-            total = sum(_record(snap, kind, name) or []) or 1
-            if out > 0:
+        for snap, out, total in zip(cols, outside, totals, strict=True):
+            if out[side] > 0:
                 xs.append(snap["step"])
-                shares.append(sig(out / total, 3))
+                shares.append(sig(out[side] / total, 3))
         if xs:
-            traces.append({"type": "scatter", "x": xs, "y": [sig(edge)] * len(xs), "customdata": shares,
-                           "mode": "markers", "name": f"{name} {where} range", "showlegend": False,
-                           "cliponaxis": False,
-                           "marker": {"symbol": symbol, "color": OUTSIDE_COLOR, "line": {"width": 0},
-                                      "size": [round(5 + 7 * min(v * 5, 1), 1) for v in shares]},
-                           "hovertemplate": "step %{x}<br>%{customdata:.1%} of values " + where
-                           + f" the range (beyond {edge:.3g})<extra>{name}</extra>"})
+            traces.append(
+                {
+                    "type": "scatter",
+                    "x": xs,
+                    "y": [sig(edge)] * len(xs),
+                    "customdata": shares,
+                    "mode": "markers",
+                    "name": f"{name} {where} range",
+                    "showlegend": False,
+                    "cliponaxis": False,
+                    "marker": {
+                        "symbol": symbol,
+                        "color": OUTSIDE_COLOR,
+                        "line": {"width": 0},
+                        "size": [round(5 + 7 * min(v * 5, 1), 1) for v in shares],
+                    },
+                    "hovertemplate": "step %{x}<br>%{customdata:.1%} of values "
+                    + where
+                    + f" the range (beyond {edge:.3g})<extra>{name}</extra>",
+                }
+            )
     return traces
 
 
@@ -122,42 +158,57 @@ def _label(name: str, kind: str, meta: dict) -> str:
     return f"{name} {'values' if kind == 'weight' else 'gradients'}"
 
 
-def _heatmap(snapshots: Sequence[dict], meta: dict, name: str, kind: str, max_cols: int) -> dict:
-    """Steps x bins matrix of log1p(count) for one series as a heatmap trace; steps without a record are gaps."""
+def _heatmap(cols: Sequence[dict], meta: dict, name: str, kind: str) -> tuple[dict, list]:
+    """Steps x bins matrix of log1p(count) for one series as a heatmap trace (steps without a record are gaps),
+    and the markers of what fell outside its range."""
     bins = int(meta.get("bins", 40))
-    cols = [snapshots[i] for i in even_indices(len(snapshots), max_cols)]
-    counts = np.array([in_range_counts(s, kind, name) or [np.nan] * bins for s in cols], dtype=float).reshape(-1, bins)
+    counts, outside, totals = _series(cols, kind, name, bins)
     # Two decimals of log1p(count) are far finer than a colour scale can show. In numpy: a grid has
     # up to 24,000 cells and this runs for every watched run on every new snapshot.
     z = np.round(np.log1p(counts.T), 2).tolist()
     if np.isnan(counts).any():
         z = [[None if v != v else v for v in row] for row in z]  # NaN is not JSON; None is a gap
-    return {"type": "heatmap", "x": [s["step"] for s in cols], "y": bin_centres(meta[_kind(kind)[2]][name], bins),
-            "z": z, "name": name, "zsmooth": False, "hoverongaps": False,
-            "hovertemplate": "step %{x}<br>value %{y:.3g}<br>log(1+count) %{z}<extra>" + name + "</extra>"}
+    trace = {
+        "type": "heatmap",
+        "x": [s["step"] for s in cols],
+        "y": bin_centres(meta[_kind(kind)[2]][name], bins),
+        "z": z,
+        "name": name,
+        "zsmooth": False,
+        "hoverongaps": False,
+        "hovertemplate": "step %{x}<br>value %{y:.3g}<br>log(1+count) %{z}<extra>" + name + "</extra>",
+    }
+    return trace, _outside_markers(cols, outside, totals, meta, name, kind)
 
 
 def _colorbar() -> dict:
     return {"title": {"text": COLORBAR, "side": "right"}}
 
 
-def histogram_heatmap_spec(snapshots: Sequence[dict], meta: dict, layer: str, kind: str = "act",
-                           height: int | None = None, max_cols: int = MAX_COLUMNS) -> dict:
+def histogram_heatmap_spec(
+    snapshots: Sequence[dict],
+    meta: dict,
+    layer: str,
+    kind: str = "act",
+    height: int | None = None,
+    max_cols: int = MAX_COLUMNS,
+) -> dict:
     """One series' distribution over time: x = step, y = value bin, colour = log(1 + count), as a plain spec."""
     title = f"{_label(layer, kind, meta)} over time"
     if layer not in meta.get(_kind(kind)[2], {}):
         return empty_spec(title, f"No histogram recorded for {layer}", height, f"hist-{kind}-{layer}")
     if not snapshots:
         return empty_spec(title, "Waiting for the first recorded snapshot", height, f"hist-{kind}-{layer}")
-    trace = _heatmap(snapshots, meta, layer, kind, max_cols)
-    trace.update(colorscale=HEATMAP_SCALE, zmin=0, colorbar=_colorbar())
     cols = [snapshots[i] for i in even_indices(len(snapshots), max_cols)]
-    data = [trace, *_outside_markers(cols, meta, layer, kind)]
+    trace, markers = _heatmap(cols, meta, layer, kind)
+    trace.update(colorscale=HEATMAP_SCALE, zmin=0, colorbar=_colorbar())
+    data = [trace, *markers]
     return {"data": data, "layout": layout_style(title, "step", _kind(kind)[3], height, f"hist-{kind}-{layer}")}
 
 
-def histogram_grid_spec(snapshots: Sequence[dict], meta: dict, kind: str = "act", height: int | None = None,
-                        max_cells: int = GRID_CELLS) -> dict:
+def histogram_grid_spec(
+    snapshots: Sequence[dict], meta: dict, kind: str = "act", height: int | None = None, max_cells: int = GRID_CELLS
+) -> dict:
     """Every layer's (or weight's) distribution over time, one heatmap row per series with a shared step axis."""
     names = series_names(meta, kind)
     title = f"{_kind(kind)[4].capitalize()} over time"
@@ -169,16 +220,15 @@ def histogram_grid_spec(snapshots: Sequence[dict], meta: dict, kind: str = "act"
     # Columns shrink as layers grow so the figure JSON stays bounded whatever the depth.
     max_cols = max(20, min(MAX_COLUMNS, max_cells // (bins * n)))
     # Short titles: a chart may be a third of a laptop screen wide; each row's y axis names its layer.
-    layout = layout_style(title, None, None, height or max(300, 90 + 110 * n),
-                          f"grid-{kind}")
+    layout = layout_style(title, None, None, height or max(300, 90 + 110 * n), f"grid-{kind}")
     axes, suffixes = subplot_grid(n, 1, v_spacing=min(0.06, 0.3 / max(n - 1, 1)), shared_x=True)
     layout.update(axes)
     data = []
     cols = [snapshots[i] for i in even_indices(len(snapshots), max_cols)]
     for name, s in zip(names, suffixes, strict=True):
-        data.append({**_heatmap(snapshots, meta, name, kind, max_cols), "coloraxis": "coloraxis",
-                     "xaxis": f"x{s}", "yaxis": f"y{s}"})
-        data += [{**t, "xaxis": f"x{s}", "yaxis": f"y{s}"} for t in _outside_markers(cols, meta, name, kind)]
+        trace, markers = _heatmap(cols, meta, name, kind)
+        data.append({**trace, "coloraxis": "coloraxis", "xaxis": f"x{s}", "yaxis": f"y{s}"})
+        data += [{**t, "xaxis": f"x{s}", "yaxis": f"y{s}"} for t in markers]
         # A short y title per row names the layer; the value unit is in the figure title.
         layout[f"yaxis{s}"]["title"] = {"text": name}
     layout[f"xaxis{suffixes[-1]}"]["title"] = {"text": "step"}
@@ -187,19 +237,22 @@ def histogram_grid_spec(snapshots: Sequence[dict], meta: dict, kind: str = "act"
     return {"data": data, "layout": layout}
 
 
-def histogram_at_spec(snapshot: dict | None, meta: dict, kind: str = "act", step_label: str | None = None,
-                      height: int | None = None) -> dict:
+def histogram_at_spec(
+    snapshot: dict | None, meta: dict, kind: str = "act", step_label: str | None = None, height: int | None = None
+) -> dict:
     """Bar histograms of every layer (or weight) at one recorded step, one panel and one colour per series."""
     what, unit = _kind(kind)[4], _kind(kind)[3]
     names = [n for n in series_names(meta, kind) if snapshot and _record(snapshot, kind, n)]
     if not names:
-        return empty_spec(f"{what.capitalize()} at one step", "Waiting for the first recorded snapshot", height,
-                          f"at-{kind}")
+        return empty_spec(
+            f"{what.capitalize()} at one step", "Waiting for the first recorded snapshot", height, f"at-{kind}"
+        )
     step_label = step_label or f"step {snapshot['step']}"
     cols = min(len(names), 3)
     rows = math.ceil(len(names) / cols)
-    layout = layout_style(f"{what.capitalize()} at {step_label}", None, None, height or max(300, 80 + 200 * rows),
-                          f"at-{kind}")
+    layout = layout_style(
+        f"{what.capitalize()} at {step_label}", None, None, height or max(300, 80 + 200 * rows), f"at-{kind}"
+    )
     # Room for the figure title above the panel titles.
     layout["margin"]["t"] = 64
     layout["bargap"] = 0
@@ -213,11 +266,20 @@ def histogram_at_spec(snapshot: dict | None, meta: dict, kind: str = "act", step
         lo, hi = meta[_kind(kind)[2]][name]
         owner = name if kind == "act" else param_layer(name)
         # Fractions, not counts: layers differ in size by orders of magnitude but their shapes compare.
-        data.append({"type": "bar", "x": bin_centres((lo, hi), len(counts)), "y": sigs([c / total for c in counts], 3),
-                     "width": (hi - lo) / len(counts), "name": name, "showlegend": False,
-                     "marker": {"color": layer_color(owner, palette_names), "line": {"width": 0}},
-                     "hovertemplate": "value %{x:.3g}<br>%{y:.1%} of values<extra>" + name + "</extra>",
-                     "xaxis": f"x{s}", "yaxis": f"y{s}"})
+        data.append(
+            {
+                "type": "bar",
+                "x": bin_centres((lo, hi), len(counts)),
+                "y": sigs([c / total for c in counts], 3),
+                "width": (hi - lo) / len(counts),
+                "name": name,
+                "showlegend": False,
+                "marker": {"color": layer_color(owner, palette_names), "line": {"width": 0}},
+                "hovertemplate": "value %{x:.3g}<br>%{y:.1%} of values<extra>" + name + "</extra>",
+                "xaxis": f"x{s}",
+                "yaxis": f"y{s}",
+            }
+        )
         data += _outside_bars(snapshot, kind, name, (lo, hi), total, s)
         layout[f"yaxis{s}"]["tickformat"] = ".0%"
         # The y axis' "0%" hangs below the corner where the x axis' first label starts: keep them apart.
@@ -242,14 +304,27 @@ def _outside_bars(snapshot: dict, kind: str, name: str, edges: tuple[float, floa
             labels.append(label)
     if not xs:
         return []
-    return [{"type": "bar", "x": xs, "y": ys, "width": w, "name": f"{name} outside the range", "showlegend": False,
-             "text": labels, "textposition": "outside", "cliponaxis": False,
-             "marker": {"color": OUTSIDE_COLOR, "line": {"width": 0}, "pattern": {"shape": "x", "fgcolor": "white"}},
-             "hovertemplate": "%{y:.1%} of values outside the histogram's range (%{text})<extra>" + name + "</extra>",
-             "xaxis": f"x{s}", "yaxis": f"y{s}"}]
+    return [
+        {
+            "type": "bar",
+            "x": xs,
+            "y": ys,
+            "width": w,
+            "name": f"{name} outside the range",
+            "showlegend": False,
+            "text": labels,
+            "textposition": "outside",
+            "cliponaxis": False,
+            "marker": {"color": OUTSIDE_COLOR, "line": {"width": 0}, "pattern": {"shape": "x", "fgcolor": "white"}},
+            "hovertemplate": "%{y:.1%} of values outside the histogram's range (%{text})<extra>" + name + "</extra>",
+            "xaxis": f"x{s}",
+            "yaxis": f"y{s}",
+        }
+    ]
 
 
-def weight_histograms_spec(snapshot: dict | None, meta: dict, step_label: str | None = None,
-                           height: int | None = None) -> dict:
+def weight_histograms_spec(
+    snapshot: dict | None, meta: dict, step_label: str | None = None, height: int | None = None
+) -> dict:
     """Weight histogram of every weight parameter at one snapshot, as a plain spec."""
     return histogram_at_spec(snapshot, meta, "weight", step_label, height)
