@@ -7,11 +7,13 @@ Starts the app with `python -m lab.ui.serve` on a free port (its own store in a 
 the browser's side of Streamlit's websocket protocol directly: BackMsg.rerun_script to load /train
 (then with the page hash that ForwardMsg.navigation names) and to press Start, the fragment
 auto-reruns the server asks for (ForwardMsg.auto_rerun) on their interval, and ForwardMsg deltas read
-back (the "loss" chart, the status line, errors). Like the page's live components, each tab also
-polls the live-feed route (lab/ui/live_routes.py) at the interval the page gives it, and reads the
-loss chart and status line from there; when the feed says the run ended, the tab reruns the page
-once, as the status component's `ended` trigger does. That measures the server, not N Chromium
-renderers sharing the same 2 cores. First one session alone (the baseline), then N sessions that
+back (the "loss" chart, the status line, errors). A press on a widget drawn in a fragment (Start, on
+the Train page) reruns that fragment, as the browser asks: the rerun names the fragment id of its
+delta. Like the page's live components, each tab also polls the live-feed route
+(lab/ui/live_routes.py) at the interval the page gives it, and reads the loss chart and status line
+from there; when the feed says the run ended, the tab reruns the status line's fragment (or the
+page) once, as the status component's `ended` trigger does. That measures the server, not N
+Chromium renderers sharing the same 2 cores. First one session alone (the baseline), then N sessions that
 press Start together; the report compares both with the issue's targets.
 
     python bench/load.py [--sessions 30] [--epochs 10] [--speed watch|fast|max] [--port 0] [--keep]
@@ -174,6 +176,8 @@ class Session:
     query: str  # the URL's query string; the server rewrites it (run, tok) and the tab follows
     page_hash: str = ""  # page_script_hash once the server named the page; until then the page name is sent
     start_id: str = ""  # widget id of the Start button
+    start_fragment: str = ""  # the fragment the Start button is drawn in ("" when in the script body)
+    status_fragment: str = ""  # ... and the status line, whose `ended` trigger reruns that fragment
     warming: bool = False  # the last full run still showed "workers are warming up"
     status: str = ""
     run_id: str = ""
@@ -218,7 +222,7 @@ class Session:
         if trigger:
             state.widget_states.widgets.append(WidgetState(id=trigger, trigger_value=True))
         state.context_info.CopyFrom(ContextInfo(timezone="UTC", timezone_offset=0, locale="en-US"))
-        if not fragment_id:
+        if not auto:  # a page load or a press: wait for its script (or fragment) run to finish
             self.idle.clear()
         try:
             await self.ws.send(msg.SerializeToString())
@@ -226,9 +230,9 @@ class Session:
             self._fail(f"connection closed while sending: {e}")
 
     async def press_start(self) -> None:
-        """Click Start (a rerun with the button's trigger set), remembering when."""
+        """Click Start (a rerun of the button's fragment with its trigger set, as a browser does), remembering when."""
         self.t_start = time.time()
-        await self.rerun(trigger=self.start_id)
+        await self.rerun(fragment_id=self.start_fragment, trigger=self.start_id)
 
     async def close(self) -> None:
         """Stop the timers and disconnect."""
@@ -280,7 +284,7 @@ class Session:
                 self._status(payload["runs"])
             if not payload["active"]:
                 self.feed = None
-                await self.rerun()  # the status component's `ended` trigger: one full rerun
+                await self.rerun(fragment_id=self.status_fragment)  # the status component's `ended` trigger
                 return
 
     def _cancel_timers(self, ids=None) -> None:
@@ -313,7 +317,7 @@ class Session:
                 self._cancel_timers()
                 self.warming = False
         elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
-            self._element(msg.delta.new_element)
+            self._element(msg.delta.new_element, msg.delta.fragment_id)
         elif kind == "auto_rerun":
             fid, interval = msg.auto_rerun.fragment_id, msg.auto_rerun.interval
             if fid and self.timers.get(fid, (None,))[0] != interval:  # same interval again: keep the countdown
@@ -327,7 +331,7 @@ class Session:
             self.query = msg.page_info_changed.query_string
             self.run_id = parse_qs(self.query).get("run", [self.run_id])[0]
         elif kind == "script_finished":
-            if msg.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY:
+            if msg.script_finished in (ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY):
                 self.idle.set()
             elif msg.script_finished == ForwardMsg.FINISHED_WITH_COMPILE_ERROR:
                 self._fail("script compile error")
@@ -357,7 +361,7 @@ class Session:
                 self.errors.append(f"run ended {self.status}: {text}")
             self.done.set()
 
-    def _element(self, el) -> None:
+    def _element(self, el, fragment_id: str = "") -> None:
         kind = el.WhichOneof("type")
         if kind == "plotly_chart" and el.plotly_chart.id.endswith(LOSS_SUFFIX):
             self._loss(el.plotly_chart.spec)
@@ -365,6 +369,7 @@ class Session:
             self._loss(json.loads(el.bidi_component.json)["figure"])  # lab.ui.live_chart: {"figure": json, ...}
         elif kind == "bidi_component" and el.bidi_component.id.endswith(STATUS_SUFFIX):
             data = json.loads(el.bidi_component.json)
+            self.status_fragment = fragment_id
             self._status(data.get("runs", []))
             feed = data.get("feed")
             if feed and self.t_start and not self.done.is_set():
@@ -374,7 +379,7 @@ class Session:
         elif kind == "markdown" and "warming up" in el.markdown.body:
             self.warming = True
         elif kind == "button" and el.button.label == "Start":
-            self.start_id = el.button.id
+            self.start_id, self.start_fragment = el.button.id, fragment_id
         elif kind == "exception":  # an uncaught error in the page: this tab is broken, stop watching it
             self._fail(f"exception {el.exception.type}: {el.exception.message or '(details hidden by the server)'}")
         elif kind == "alert" and el.alert.format == Alert.ERROR:

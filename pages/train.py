@@ -28,10 +28,7 @@ def render() -> None:
     for message in st.session_state.pop("url_errors", []):
         st.warning(f"Ignored a link parameter: {message}", icon="🔗")
     dashboard.lesson_card()
-    if not share.viewer_bar():  # someone else's run: read-only, with Fork instead of the controls
-        dashboard.run_buttons(cfg)
-        share.share_row(cfg)
-    dashboard.live()
+    runs_part(cfg)
     if common.presenter_mode():
         st.toggle(
             "Presenter mode",
@@ -39,6 +36,21 @@ def render() -> None:
             value=True,
             on_change=lambda: st.session_state.update(_present=False),
         )
+
+
+@st.fragment
+def runs_part(cfg) -> None:
+    """Run buttons, Share and the live dashboard: a press on any of their widgets reruns only this part.
+
+    A full rerun draws the sidebar's ~70 widgets too, which is what made 30 Starts pressed at
+    once slow; nothing in the sidebar depends on the runs. `cfg` is the last full run's (any
+    control change reruns the whole page); Fork and Load lesson, which change the controls, ask
+    for a full rerun. The URL is written here, so a fragment rerun still puts the run id in it.
+    """
+    if not share.viewer_bar():  # someone else's run: read-only, with Fork instead of the controls
+        dashboard.run_buttons(cfg)
+        share.share_row(cfg)
+    dashboard.live()
     controls.sync_url(
         cfg,
         run=st.session_state.get("run", ""),

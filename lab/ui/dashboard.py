@@ -139,7 +139,8 @@ def run_buttons(cfg: RunConfig | None) -> None:
 
     Buttons act in `on_click` callbacks, which Streamlit runs before the script: the same
     run then draws the buttons, status and charts of the new state. (Acting in the body
-    would need a second full rerun after every press, about 0.3 s on a laptop.)
+    would need a second rerun after every press, about 0.3 s on a laptop.) The Train page
+    draws them in its runs fragment (pages/train.py), so a press reruns that part alone.
     """
     cfg = pace.apply(cfg)  # the comparison run keeps the page's Speed too
     a = runs.view_for("run")

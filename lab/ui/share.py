@@ -137,6 +137,7 @@ def _on_fork() -> None:
     if runs.start(cfg):  # the slot now holds this session's own run
         st.session_state.pop("cmp", None)
         controls.set_config(cfg)
+        st.rerun()  # the Fork button sits in the Train page's runs fragment: the sidebar's controls changed too
 
 
 def viewer_bar() -> bool:
