@@ -155,6 +155,16 @@ def test_memorizing_every_training_example_is_overfitting_even_with_a_flat_valid
     assert _causes(_run({}, val=fits)) == []
 
 
+def test_a_small_gap_with_the_validation_loss_still_at_new_lows_is_not_overfitting():
+    # Every training example right and a 10x loss gap, but validation loss still reaching new lows at the end.
+    still = [_val(s, 0.8 + s / 2000, 0.6 - s / 500, train_acc=1.0, train_loss=0.002) for s in range(20, 201, 20)]
+    assert _causes(_run({"subset": 150}, val=still)) == []
+    # The last evaluation dipping 16 points below training after good ones: a dip, not a gap.
+    dip = [_val(s, 0.88, 0.3 + s / 10000, train_acc=0.95) for s in range(20, 201, 20)]
+    dip[-1] = _val(200, 0.79, 0.32, train_acc=0.95)
+    assert _causes(_run({}, val=dip)) == []
+
+
 def test_underfitting_is_told_by_its_cause():
     flat = [_val(s, 0.6, 1.9, train_acc=0.62) for s in range(20, 201, 20)]
     assert _run({"dropout": 0.9}, val=flat)[0].fix == {"dropout": 0.2}
@@ -185,6 +195,10 @@ def test_oscillation_between_evaluations():
     assert _causes(hints) == ["oscillating_loss"] and hints[0].fix == {"lr": 0.03}
     smooth = [_val(20 * (i + 1), 0.9, 0.1 + 0.01 * (i % 2)) for i in range(16)]
     assert _causes(_run({}, val=smooth)) == []
+    # Two spikes on the way down, then a loss that settles for the last quarter: SGD's spikes, not oscillation.
+    spikes = [2.2, 2.0, 1.7, 2.0, 1.1, 0.9, 0.7, 0.7, 0.4, 1.1, 0.2, 0.2, 0.2, 0.5, 0.17, 0.17, 0.17, 0.16, 0.17]
+    settled = [_val(20 * (i + 1), 0.9, v) for i, v in enumerate(spikes)]
+    assert _causes(_run({"optimizer": "sgd", "lr": 0.1}, val=settled)) == []
 
 
 def test_arbitration_keeps_one_value_per_knob_earliest_evidence_first():
@@ -194,6 +208,8 @@ def test_arbitration_keeps_one_value_per_knob_earliest_evidence_first():
     root = Hint("bad", "t", "x", cause="lr_too_high", step=1, fix={"lr": 0.01})
     assert [h.cause for h in arbitrate([late, early])] == ["dead_relu"]
     assert [h.cause for h in arbitrate([low, root])] == ["lr_too_high"]  # the symptom is explained away
+    longer = Hint("warn", "t", "x", cause="train_longer", step=220, fix={"epochs": 40})
+    assert [h.cause for h in arbitrate([early, longer])] == ["dead_relu"]  # more epochs do not revive dead units
 
 
 def test_fixes_are_validated_and_rounded():

@@ -103,7 +103,7 @@ def test_cli_json_hints_equal_the_stored_runs_and_fix_reports_both_runs(tmp_path
         assert summary["hints"] == hints_as_dicts(stored_hints(store, summary["run_id"]))
     assert store.get_run(after["run_id"])["config"]["init"] == "kaiming_normal"
     b, a = before["val_acc"], after["val_acc"]
-    assert out["verdict"] == f"init=kaiming_normal worked: validation accuracy {b:.0%} -> {a:.0%}."
+    assert out["verdict"] == f"The fix worked: validation accuracy {b:.0%} -> {a:.0%}."  # lab.diagnosis.verdict
     assert a > b + 0.5
 
 

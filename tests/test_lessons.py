@@ -167,6 +167,7 @@ def test_vanishing_gradients_in_a_deep_sigmoid_network(play):
     fc1_ratio = lambda h: median(s["params"]["fc1.weight"]["ratio"] for s in h.snapshots[1:])  # noqa: E731
     assert fc1_ratio(relu) > 1000 * fc1_ratio(sig)
     assert summary(relu, "val_acc") > 0.9
+    assert p.causes("b") == set()  # a healthy run: its spikes on the way down are not an oscillating loss
 
 
 def test_vanishing_gradients_hint(play):
@@ -198,7 +199,7 @@ def test_dead_relu_hint_blames_the_learning_rate(play):
     hint = p.hint("dead_relu")
     assert hint.step is not None and hint.step <= 12 and "large steps" in hint.text
     assert hint.fix and hint.fix["lr"] < lesson_config("dead_relu").lr
-    assert "lr_too_low" not in p.causes()
+    assert "lr_too_low" not in p.causes() and "train_longer" not in p.causes()  # dead units are the cause
 
 
 def test_dead_relu_fix_tried_as_the_try_it_button_does(play):
@@ -290,8 +291,9 @@ def test_random_crops_help_the_small_image_set(play):
 
 
 def test_overfitting_hint_on_the_small_image_set(play):
-    # "names overfitting in the plain run"
-    assert play("dropout_augmentation").hint("overfitting").level == "warn"
+    # "names overfitting in the plain run and finds nothing wrong with the run with crops"
+    p = play("dropout_augmentation")
+    assert p.hint("overfitting").level == "warn" and p.causes("b") == set()
 
 
 def test_xor_needs_a_hidden_layer(play):

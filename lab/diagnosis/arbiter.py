@@ -42,7 +42,8 @@ EXPLAINS: dict[str, tuple[str, ...]] = {
     "inputs_not_normalized": ("lr_too_low", "train_longer", "oscillating_loss"),
     "too_much_regularization": ("dead_relu", "lr_too_low", "train_longer"),
     "needs_hidden_layer": ("oscillating_loss", "lr_too_low", "train_longer"),
-    "dead_relu": ("lr_too_low",),
+    # Units that died get no gradient, so more epochs cannot revive them: the dead units are the cause.
+    "dead_relu": ("lr_too_low", "train_longer"),
 }
 PROBLEM = ("bad", "warn")
 

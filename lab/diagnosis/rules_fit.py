@@ -12,7 +12,7 @@ from lab.diagnosis.hint import Hint
 from lab.diagnosis.rules_net import INIT_LOSS_TOLERANCE, TRAIN_FIT
 from lab.lifecycle import RunStatus
 
-GAP_WARN = 0.15  # training accuracy minus validation accuracy that signals memorizing
+GAP_WARN = 0.15  # training minus validation accuracy (mean of the last PATIENCE evaluations) that signals memorizing
 VAL_RISE = 0.25  # validation loss this far (relative) above its minimum...
 VAL_RISE_ABS = 0.05  # ...and by at least this much, while the training loss kept falling
 PATIENCE = 3  # evaluations without a better validation loss before early stopping stops
@@ -49,12 +49,18 @@ def overfitting(ev: Evidence) -> list[Hint]:
         and last["train_loss"] < best["train_loss"]
     )
     gap = (last.get("train_acc") or 0.0) - (last.get("val_acc") or 0.0)
+    # One evaluation's gap is noisy (a dip of the validation accuracy between two spikes): judge the recent mean.
+    recent = rows[-PATIENCE:]
+    mean_gap = sum((r.get("train_acc") or 0.0) - (r.get("val_acc") or 0.0) for r in recent) / len(recent)
     memorized = (
         (last.get("train_acc") or 0.0) >= MEMORIZED_ACC
         and last["train_loss"] < MEMORIZED_LOSS * last["val_loss"]
         and gap >= GAP_MEMORIZED
     )
-    if not (rising or memorized or gap >= GAP_WARN):
+    # A validation loss still reaching new lows means more training still generalizes better: whatever the
+    # gap, the model is still learning, not memorizing (early stopping would not stop it either).
+    stalled = len(after) >= PATIENCE
+    if not stalled or not (rising or memorized or mean_gap >= GAP_WARN):
         return []
     parts = []
     if rising:

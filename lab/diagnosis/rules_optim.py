@@ -24,6 +24,8 @@ COLLAPSE_GAIN = 0.3  # a collapsed run got less than 30% of the way from chance 
 DEAD_ALL = 0.9  # share of ReLU units off for every example: the layer passes (almost) nothing
 OSC_SWING = 0.1  # a jump of the validation loss between two evaluations of a tenth of the drop it made overall
 OSC_MIN_SWINGS = 3  # swings in the second half of the run, both up and down, to call the loss oscillating
+OSC_END_SHARE = 0.25  # the swings must go on in the run's last quarter: a loss that settles there had spikes
+OSC_END_EVALS = 3  # evaluations of that last quarter needed to tell a settled loss from a swinging one
 WARMUP_SHARE = 0.5  # suggested warmup: half the run (a quarter still diverged on 2 of 3 seeds of a short run)
 
 
@@ -149,8 +151,10 @@ def too_low(ev: Evidence) -> list[Hint]:
 
 
 def oscillation(ev: Evidence) -> list[Hint]:
-    """The validation loss jumps up and down between evaluations in the second half of the run."""
-    half = [r for r in ev.val if r["step"] > ev.last_step / 2 and r.get("val_loss") is not None]
+    """The validation loss jumps up and down between evaluations in the second half of the run and never settles."""
+    # The planned length, not the steps so far: a run still descending is not yet in its second half.
+    horizon = max(ev.total_steps, ev.last_step)
+    half = [r for r in ev.val if r["step"] > horizon / 2 and r.get("val_loss") is not None]
     if len(half) < 5 or max(r.get("val_acc", 0.0) for r in ev.val) < ev.chance + 0.3 * (1 - ev.chance):
         return []
     start = ev.initial_loss if ev.initial_loss is not None else ev.val[0]["val_loss"]
@@ -165,6 +169,10 @@ def oscillation(ev: Evidence) -> list[Hint]:
             downs += b["val_loss"] < a["val_loss"]
             first = first or b["step"]
     if ups + downs < OSC_MIN_SWINGS or not ups or not downs:
+        return []
+    # SGD on a deep net spikes now and then and recovers; oscillation is a loss that never settles.
+    end = [r["val_loss"] for r in half if r["step"] > (1 - OSC_END_SHARE) * horizon]
+    if len(end) < OSC_END_EVALS or max(end) - min(end) < OSC_SWING * drop:
         return []
     c = ev.cfg
     fix = lr_fix(c, 1 / 3)

@@ -63,6 +63,13 @@ PATHOLOGIES = (
     ),
     Scenario("dead_relu", "7. dead ReLUs", {"lr": 0.03, "batch_size": 8, "epochs": 3}, "dead_relu", ("lr",)),
     Scenario(
+        "dead_relu_adam",
+        "7. dead ReLUs (Adam at lr 0.1, the dead_relu lesson)",
+        {"depth": 3, "width": 128, "activation": "relu", "init": "kaiming_normal", "optimizer": "adam", "lr": 0.1},
+        "dead_relu",
+        ("lr",),
+    ),
+    Scenario(
         "overfitting",
         "8. overfitting",
         {"subset": 120, "width": 256, "epochs": 150, "batch_size": 32},
@@ -131,6 +138,31 @@ HEALTHY = (
     Scenario("healthy_xor", "14. healthy: xor, MLP", {"dataset": "xor"}),
     Scenario("healthy_moons", "14. healthy: moons, MLP", {"dataset": "moons"}),
     Scenario("healthy_gaussians", "14. healthy: gaussians, MLP", {"dataset": "gaussians"}),
+    # The ReLU comparison of the vanishing_sigmoid lesson: plain SGD spikes now and then, then settles.
+    Scenario(
+        "healthy_deep_relu_sgd",
+        "14. healthy: digits, 8-layer ReLU MLP, SGD lr 0.1",
+        {"depth": 8, "activation": "relu", "init": "xavier_normal", "optimizer": "sgd", "lr": 0.1, "epochs": 15},
+    ),
+    # The crops run of the dropout_augmentation lesson: a small gap, validation loss at its lowest at the end.
+    Scenario(
+        "healthy_small_shapes_crops",
+        "14. healthy: 150 shapes, CNN with random crops",
+        {
+            "dataset": "shapes",
+            "subset": 150,
+            "model": "cnn",
+            "cnn_stages": 2,
+            "base_channels": 16,
+            "fc_layers": 2,
+            "fc_width": 128,
+            "optimizer": "adam",
+            "lr": 0.003,
+            "epochs": 40,
+            "batch_size": 32,
+            "aug_crop": 2,
+        },
+    ),
 )
 
 SCENARIOS = PATHOLOGIES + HEALTHY
