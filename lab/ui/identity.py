@@ -46,24 +46,24 @@ def _cookie(name: str) -> str:
     return unquote(st.context.cookies.get(name) or "")
 
 
+def _remembered(state_key: str, cookie: str, parse) -> str:
+    """A cookie's value, checked by `parse` once per session ('' when it is missing or malformed)."""
+    if state_key not in st.session_state:
+        try:
+            st.session_state[state_key] = parse(_cookie(cookie))
+        except ValueError:
+            st.session_state[state_key] = ""
+    return st.session_state[state_key]
+
+
 def room() -> str:
     """This browser's class room code ('' outside a class)."""
-    if "_room" not in st.session_state:
-        try:
-            st.session_state["_room"] = parse_room(_cookie(ROOM_COOKIE))
-        except ValueError:
-            st.session_state["_room"] = ""
-    return st.session_state["_room"]
+    return _remembered("_room", ROOM_COOKIE, parse_room)
 
 
 def student() -> str:
     """The display name this browser gave for the class board ('' for none)."""
-    if "_student" not in st.session_state:
-        try:
-            st.session_state["_student"] = parse_name(_cookie(NAME_COOKIE))
-        except ValueError:
-            st.session_state["_student"] = ""
-    return st.session_state["_student"]
+    return _remembered("_student", NAME_COOKIE, parse_name)
 
 
 def keep() -> None:
