@@ -169,3 +169,21 @@ def test_cnn_layer_statistics_match_direct_computation():
             assert row["dead"] == pytest.approx(_reference_fraction("relu", a))
             assert row["hist"] == _hist(a, *edges[name], BINS).tolist()
             assert row["grad_std"] == pytest.approx(float(out_grads[(name, snap["step"])].std()), rel=1e-5)
+
+
+def test_flat_pack_reads_each_part_back_by_name():
+    """One transfer, named parts: every part comes back equal to its own tolist(), in any shape or dtype."""
+    from lab.engine.recording.tensor_stats import FlatPack
+
+    parts = {
+        ("act", "fc1"): torch.arange(6.0).reshape(2, 3),
+        "grad_std": torch.tensor([0.5, 0.25]),
+        "empty": torch.zeros(0),
+    }
+    parts["params"] = torch.linspace(-1, 1, 5, dtype=torch.float64)
+    pack = FlatPack()
+    for name, t in parts.items():
+        pack.add(name, t)
+    got = pack.read()
+    assert got == {name: t.reshape(-1).double().tolist() for name, t in parts.items()}
+    assert FlatPack().read() == {}

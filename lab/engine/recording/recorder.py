@@ -27,7 +27,7 @@ from lab import registry
 from lab.engine.callbacks import Callback
 from lab.engine.recording.cadence import MIN_SNAPSHOTS, Cadence
 from lab.engine.recording.history import History, TrainRows
-from lab.engine.recording.tensor_stats import ACT_HEAD, ParamTable, act_range, act_stats, out_grad_std
+from lab.engine.recording.tensor_stats import ACT_HEAD, FlatPack, ParamTable, act_range, act_stats, out_grad_std
 from lab.engine.recording.thinning import thin
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -180,25 +180,23 @@ class Recorder(Callback):
             return
         t_rec = time.perf_counter()
         self.remove_hooks()
-        bins = self.bins
-        parts: list[torch.Tensor] = list(self._acts.values())  # float32; cat promotes to the table's float64
-        names = list(self._acts)
-        with_grad = [n for n in names if n in self._grad_std]
+        pack = FlatPack()  # float32 parts; cat promotes them to the param table's float64
+        for name, t in self._acts.items():
+            pack.add(("act", name), t)
+        with_grad = [n for n in self._acts if n in self._grad_std]
         if with_grad:
-            parts.append(torch.stack([self._grad_std[n] for n in with_grad]))
+            pack.add("grad_std", torch.stack([self._grad_std[n] for n in with_grad]))
         table = None
         if self._params and self._w0 is not None:
             with torch.no_grad():
                 sizes = [p.numel() for p in self._params.values()]
                 w = torch.cat([p.detach().reshape(-1) for p in self._params.values()])
                 table = self._param_table(w, self._g, sizes)
-                parts.append(table.reduce(w, self._g, self._w0))
-        # One device->host transfer for every figure of the step.
-        vals = torch.cat(parts).tolist() if parts else []
-        layers, i = {}, 0
-        for name in names:
-            v = vals[i : i + ACT_HEAD + bins]
-            i += ACT_HEAD + bins
+                pack.add("params", table.reduce(w, self._g, self._w0))
+        got = pack.read()  # one device->host transfer for every figure of the step
+        layers = {}
+        for name in self._acts:
+            v = got[("act", name)]
             # below/above: values outside the histogram's range (also counted in its end bins)
             row = {"mean": v[0], "std": v[1], "hist": v[ACT_HEAD:], "below": v[3], "above": v[4], "grad_std": None}
             kind = self._kinds.get(name, "")
@@ -207,10 +205,9 @@ class Recorder(Callback):
             elif kind in registry.SATURATING:
                 row["sat"] = v[2]
             layers[name] = row
-        for name in with_grad:
-            layers[name]["grad_std"] = vals[i]
-            i += 1
-        rows = table.rows(vals[i:]) if table is not None else []
+        for name, g in zip(with_grad, got.get("grad_std", []), strict=True):
+            layers[name]["grad_std"] = g
+        rows = table.rows(got["params"]) if table is not None else []
         params = dict(zip(self._names.values(), rows, strict=False))
         self._w0 = self._g = None
         self._acts, self._grad_std = {}, {}

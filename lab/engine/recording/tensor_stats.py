@@ -75,6 +75,27 @@ def act_stats(out: torch.Tensor, kind: str, lo: float, hi: float, bins: int) -> 
     return torch.cat([head, _hist(flat, lo, hi, bins)])
 
 
+class FlatPack:
+    """Small tensors laid end to end for one device->host transfer, read back by name instead of by offset."""
+
+    def __init__(self) -> None:
+        self._parts: list[torch.Tensor] = []
+        self._spans: dict[object, tuple[int, int]] = {}
+        self._n = 0
+
+    def add(self, name: object, t: torch.Tensor) -> None:
+        """Append `t` (any shape; flattened) under `name`."""
+        t = t.reshape(-1)
+        self._spans[name] = (self._n, self._n + t.numel())
+        self._n += t.numel()
+        self._parts.append(t)
+
+    def read(self) -> dict[object, list[float]]:
+        """Every part's values as a list, by name, from one `cat(...).tolist()`."""
+        vals = torch.cat(self._parts).tolist() if self._parts else []
+        return {name: vals[a:b] for name, (a, b) in self._spans.items()}
+
+
 class ParamTable:
     """Per-parameter weight, gradient and update figures for fixed parameter sizes and histogram edges.
 
@@ -117,20 +138,25 @@ class ParamTable:
     def rows(self, vals: list[float]) -> list[dict]:
         """Finish `reduce`'s values (as a list) into one dict of figures per parameter."""
         n_par, b = len(self.sizes), self.bins
+        # reduce's layout: six rows of P sums (w, g, w^2, g^2, (w - w0)^2, w0^2), then P weight
+        # histograms and P gradient histograms of `bins` counts each.
+        sums = [vals[r * n_par : (r + 1) * n_par] for r in range(6)]
+        hists = vals[6 * n_par :]
+        w_hists = [hists[i * b : (i + 1) * b] for i in range(n_par)]
+        g_hists = [hists[(n_par + i) * b : (n_par + i + 1) * b] for i in range(n_par)]
         out = []
         for i, n in enumerate(self.sizes):
-            sw, sg, sww, sgg, sdd, s00 = (vals[r * n_par + i] for r in range(6))
+            sw, sg, sww, sgg, sdd, s00 = (row[i] for row in sums)
             n = max(n, 1)
             w_mean, g_mean = sw / n, sg / n
-            hw, hg = 6 * n_par + i * b, 6 * n_par + (n_par + i) * b
             out.append(
                 {
                     "w_mean": w_mean,
                     "w_std": math.sqrt(max(sww - sw * w_mean, 0.0) / max(n - 1, 1)),
-                    "w_hist": vals[hw : hw + b],
+                    "w_hist": w_hists[i],
                     "g_norm": math.sqrt(sgg),
                     "g_std": math.sqrt(max(sgg - sg * g_mean, 0.0) / max(n - 1, 1)),
-                    "g_hist": vals[hg : hg + b],
+                    "g_hist": g_hists[i],
                     # Relative to the weights the update was applied to: ||W_after - W_before|| / ||W_before||.
                     "ratio": math.sqrt(sdd) / math.sqrt(s00) if s00 > 0 else None,
                 }
