@@ -266,3 +266,16 @@ def test_layer_version_moves_when_the_run_learns_its_length(store):
     store.append(rid, meta={"total_steps": 250, "step": 1})
     after = json.loads(feed.poll_layers([rid], since=before["version"]))
     assert after["version"] != before["version"] and after["total_steps"] == 250
+
+
+def test_status_text_of_a_run_until_paused_names_the_server_limit_not_a_length():
+    row = {
+        "status": "running",
+        "reason": "",
+        "meta": {"step": 1200, "total_steps": 200000},
+        "config": {"until_paused": True},
+    }
+    text, progress = status_text(row, [], [])
+    assert text == "running · step 1,200 (until paused; the server stops it at 200,000)" and progress == 0.006
+    row["config"]["until_paused"] = False
+    assert status_text(row, [], [])[0] == "running · step 1200/200000"

@@ -72,6 +72,9 @@ def status_text(row: dict, train: list, val: list, queue_position: int = 0) -> t
     step = meta.get("step", 0)
     status = row.get("status", "missing")
     parts = [status, f"step {step}/{total}"]
+    if row.get("config", {}).get("until_paused"):
+        # The total is the server's step limit, not a length the student chose: "step 120/200000" misreads.
+        parts[1] = f"step {step:,} (until paused; the server stops it at {total:,})" if total else f"step {step:,}"
     if val:
         parts.append(f"val acc {val[-1]['val_acc']:.1%}")
     ips = steady_rate(train)
