@@ -55,6 +55,14 @@ def test_a_healthy_history_gets_only_ok_hints():
     assert {"initial_loss_ok", "update_ratio_ok", "healthy"} <= {h.cause for h in hints}
 
 
+def test_a_high_but_working_update_ratio_is_noted_as_high_not_called_healthy():
+    hints = _run(snaps=[_snap(s, ratio=2e-2) for s in range(1, 200, 20)], val=GOOD_VAL)
+    assert _causes(hints) == []  # no warning: the run learns
+    note = next(h for h in hints if h.topic == "update/weight ratio")
+    assert (note.level, note.cause) == ("info", "update_ratio_high") and "20x" in note.text
+    assert "update_ratio_ok" not in {h.cause for h in hints}
+
+
 def test_divergence_names_the_learning_rate_with_a_lower_one():
     hints = _run({"lr": 0.3}, snaps=[_snap(1, ratio=3.0)], status="diverged")
     assert hints[0].level == "bad" and hints[0].cause == "lr_too_high"

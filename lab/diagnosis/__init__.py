@@ -19,7 +19,7 @@ Cause ids (`Hint.cause`), stable for other code to read:
   problems: lr_too_high, lr_too_low, no_warmup, oscillating_loss, zero_init, init_too_large,
     init_too_small, vanishing_gradients, dead_relu, overfitting, too_much_regularization,
     needs_hidden_layer, train_longer, inputs_not_normalized, mse_loss, initial_loss_broken;
-  notes: initial_loss_ok, initial_loss_off (info), update_ratio_ok, healthy.
+  notes: initial_loss_ok, initial_loss_off (info), update_ratio_ok, update_ratio_high (info), healthy.
 """
 
 from __future__ import annotations
