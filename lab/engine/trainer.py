@@ -92,7 +92,7 @@ class Trainer:
         self.planned_steps = min(total, cfg.max_steps) if cfg.max_steps else total
         limits.check_steps(self.planned_steps)
         self.total_steps = max(limits.max_steps, self.planned_steps) if cfg.until_paused else self.planned_steps
-        self.speed = cfg.speed
+        self.set_speed(cfg.speed)
 
         torch.manual_seed(cfg.seed)
         self.model = build_model(cfg, d.input_shape, d.n_classes)  # initialized (cfg.init) by build_model
@@ -162,21 +162,16 @@ class Trainer:
             return 0.0
         return count_correct([self.logits], [self.target])[0] / max(len(self.logits), 1)
 
-    @property
-    def steps_per_second(self) -> float:
-        """The pace this run's Speed allows (lab/engine/pace.py), 0.0 when unpaced."""
-        return steps_per_second(self.speed, self.planned_steps)
-
-    @property
-    def step_period(self) -> float:
-        """Wall seconds per step at this pace (0.0 when unpaced): the recorder fills the idle part."""
-        rate = self.steps_per_second
-        return 1.0 / rate if rate > 0 else 0.0
-
     def set_speed(self, speed: str) -> None:
-        """Change the pace while the run trains (the recorder follows at its next step)."""
-        steps_per_second(speed, self.planned_steps)  # raises ValueError for an unknown name
-        self.speed = speed
+        """Set the pace, also while the run trains (the recorder follows at its next step).
+
+        The rate and period are worked out here, once, rather than on every step that reads them:
+        `steps_per_second` is what this Speed allows (lab/engine/pace.py, 0.0 when unpaced) and
+        `step_period` the wall seconds per step (0.0 when unpaced), whose idle part the recorder fills.
+        """
+        rate = steps_per_second(speed, self.planned_steps)  # raises ValueError for an unknown name
+        self.speed, self.steps_per_second = speed, rate
+        self.step_period = 1.0 / rate if rate > 0 else 0.0
 
     @property
     def done(self) -> bool:
