@@ -52,6 +52,7 @@ from websockets.exceptions import ConnectionClosed
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from procs import cpu_seconds, process_tree, rss  # noqa: E402  (bench/procs.py)
 from server import free_port, start_server, wait_health  # noqa: E402  (bench/server.py)
 
 from lab.config import RunConfig  # noqa: E402
@@ -65,7 +66,6 @@ ENDED = ("completed", "stopped", "diverged", "failed", "interrupted")
 # Issue 14's targets for a class in watch mode (web process + workers under half of the cores);
 # `ratio` (throughput against one run alone) applies to full-speed runs only.
 TARGETS = {"first": 1.5, "interval": 1.2, "cpu": 0.5, "ratio": 0.8, "memory": 4 * 2**30}
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -77,43 +77,6 @@ def percentile(values: list[float], q: float) -> float:
 
 
 # ---- server memory --------------------------------------------------------------------------------
-
-
-def process_tree(root: int) -> list[int]:
-    """The pid `root` and all its descendants, from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue  # exited meanwhile
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])  # the command name may contain spaces and parentheses
-        children.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(children.get(pid, []))
-    return out
-
-
-def rss(pid: int) -> int:
-    """Resident bytes of one process (0 if it is gone)."""
-    try:
-        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_SIZE
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of one process so far (0 if it is gone)."""
-    try:
-        fields_ = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields_[11]) + int(fields_[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
 
 
 class MemorySampler(threading.Thread):
