@@ -118,6 +118,13 @@ def test_status_text_of_a_failed_run_gives_the_reason():
     assert status_text(row, [], []) == ("failed · step 4/10 · the worker died", 0.4)
 
 
+def test_status_text_of_a_paused_run_says_where_its_step_plays_to():
+    row = {"status": "paused", "reason": "stepping to step 8", "meta": {"total_steps": 10, "step": 4}}
+    assert status_text(row, [], []) == ("paused · step 4/10 · stepping to step 8", 0.4)
+    running = dict(row, status="running")  # a reason left on a running row is not news
+    assert status_text(running, [], [])[0] == "running · step 4/10"
+
+
 @pytest.mark.parametrize("text", ["", ",", "a,b,c", "a b", "../etc", "x" * 65, "a;b"])
 def test_bad_run_lists_are_refused(text):
     with pytest.raises(FeedError, match="runs="):

@@ -103,8 +103,38 @@ def test_speed_change_and_pause_take_effect_mid_run(jm):
     assert wait_until(lambda: _step(jm, rid) == held + 1)
     jm.resume(rid)
     jm.speed(rid, "max")
+    assert jm.store.get_run(rid)["config"]["speed"] == "max"  # a Fork or a reload sees the Speed it has now
     run = jm.wait(rid, 60)  # at 10 steps a second the rest would take 20 s; at max it is done at once
     assert run["status"] == "completed" and run["summary"]["steps"] == 200
+    with pytest.raises(ConfigError, match="speed='zoom'"):
+        jm.speed(rid, "zoom")
+
+
+def test_epoch_on_a_paused_watched_run_plays_at_its_pace_and_stays_paused(jm):
+    rid = jm.submit(RunConfig(**SMALL, epochs=25, speed="watch"), owner="stepping", paused=True)  # 10 steps a second
+    assert wait_until(lambda: jm.store.get_run(rid)["status"] == "paused")
+    t0 = time.monotonic()
+    jm.step(rid, "epoch")
+    seen = []
+
+    def settled() -> bool:
+        row = jm.store.get_run(rid)
+        seen.append((row["status"], row["reason"], row["meta"].get("step", 0)))
+        return row["meta"].get("step", 0) == 8 and row["reason"] == ""
+
+    assert wait_until(settled, timeout=30)
+    assert time.monotonic() - t0 >= (8 - 1) / steps_per_second("watch", 200)  # played, not done in a blink
+    assert {status for status, _, _ in seen} == {"paused"}  # the page keeps its Resume button all along
+    assert ("paused", "stepping to step 8") in {(status, reason) for status, reason, _ in seen}
+    time.sleep(0.5)
+    assert _step(jm, rid) == 8  # settled at the end of the epoch
+    jm.step(rid, 1)  # one step needs no pace: it happens at once
+    assert wait_until(lambda: _step(jm, rid) == 9)
+    jm.speed(rid, "max")
+    jm.step(rid, "epoch")  # at full speed the epoch happens at once, as before
+    assert wait_until(lambda: _step(jm, rid) == 16)
+    jm.stop(rid)
+    assert jm.wait(rid, 30)["status"] == "stopped"
 
 
 def test_until_paused_keeps_training_until_pause_and_stop(jm):

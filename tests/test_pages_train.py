@@ -132,6 +132,30 @@ def test_start_trains_and_draws_charts_then_reattaches_from_the_url():
     assert "feed" not in status  # a finished run is not polled
 
 
+def test_epoch_before_start_plays_one_epoch_at_the_page_pace_and_stays_paused():
+    from lab.ui.common import get_jobs
+
+    at = _app(subset="256", batch_size="32")  # 8 steps an epoch, paced by the page's default Speed, watch
+    at.button(key="btn_epoch").click().run()
+    assert not at.exception
+    store = get_jobs().store
+    rid = at.session_state["run"]
+    t_end, seen = time.monotonic() + 60, []
+    while time.monotonic() < t_end:
+        row = store.get_run(rid)
+        seen.append(row["status"])
+        if row["meta"].get("step") == 8 and not row["reason"]:
+            break
+        time.sleep(0.05)
+    assert row["config"]["speed"] == "watch" and row["meta"]["step"] == 8
+    assert set(seen[seen.index("paused") :]) == {"paused"}  # queued, then paused all along (never "running")
+    at.run()
+    assert at.button(key="btn_resume")  # paused at the end of the epoch: the page offers Resume
+    assert live_components(at)["run_status"]["runs"][0]["text"].startswith("paused · step 8/")
+    at.button(key="btn_stop").click().run()
+    assert _wait_done(at)["status"] == "stopped"
+
+
 def test_shared_link_is_read_only():
     at = _app(epochs="2000")
     at.button(key="btn_start").click().run()

@@ -98,8 +98,14 @@ class JobManager:
         self._send(run_id, "step", n)
 
     def speed(self, run_id: str, speed: str) -> None:
-        """Change a run's Speed (watch, fast, max) while it trains."""
-        self._send(run_id, "speed", speed)
+        """Change a run's Speed (watch, fast, max) while it trains; its stored config says the Speed it has now."""
+        RunConfig().replace(speed=speed)  # validated like every field: raises ConfigError naming it
+        with self._lock:
+            queued = [payload for rid, payload in self._pending if rid == run_id]
+            for payload in queued:  # it starts at the new Speed once a worker takes it
+                payload["config"]["speed"] = speed
+            if queued or self._send(run_id, "speed", speed):
+                self.store.update_config(run_id, speed=speed)
 
     def stop(self, run_id: str) -> None:
         """Stop a run (queued runs are removed from the queue)."""
@@ -164,11 +170,13 @@ class JobManager:
 
     # ---- internals -------------------------------------------------------------------
 
-    def _send(self, run_id: str, op: str, arg=None) -> None:
+    def _send(self, run_id: str, op: str, arg=None) -> bool:
+        """Send a command to the worker holding the run; False if no worker holds it (queued or ended)."""
         with self._lock:
             if run_id not in self._where:
-                return
+                return False
             self.executor.send(self._where[run_id], (op, run_id, arg))
+            return True
 
     def _dispatch(self) -> None:
         """Move waiting runs onto the least-loaded workers while the global cap allows."""

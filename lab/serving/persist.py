@@ -24,10 +24,11 @@ if TYPE_CHECKING:  # pragma: no cover
 class StoreWriter(Callback):
     """Appends new metric rows and snapshots of the trainer's recorder to the store."""
 
-    def __init__(self, store: RunStore, run_id: str, interval: float = 0.4):
+    def __init__(self, store: RunStore, run_id: str, interval: float = 0.4, starts_paused: bool = False):
         self.store = store
         self.run_id = run_id
         self.interval = interval
+        self.starts_paused = starts_paused
         self._last_flush = 0.0
         self._train_step = -1
         self._val_step = -1
@@ -36,8 +37,9 @@ class StoreWriter(Callback):
         self._inputs: dict | None = None
 
     def on_fit_start(self, trainer: Trainer) -> None:
-        """Mark the run as running."""
-        self.store.set_status(self.run_id, RunStatus.RUNNING)
+        """Mark the run as running (unless it starts paused: its first steps are a Step, and it stays paused)."""
+        if not self.starts_paused:
+            self.store.set_status(self.run_id, RunStatus.RUNNING)
 
     def on_batch_end(self, trainer: Trainer) -> None:
         """Flush when the interval has passed (and right after the first step)."""

@@ -203,6 +203,18 @@ class RunStore:
                     (status, reason, json.dumps(summary), time.time(), run_id),
                 )
 
+    def update_config(self, run_id: str, **changes) -> None:
+        """Change fields of a run's stored config (a Speed change while it trains), in one transaction."""
+        with self._tx() as c:
+            row = c.execute("SELECT config FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None:
+                return
+            config = dict(json.loads(row[0]), **changes)
+            c.execute(
+                "UPDATE runs SET config=?, updated=? WHERE id=?",
+                (json.dumps(config, sort_keys=True), time.time(), run_id),
+            )
+
     def get_run(self, run_id: str) -> dict | None:
         """One run's row (config, summary and meta parsed), or None."""
         rows = self._rows(self._conn.execute("SELECT * FROM runs WHERE id=?", (run_id,)))

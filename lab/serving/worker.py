@@ -68,15 +68,26 @@ class RunWrites(Protocol):
 
 @dataclass
 class Run:
-    """One run a worker holds: its trainer, its store writer, its pace and whether it is paused."""
+    """One run a worker holds: its trainer, its store writer, its pace, whether it is paused, and a paced Step's goal.
+
+    `stepping_to` is the step a paused, paced run plays to after Step or Epoch: it moves at its pace
+    (a watched epoch is watched), stays paused for the page (Resume continues, Pause ends the play)
+    and settles paused at that step.
+    """
 
     trainer: Trainer
     writer: StoreWriter
     pacer: Pacer
     paused: bool = False
+    stepping_to: int | None = None
 
     def __post_init__(self) -> None:
         self.full_flush = self.writer.interval  # the writer's own interval, kept for full speed
+
+    @property
+    def moving(self) -> bool:
+        """True while the run takes turns: not paused, or paused and playing a Step to its goal."""
+        return not self.paused or self.stepping_to is not None
 
     def follow_pace(self, paced_runs: int = 1) -> None:
         """Take the trainer's pace (pacer rate, flush interval, share of dense recording) among `paced_runs`."""
@@ -125,36 +136,54 @@ class Worker:
         from lab.serving.persist import StoreWriter
 
         cfg = RunConfig.from_dict(arg["config"], self.limits)
-        writer = StoreWriter(self.store, run_id)
-        trainer = Trainer(cfg, callbacks=[writer], limits=self.limits, data_dir=arg.get("data_dir"))
         paused = bool(arg.get("paused"))
+        writer = StoreWriter(self.store, run_id, starts_paused=paused)
+        trainer = Trainer(cfg, callbacks=[writer], limits=self.limits, data_dir=arg.get("data_dir"))
         self.runs[run_id] = Run(trainer, writer, Pacer(trainer.steps_per_second, time.monotonic()), paused)
         self.rebalance()
         if paused:
             self.store.set_status(run_id, RunStatus.PAUSED)
 
     def pause(self, run: Run) -> None:
-        """Stop taking turns; the page sees exactly where it stopped."""
+        """Stop taking turns (a paced Step's play ends too); the page sees exactly where it stopped."""
         run.paused = True
-        run.writer.flush(run.trainer, status=RunStatus.PAUSED)
+        self.settle(run)
         self.rebalance()
 
     def resume(self, run: Run) -> None:
         """Take turns again, at the run's pace from now (nothing owed from the pause)."""
-        run.paused = False
+        run.paused, run.stepping_to = False, None
         self.rebalance()
         run.pacer.restart(time.monotonic())
         self.store.set_status(run.writer.run_id, RunStatus.RUNNING)
 
     def step(self, run: Run, arg: int | str) -> None:
-        """Advance a paused run by `arg` steps, or to the end of its epoch for 'epoch'."""
+        """Advance a paused run by `arg` steps, or to the end of its epoch for 'epoch'.
+
+        A paced run plays those steps at its pace and settles paused (a second press while it plays
+        goes on from where the first would end); at full speed, or for a single step, they happen now.
+        """
         tr = run.trainer
-        if arg == "epoch":
-            tr.advance_epoch()
-        else:
-            tr.advance(int(arg))
+        start = run.stepping_to if run.stepping_to is not None else tr.step
+        in_epoch = (tr.batch_in_epoch + start - tr.step) % tr.steps_per_epoch  # where `start` is in its epoch
+        n = tr.steps_per_epoch - in_epoch if arg == "epoch" else int(arg)
+        if tr.steps_per_second > 0 and (run.stepping_to is not None or n > 1):
+            if run.stepping_to is None:
+                run.pacer.restart(time.monotonic())
+            run.stepping_to = min(start + n, tr.total_steps)
+            self.rebalance()
+            self.store.set_status(run.writer.run_id, RunStatus.PAUSED, f"stepping to step {run.stepping_to:,}")
+            return
+        tr.advance(n)
         if not tr.done:
             run.writer.flush(tr, status=RunStatus.PAUSED)
+
+    def settle(self, run: Run) -> None:
+        """Write a paused run's rows and status, ending a paced Step's play (and the status line's note of it)."""
+        playing, run.stepping_to = run.stepping_to is not None, None
+        run.writer.flush(run.trainer, status=RunStatus.PAUSED)
+        if playing:
+            self.store.set_status(run.writer.run_id, RunStatus.PAUSED)
 
     def speed(self, run: Run, arg: str) -> None:
         """Change the run's Speed while it trains (its next step keeps the new pace)."""
@@ -172,7 +201,7 @@ class Worker:
 
     def rebalance(self) -> None:
         """Every run takes its pace again, sharing the worker's dense recording with its other paced runs."""
-        paced = sum(1 for r in self.runs.values() if not r.paused and r.trainer.steps_per_second > 0)
+        paced = sum(1 for r in self.runs.values() if r.moving and r.trainer.steps_per_second > 0)
         for run in self.runs.values():
             run.follow_pace(paced)
 
@@ -180,21 +209,26 @@ class Worker:
 
     def wait(self, now: float) -> float:
         """Seconds the loop may wait for a command before some run is due (0.0: one is due now)."""
-        waits = [r.pacer.wait(now) for r in self.runs.values() if not r.paused]
+        waits = [r.pacer.wait(now) for r in self.runs.values() if r.moving]
         return min(min(waits, default=IDLE_WAIT), IDLE_WAIT)
 
     def train(self) -> None:
         """Give each due run its turn: up to `slice_seconds`, and no more steps than its pace allows."""
         for run_id, run in list(self.runs.items()):
-            if run.paused:
-                continue
-            n = run.pacer.owed(time.monotonic())
-            if n == 0:
+            if not run.moving:
                 continue
             tr = run.trainer
+            n = run.pacer.owed(time.monotonic())
+            if run.stepping_to is not None:
+                n = min(n, run.stepping_to - tr.step)
+            if n == 0:
+                continue
             try:
                 run.pacer.took(tr.advance(n, max_seconds=self.slice_seconds), time.monotonic())
-                if not tr.done:
+                if not tr.done and run.stepping_to is not None and tr.step >= run.stepping_to:
+                    self.settle(run)  # the Step's goal: paused there, as a Step at full speed would be
+                    self.rebalance()
+                elif not tr.done:
                     run.writer.flush_if_due(tr)  # the slice's steps reach the page now
             except Exception as e:
                 self.fail(run_id, e)

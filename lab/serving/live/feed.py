@@ -82,7 +82,7 @@ def status_text(row: dict, train: list, val: list, queue_position: int = 0) -> t
         parts.append(f"{ips:,.0f} images/s")
     if queue_position:
         parts.append(f"waiting, position {queue_position} in the queue")
-    if row.get("reason") and status not in ACTIVE:
+    if row.get("reason") and (status not in ACTIVE or status == RunStatus.PAUSED):  # paused: "stepping to step 44"
         parts.append(row["reason"])
     return " · ".join(parts), (min(1.0, step / total) if total else 0.0)
 
