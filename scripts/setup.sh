@@ -72,21 +72,28 @@ if [ "$want_hash" != "$have_hash" ]; then
     echo "$want_hash" >"$stamp"
 fi
 
-# 3. Browser for the e2e tests. Playwright cannot download its own browsers here, so the tests drive
-#    Debian's chromium package instead.
-if [ "$want_browser" -eq 1 ] && [ ! -x "$chromium" ]; then
+# 3. Browser for the e2e tests and the screenshot script. Playwright cannot download its own browsers
+#    here, so they drive Debian's chromium package instead. The colour emoji font is checked on its own
+#    (a machine may have chromium without it): the hints and verdicts start with an emoji, which a
+#    browser without one draws as an empty box in every screenshot.
+emoji_font=/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
+if [ "$want_browser" -eq 1 ] && { [ ! -x "$chromium" ] || [ ! -f "$emoji_font" ]; }; then
     if ! command -v apt-get >/dev/null 2>&1; then
-        say "$chromium is missing and apt-get is not available: install Chromium so that $chromium exists"
+        say "$chromium or $emoji_font is missing and apt-get is not available: install Chromium and a colour emoji font"
         exit 1
     fi
-    say "installing Debian's chromium for the browser tests"
+    say "installing Debian's chromium and fonts-noto-color-emoji for the browser tests"
     # Lock::Timeout: wait for another apt run (e.g. unattended upgrades) instead of failing at once.
     # Recommends stay on: they bring fonts-liberation and Mesa, which screenshots and WebGL charts use.
     as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
-        chromium >/dev/null
+        chromium fonts-noto-color-emoji >/dev/null
     if [ ! -x "$chromium" ]; then
         say "apt-get finished but $chromium is still missing"
+        exit 1
+    fi
+    if [ ! -f "$emoji_font" ]; then
+        say "apt-get finished but $emoji_font is still missing"
         exit 1
     fi
 fi

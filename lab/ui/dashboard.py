@@ -25,6 +25,10 @@ PACED_POLL_SECONDS = 0.3
 LAYER_POLL_SECONDS = 1.0
 FEED_RUNS_PER_DOUBLING = 60  # both feeds poll half as often for every 60 runs active on the server
 WARMING_POLL_SECONDS = 1.0  # while the server's workers warm up (a few seconds after launch)
+STEP_EPOCH_HELP = (
+    "Train to the end of this epoch, then stay paused. At the watch or fast Speed the steps play at "
+    "that pace so you can follow them; Pause stops them where they are."
+)
 
 
 def lesson_picker() -> None:
@@ -176,14 +180,18 @@ def run_buttons(cfg: RunConfig | None) -> None:
             on_click=_on_control,
             args=("pause",),
         )
-    for col, label, arg, key in ((cols[2], "Step", 1, "btn_step"), (cols[3], "Epoch", "epoch", "btn_epoch")):
+    steps = (
+        (cols[2], "Step", 1, "btn_step", "Take one optimizer step, then stay paused."),
+        (cols[3], "Epoch", "epoch", "btn_epoch", STEP_EPOCH_HELP),
+    )
+    for col, label, arg, key, help_text in steps:
         col.button(
             label,
             key=key,
             width="stretch",
             icon=":material/skip_next:",
             disabled=cfg is None and a is None,
-            help="Advance one optimizer step / to the end of the epoch, then stay paused.",
+            help=help_text,
             on_click=_on_step,
             args=(arg,),
         )
