@@ -1,4 +1,4 @@
-"""Shared fixtures: a private run store with its own job manager for page tests."""
+"""Shared fixtures: a private run store with its own job manager, for page tests and worker tests."""
 
 import time
 from contextlib import contextmanager
@@ -25,6 +25,25 @@ def private_server(tmp_dir, workers: int = 1):
                 offload.shutdown()
             finally:
                 st.cache_resource.clear()
+
+
+@contextmanager
+def job_manager(tmp_dir, ready_timeout: float = 180, **settings):
+    """A JobManager over a store in `tmp_dir` with these Settings fields, ready to train; shut down after."""
+    from lab.serving.jobs import JobManager
+    from lab.serving.settings import Settings
+
+    manager = JobManager(Settings(store=str(tmp_dir / "runs.db"), **settings))
+    try:
+        assert manager.wait_ready(ready_timeout)
+        yield manager
+    finally:
+        manager.shutdown()
+
+
+def run_step(jm, run_id: str) -> int:
+    """The step a run's store row says it has reached."""
+    return jm.store.get_run(run_id)["meta"].get("step", 0)
 
 
 @pytest.fixture(scope="module")

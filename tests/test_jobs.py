@@ -11,22 +11,15 @@ from lab.config import RunConfig
 from lab.serving.jobs import CapacityError, JobManager
 from lab.serving.settings import Settings
 from lab.serving.store import RunStore
-from tests.conftest import wait_until
+from tests.conftest import job_manager, run_step, wait_until
 
 LONG = RunConfig(epochs=2000, max_steps=100_000)
 
 
 @pytest.fixture(scope="module")
 def jm(tmp_path_factory):
-    path = tmp_path_factory.mktemp("jobs") / "runs.db"
-    manager = JobManager(Settings(store=str(path), workers=2, max_runs_per_session=2, max_active_runs=3))
-    assert manager.wait_ready(180)
-    yield manager
-    manager.shutdown()
-
-
-def _step(jm, rid):
-    return jm.store.get_run(rid)["meta"].get("step", 0)
+    with job_manager(tmp_path_factory.mktemp("jobs"), workers=2, max_runs_per_session=2, max_active_runs=3) as manager:
+        yield manager
 
 
 def test_run_completes_and_is_stored(jm):
@@ -41,17 +34,17 @@ def test_pause_step_resume_stop(jm):
     rid = jm.submit(LONG, owner="t2", paused=True)
     assert wait_until(lambda: jm.store.get_run(rid)["status"] == "paused")
     jm.step(rid, 3)
-    assert wait_until(lambda: _step(jm, rid) == 3)
+    assert wait_until(lambda: run_step(jm, rid) == 3)
     jm.step(rid, "epoch")
-    assert wait_until(lambda: _step(jm, rid) == 1437 // 64)
+    assert wait_until(lambda: run_step(jm, rid) == 1437 // 64)
     jm.resume(rid)
-    assert wait_until(lambda: _step(jm, rid) > 100)
+    assert wait_until(lambda: run_step(jm, rid) > 100)
     jm.pause(rid)
     assert wait_until(lambda: jm.store.get_run(rid)["status"] == "paused")
     time.sleep(0.3)
-    held = _step(jm, rid)
+    held = run_step(jm, rid)
     time.sleep(0.5)
-    assert _step(jm, rid) == held
+    assert run_step(jm, rid) == held
     jm.stop(rid)
     run = jm.wait(rid, 30)
     assert run["status"] == "stopped" and run["summary"]["steps"] == held
@@ -95,7 +88,7 @@ def test_global_cap_queues_with_position(jm):
 def test_runs_share_a_worker_fairly(jm):
     ids = [jm.submit(LONG, owner=f"f{i}") for i in range(3)]  # 3 runs on 2 workers: two share one
     time.sleep(4)
-    steps = [_step(jm, r) for r in ids]
+    steps = [run_step(jm, r) for r in ids]
     assert min(steps) > 0.2 * max(steps), steps  # every run progresses, none waits for another to finish
     for rid in ids:
         jm.stop(rid)
@@ -105,14 +98,14 @@ def test_runs_share_a_worker_fairly(jm):
 def test_killed_worker_marks_run_failed_and_others_carry_on(jm):
     a = jm.submit(LONG, owner="k1")
     b = jm.submit(LONG, owner="k2")
-    assert wait_until(lambda: _step(jm, a) > 0 and _step(jm, b) > 0)
+    assert wait_until(lambda: run_step(jm, a) > 0 and run_step(jm, b) > 0)
     victim = jm.worker_pids()[jm._where[a]]
     os.kill(victim, signal.SIGKILL)
     run = jm.wait(a, 30)
     assert run["status"] == "failed" and "died" in run["reason"] and str(victim) in run["reason"]
     if jm.is_active(b):  # b was on the other worker: still training
-        before = _step(jm, b)
-        assert wait_until(lambda: _step(jm, b) > before)
+        before = run_step(jm, b)
+        assert wait_until(lambda: run_step(jm, b) > before)
         jm.stop(b)
         jm.wait(b, 30)
     assert wait_until(lambda: jm.ready(), 120) and victim not in jm.worker_pids()

@@ -10,9 +10,7 @@ from lab.config import ConfigError, Limits, RunConfig
 from lab.engine.pace import steps_per_second
 from lab.engine.recording.recorder import Recorder
 from lab.engine.trainer import Trainer
-from lab.serving.jobs import JobManager
-from lab.serving.settings import Settings
-from tests.conftest import wait_until
+from tests.conftest import job_manager, run_step, wait_until
 
 SMALL = dict(dataset="digits", subset=256, depth=2, width=32, batch_size=32)  # 8 steps per epoch
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -67,15 +65,8 @@ def test_fit_keeps_the_pace():
 
 @pytest.fixture(scope="module")
 def jm(tmp_path_factory):
-    path = tmp_path_factory.mktemp("pace") / "runs.db"
-    manager = JobManager(Settings(store=str(path), workers=1, max_runs_per_session=4, max_active_runs=8))
-    assert manager.wait_ready(180)
-    yield manager
-    manager.shutdown()
-
-
-def _step(jm, rid):
-    return jm.store.get_run(rid)["meta"].get("step", 0)
+    with job_manager(tmp_path_factory.mktemp("pace"), workers=1, max_runs_per_session=4, max_active_runs=8) as manager:
+        yield manager
 
 
 def test_paced_run_takes_its_time_and_little_cpu(jm):
@@ -93,14 +84,14 @@ def test_paced_run_takes_its_time_and_little_cpu(jm):
 
 def test_speed_change_and_pause_take_effect_mid_run(jm):
     rid = jm.submit(RunConfig(**SMALL, epochs=25, speed="watch"), owner="speed")  # 200 steps at 10 a second
-    assert wait_until(lambda: _step(jm, rid) >= 3)
+    assert wait_until(lambda: run_step(jm, rid) >= 3)
     jm.pause(rid)
     assert wait_until(lambda: jm.store.get_run(rid)["status"] == "paused")
-    held = _step(jm, rid)
+    held = run_step(jm, rid)
     time.sleep(0.5)
-    assert _step(jm, rid) == held < 200
+    assert run_step(jm, rid) == held < 200
     jm.step(rid, 1)
-    assert wait_until(lambda: _step(jm, rid) == held + 1)
+    assert wait_until(lambda: run_step(jm, rid) == held + 1)
     jm.resume(rid)
     jm.speed(rid, "max")
     assert jm.store.get_run(rid)["config"]["speed"] == "max"  # a Fork or a reload sees the Speed it has now
@@ -127,19 +118,19 @@ def test_epoch_on_a_paused_watched_run_plays_at_its_pace_and_stays_paused(jm):
     assert {status for status, _, _ in seen} == {"paused"}  # the page keeps its Resume button all along
     assert ("paused", "stepping to step 8") in {(status, reason) for status, reason, _ in seen}
     time.sleep(0.5)
-    assert _step(jm, rid) == 8  # settled at the end of the epoch
+    assert run_step(jm, rid) == 8  # settled at the end of the epoch
     jm.step(rid, 1)  # one step needs no pace: it happens at once
-    assert wait_until(lambda: _step(jm, rid) == 9)
+    assert wait_until(lambda: run_step(jm, rid) == 9)
     jm.speed(rid, "max")
     jm.step(rid, "epoch")  # at full speed the epoch happens at once, as before
-    assert wait_until(lambda: _step(jm, rid) == 16)
+    assert wait_until(lambda: run_step(jm, rid) == 16)
     jm.stop(rid)
     assert jm.wait(rid, 30)["status"] == "stopped"
 
 
 def test_until_paused_keeps_training_until_pause_and_stop(jm):
     rid = jm.submit(RunConfig(**SMALL, epochs=1, until_paused=True), owner="until")
-    assert wait_until(lambda: _step(jm, rid) > 5 * 8)  # past its one epoch
+    assert wait_until(lambda: run_step(jm, rid) > 5 * 8)  # past its one epoch
     jm.pause(rid)
     assert wait_until(lambda: jm.store.get_run(rid)["status"] == "paused")
     jm.stop(rid)

@@ -8,12 +8,11 @@ import pytest
 from optuna.trial import TrialState
 
 from lab.config import RunConfig
-from lab.serving.jobs import JobManager
-from lab.serving.settings import Settings
 from lab.workflows import search as S
 from lab.workflows import search_results as sr
 from lab.workflows import search_store as ss
 from lab.workflows.search_space import Param, SearchSpec
+from tests.conftest import job_manager
 
 LR = Param("lr", 1e-4, 1e-1, log=True)
 WD = Param("weight_decay", 1e-6, 1e-2, log=True)
@@ -64,11 +63,9 @@ def test_best_finished_skips_running_and_missing_searches():
 
 @pytest.fixture(scope="module")
 def jm(tmp_path_factory):
-    path = tmp_path_factory.mktemp("search") / "runs.db"
-    manager = JobManager(Settings(store=str(path), workers=2, max_runs_per_session=2))
-    assert manager.wait_ready(300)
-    yield manager
-    manager.shutdown()
+    tmp = tmp_path_factory.mktemp("search")
+    with job_manager(tmp, ready_timeout=300, workers=2, max_runs_per_session=2) as manager:
+        yield manager
 
 
 @pytest.fixture(scope="module")
