@@ -29,16 +29,17 @@ def private_server(tmp_dir, workers: int = 1):
 
 @contextmanager
 def job_manager(tmp_dir, ready_timeout: float = 180, **settings):
-    """A JobManager over a store in `tmp_dir` with these Settings fields, ready to train; shut down after."""
+    """A JobManager over a store in `tmp_dir` with these Settings fields, ready to train, shut down after."""
     from lab.serving.jobs import JobManager
     from lab.serving.settings import Settings
 
     manager = JobManager(Settings(store=str(tmp_dir / "runs.db"), **settings))
     try:
-        assert manager.wait_ready(ready_timeout)
+        assert manager.wait_ready(ready_timeout), "the job manager's workers never reported ready"
         yield manager
     finally:
-        manager.shutdown()
+        if not manager._closed:
+            manager.shutdown()
 
 
 def run_step(jm, run_id: str) -> int:

@@ -24,9 +24,8 @@ import torch
 from lab.config import RunConfig
 from lab.engine.trainer import Trainer
 from lab.serving.executors import make_executor
-from lab.serving.jobs import JobManager
 from lab.serving.settings import Settings, SettingsError, load_settings
-from tests.conftest import wait_until
+from tests.conftest import job_manager, run_step, wait_until
 
 RAY_CLI = Path(sys.executable).with_name("ray")
 LONG = RunConfig(epochs=2000, max_steps=100_000)
@@ -99,19 +98,9 @@ def _port_open(port: int) -> bool:
 @pytest.fixture(scope="module")
 def jm(head, tmp_path_factory):
     """One Ray worker actor with one thread, a private store."""
-    path = tmp_path_factory.mktemp("ray-jobs") / "runs.db"
-    settings = Settings(store=str(path), workers=1, threads_per_worker=1, executor="ray", ray_address=head)
-    manager = JobManager(settings)
-    try:
-        assert manager.wait_ready(120), "the Ray worker actor never reported ready"
+    ray_settings = dict(workers=1, threads_per_worker=1, executor="ray", ray_address=head)
+    with job_manager(tmp_path_factory.mktemp("ray-jobs"), ready_timeout=120, **ray_settings) as manager:
         yield manager
-    finally:
-        if not manager._closed:
-            manager.shutdown()
-
-
-def _step(jm, rid):
-    return jm.store.get_run(rid)["meta"].get("step", 0)
 
 
 def test_run_through_ray_equals_in_process_training(jm):
@@ -137,9 +126,9 @@ def test_pause_step_exactly_then_stop(jm):
     rid = jm.submit(LONG, owner="b", paused=True)
     assert wait_until(lambda: jm.store.get_run(rid)["status"] == "paused")
     jm.step(rid, 5)
-    assert wait_until(lambda: _step(jm, rid) == 5)
+    assert wait_until(lambda: run_step(jm, rid) == 5)
     time.sleep(0.6)  # three drains later it must still be exactly 5: paused means paused
-    assert _step(jm, rid) == 5 and jm.store.get_run(rid)["status"] == "paused"
+    assert run_step(jm, rid) == 5 and jm.store.get_run(rid)["status"] == "paused"
     jm.stop(rid)
     run = jm.wait(rid, 30)
     assert run["status"] == "stopped" and run["summary"]["steps"] == 5
@@ -147,7 +136,7 @@ def test_pause_step_exactly_then_stop(jm):
 
 def test_killed_actor_fails_its_run_and_a_replacement_takes_over(jm):
     rid = jm.submit(LONG, owner="c")
-    assert wait_until(lambda: _step(jm, rid) > 0)
+    assert wait_until(lambda: run_step(jm, rid) > 0)
     index = jm._where[rid]
     old_pid = jm.worker_pids()[index]
     ray.kill(jm.executor.workers[index].handle)
@@ -160,12 +149,12 @@ def test_killed_actor_fails_its_run_and_a_replacement_takes_over(jm):
 
 def test_shutdown_replays_the_workers_last_writes(jm):
     rid = jm.submit(LONG, owner="d")
-    assert wait_until(lambda: _step(jm, rid) > 0)
+    assert wait_until(lambda: run_step(jm, rid) > 0)
     jm.shutdown()
     run = jm.store.get_run(rid)
     # "the server shut down" is the worker's own stop reason: it reached the store through the final drain.
     assert run["status"] == "interrupted" and run["reason"] == "the server shut down"
-    assert run["summary"]["steps"] == _step(jm, rid) > 0
+    assert run["summary"]["steps"] == run_step(jm, rid) > 0
 
 
 def test_bad_executor_settings_are_one_line_errors():
